@@ -1,0 +1,51 @@
+import { encodeComment, encodeMessage } from '../protocol/encode.js';
+import type { ResumeFailure, StoredEvent } from '../store/types.js';
+
+/**
+ * Encoded frames, one per event, shared by every subscriber and every replay: an event is encoded
+ * once, not once per subscriber (DESIGN invariant 7).
+ */
+const frames = new WeakMap<StoredEvent, Buffer>();
+
+export function frameOf(event: StoredEvent): Buffer {
+  let frame = frames.get(event);
+  if (frame === undefined) {
+    encodeCount++;
+    frame = Buffer.from(
+      encodeMessage({ id: event.id, event: event.type, data: event.data, retry: event.retry }),
+    );
+    frames.set(event, frame);
+  }
+  return frame;
+}
+
+let encodeCount = 0;
+
+/** How many events have been encoded so far (tests check that fan-out does not re-encode). */
+export function encodedFrameCount(): number {
+  return encodeCount;
+}
+
+export const HEARTBEAT_FRAME = Buffer.from(encodeComment(''));
+
+/** The event type of the signal sent when a subscriber cannot be resumed where it asked. */
+export const RESET_EVENT_TYPE = 'ssehub-reset';
+
+export interface ResetSignal {
+  reason: ResumeFailure | 'malformed';
+  /** The id the subscriber asked to resume after. */
+  lastEventId: string;
+  /** The id the stream now continues after; events after it will follow. */
+  resumeFrom: string;
+}
+
+export function resetFrame(signal: ResetSignal): Buffer {
+  return Buffer.from(
+    encodeMessage({ event: RESET_EVENT_TYPE, id: signal.resumeFrom, data: JSON.stringify(signal) }),
+  );
+}
+
+/** First bytes of every stream: flushes the headers through proxies and sets the client's cursor. */
+export function openingFrame(retryMs: number, startAfter: string): Buffer {
+  return Buffer.from(encodeComment('') + encodeMessage({ retry: retryMs, id: startAfter }));
+}

@@ -1,0 +1,87 @@
+import { fieldValueProblem, isValidRetry } from '../protocol/encode.js';
+import type { EventInput } from '../store/types.js';
+import { EARLIEST } from '../store/types.js';
+import { RESET_EVENT_TYPE } from './frame.js';
+
+/** A publish that cannot be accepted as given; `status` is the HTTP status to answer with. */
+export class HubInputError extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+    this.name = 'HubInputError';
+  }
+}
+
+export interface EventLimits {
+  maxTopics: number;
+  maxTopicLength: number;
+  maxIdLength: number;
+  maxTypeLength: number;
+}
+
+export const DEFAULT_EVENT_LIMITS: EventLimits = {
+  maxTopics: 1000,
+  maxTopicLength: 2048,
+  maxIdLength: 1024,
+  maxTypeLength: 256,
+};
+
+/** Topics under the hub's own path are reserved for the hub (Mercure subscription events). */
+const RESERVED_TOPIC_PART = '/.well-known/mercure';
+
+/** Checks a publish and returns it normalized; throws HubInputError naming the first problem. */
+export function validateEventInput(
+  input: EventInput,
+  limits: EventLimits = DEFAULT_EVENT_LIMITS,
+): EventInput {
+  const topics = input.topics;
+  if (!Array.isArray(topics) || topics.length === 0) throw new HubInputError('Missing "topic" parameter.');
+  if (topics.length > limits.maxTopics) {
+    throw new HubInputError(`Too many topics: at most ${limits.maxTopics} per update.`);
+  }
+  for (const topic of topics) {
+    if (typeof topic !== 'string' || topic === '') throw new HubInputError('Empty "topic" parameter.');
+    if (topic.length > limits.maxTopicLength) {
+      throw new HubInputError(`Topic too long: at most ${limits.maxTopicLength} characters.`);
+    }
+    if (/[\u0000-\u001f\u007f]/.test(topic))
+      throw new HubInputError('Topic must not contain control characters.');
+    if (topic === '*') throw new HubInputError('"*" is a selector, not a topic.');
+    if (topic.includes(RESERVED_TOPIC_PART))
+      throw new HubInputError('Topics under /.well-known/mercure are reserved.');
+  }
+  if (typeof input.data !== 'string') throw new HubInputError('"data" must be a string.');
+  if (input.id !== undefined) {
+    const problem = fieldValueProblem(input.id);
+    if (problem) throw new HubInputError(`"id" ${problem}.`);
+    if (input.id === '') throw new HubInputError('"id" must not be empty.');
+    if (input.id.startsWith('#')) throw new HubInputError('"id" must not start with "#".');
+    if (input.id === EARLIEST) throw new HubInputError('"earliest" is reserved and cannot be an id.');
+    if (input.id.length > limits.maxIdLength) {
+      throw new HubInputError(`"id" too long: at most ${limits.maxIdLength} characters.`);
+    }
+  }
+  if (input.type !== undefined) {
+    const problem = fieldValueProblem(input.type);
+    if (problem) throw new HubInputError(`"type" ${problem}.`);
+    if (input.type === RESET_EVENT_TYPE || input.type === 'mercure') {
+      throw new HubInputError(`"type" ${JSON.stringify(input.type)} is reserved for the hub.`);
+    }
+    if (input.type.length > limits.maxTypeLength) {
+      throw new HubInputError(`"type" too long: at most ${limits.maxTypeLength} characters.`);
+    }
+  }
+  if (input.retry !== undefined && !isValidRetry(input.retry)) {
+    throw new HubInputError('"retry" must be a non-negative integer.');
+  }
+  return {
+    topics: [...topics],
+    data: input.data,
+    type: input.type === '' ? undefined : input.type,
+    retry: input.retry,
+    private: input.private === true,
+    id: input.id,
+  };
+}

@@ -1,0 +1,28 @@
+export { Hub } from './hub/hub.js';
+export type {
+  HubOptions,
+  HubObserver,
+  HubStats,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionStart,
+} from './hub/hub.js';
+export type { SubscriberSink, CloseReason } from './hub/subscriber.js';
+export { HubInputError } from './hub/validate.js';
+export { RESET_EVENT_TYPE } from './hub/frame.js';
+export type { ResetSignal } from './hub/frame.js';
+export { compileSelector } from './hub/topic-selector.js';
+export type { TopicSelector } from './hub/topic-selector.js';
+export { MemoryStore, DEFAULT_HISTORY_SIZE } from './store/memory.js';
+export type { MemoryStoreOptions } from './store/memory.js';
+export { EARLIEST } from './store/types.js';
+export type {
+  Store,
+  StoredEvent,
+  EventInput,
+  HistoryResult,
+  ResumeFailure,
+  LiveListener,
+} from './store/types.js';
+export { encodeMessage, encodeComment, EventStreamParser } from './protocol/index.js';
+export type { SseMessage, ParsedEvent, ParserHandlers } from './protocol/index.js';

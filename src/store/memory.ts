@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import type { EventInput, HistoryResult, LiveListener, Store, StoredEvent } from './types.js';
+import { EARLIEST } from './types.js';
+
+export interface MemoryStoreOptions {
+  /** How many events to retain (ring buffer size). Default 10,000. */
+  historySize?: number;
+  /** Also drop events older than this many milliseconds. Default: no age limit. */
+  maxAgeMs?: number | undefined;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export const DEFAULT_HISTORY_SIZE = 10_000;
+
+/**
+ * In-process store: a ring buffer of the last N events. Generated ids are `<epoch>-<sequence>`,
+ * where the epoch is unique to this process, so an id from before a restart is recognised as
+ * unknown instead of being matched to a different event with the same sequence number.
+ */
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
+  readonly epoch: string;
+  private readonly capacity: number;
+  private readonly maxAgeMs: number | undefined;
+  private readonly now: () => number;
+  private readonly ring: (StoredEvent | undefined)[];
+  /** Sequence number of the oldest retained event; events are `firstSeq .. nextSeq - 1`. */
+  private firstSeq = 1;
+  private nextSeq = 1;
+  /** Publisher-supplied ids still retained, to their (first) sequence number. */
+  private readonly suppliedIds = new Map<string, number>();
+  private readonly listeners = new Set<LiveListener>();
+  private closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const historySize = options.historySize ?? DEFAULT_HISTORY_SIZE;
+    if (!Number.isSafeInteger(historySize) || historySize < 1) {
+      throw new RangeError(`historySize must be a positive integer, got ${historySize}`);
+    }
+    this.capacity = historySize;
+    this.maxAgeMs = options.maxAgeMs;
+    this.now = options.now ?? Date.now;
+    this.ring = new Array<StoredEvent | undefined>(historySize);
+    this.epoch = Date.now().toString(36) + randomBytes(3).toString('hex');
+  }
+
+  append(input: EventInput): Promise<StoredEvent> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    this.evictExpired();
+    const seq = this.nextSeq++;
+    const generated = `${this.epoch}-${seq}`;
+    const event: StoredEvent = {
+      id: input.id ?? generated,
+      cursor: generated,
+      topics: input.topics,
+      data: input.data,
+      type: input.type,
+      retry: input.retry,
+      private: input.private ?? false,
+      time: this.now(),
+    };
+    if (seq - this.firstSeq >= this.capacity) this.evictOldest();
+    this.ring[seq % this.capacity] = event;
+    if (input.id !== undefined && !this.suppliedIds.has(input.id)) this.suppliedIds.set(input.id, seq);
+    for (const listener of this.listeners) listener(event);
+    return Promise.resolve(event);
+  }
+
+  readAfter(lastEventId: string): Promise<HistoryResult> {
+    this.evictExpired();
+    if (lastEventId === EARLIEST) {
+      return Promise.resolve({ ok: true, after: EARLIEST, events: this.slice(this.firstSeq) });
+    }
+    const seq = this.sequenceOf(lastEventId);
+    if (typeof seq === 'string') return Promise.resolve({ ok: false, reason: seq });
+    return Promise.resolve({ ok: true, after: `${this.epoch}-${seq}`, events: this.slice(seq + 1) });
+  }
+
+  head(): Promise<string> {
+    this.evictExpired();
+    const newest = this.nextSeq - 1;
+    return Promise.resolve(newest >= this.firstSeq ? this.at(newest).id : EARLIEST);
+  }
+
+  onEvent(listener: LiveListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  compareCursors(a: string, b: string): number {
+    return cursorSequence(a) - cursorSequence(b);
+  }
+
+  isReady(): boolean {
+    return !this.closed;
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+    return Promise.resolve();
+  }
+
+  /** Number of retained events (for tests and metrics). */
+  get size(): number {
+    return this.nextSeq - this.firstSeq;
+  }
+
+  private sequenceOf(id: string): number | 'unknown' | 'expired' {
+    const supplied = this.suppliedIds.get(id);
+    if (supplied !== undefined) return supplied;
+    const dash = id.lastIndexOf('-');
+    if (dash <= 0 || id.slice(0, dash) !== this.epoch) return 'unknown';
+    const digits = id.slice(dash + 1);
+    if (!/^[1-9][0-9]{0,15}$/.test(digits)) return 'unknown';
+    const seq = Number(digits);
+    if (seq >= this.nextSeq) return 'unknown';
+    // The event right before the oldest retained one is still a valid resume point: nothing is missed.
+    if (seq < this.firstSeq - 1) return 'expired';
+    return seq;
+  }
+
+  private at(seq: number): StoredEvent {
+    return this.ring[seq % this.capacity] as StoredEvent;
+  }
+
+  private slice(fromSeq: number): StoredEvent[] {
+    const events: StoredEvent[] = [];
+    for (let seq = Math.max(fromSeq, this.firstSeq); seq < this.nextSeq; seq++) events.push(this.at(seq));
+    return events;
+  }
+
+  private evictOldest(): void {
+    const seq = this.firstSeq++;
+    const slot = seq % this.capacity;
+    const event = this.ring[slot];
+    this.ring[slot] = undefined;
+    if (event && event.id !== event.cursor && this.suppliedIds.get(event.id) === seq) {
+      this.suppliedIds.delete(event.id);
+    }
+  }
+
+  private evictExpired(): void {
+    if (this.maxAgeMs === undefined) return;
+    const oldestAllowed = this.now() - this.maxAgeMs;
+    while (this.firstSeq < this.nextSeq && this.at(this.firstSeq).time < oldestAllowed) this.evictOldest();
+  }
+}
+
+/** The sequence number in a memory cursor; `EARLIEST` is 0, before every stored event. */
+function cursorSequence(cursor: string): number {
+  return cursor === EARLIEST ? 0 : Number(cursor.slice(cursor.lastIndexOf('-') + 1));
+}

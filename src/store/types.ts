@@ -1,0 +1,82 @@
+/**
+ * The Store seam. A store owns event ids and history; the hub never knows which store it runs on.
+ *
+ * Every store keeps one totally ordered log of events (all topics together). Ids are assigned by the
+ * store unless the publisher supplied one; `cursor` is the store's own unique position and is what
+ * the hub uses to de-duplicate history against the live feed during a resume.
+ */
+
+export interface EventInput {
+  /** The first topic is the canonical one, the others are alternates (Mercure). At least one. */
+  topics: readonly string[];
+  data: string;
+  /** SSE `event` field. */
+  type?: string | undefined;
+  /** SSE `retry` field, in milliseconds. */
+  retry?: number | undefined;
+  /** Private updates go only to subscribers authorized for one of their topics. */
+  private?: boolean | undefined;
+  /** A publisher-supplied id; when absent the store generates one. */
+  id?: string | undefined;
+}
+
+export interface StoredEvent {
+  readonly id: string;
+  /** The store's unique, ordered position of this event (equal to `id` for generated ids). */
+  readonly cursor: string;
+  readonly topics: readonly string[];
+  readonly data: string;
+  readonly type?: string | undefined;
+  readonly retry?: number | undefined;
+  readonly private: boolean;
+  /** Milliseconds since the epoch when the store accepted the event. */
+  readonly time: number;
+}
+
+/** The reserved cursor meaning "before the first event ever stored": replay all retained history. */
+export const EARLIEST = 'earliest';
+
+export type ResumeFailure =
+  /** The id was never issued by this store (another process's epoch, a typo, a forged value). */
+  | 'unknown'
+  /** The id was issued but its event is no longer retained. */
+  | 'expired';
+
+export type HistoryResult =
+  | {
+      readonly ok: true;
+      /** Cursor of the event resumed after (`EARLIEST` for a full replay). */
+      readonly after: string;
+      readonly events: readonly StoredEvent[];
+    }
+  | { readonly ok: false; readonly reason: ResumeFailure };
+
+export type LiveListener = (event: StoredEvent) => void;
+
+export interface Store {
+  /** Short name for logs and metrics, e.g. `memory` or `redis`. */
+  readonly kind: string;
+  /** Stores the event and resolves once it is durable in this store; rejects if it could not be. */
+  append(input: EventInput): Promise<StoredEvent>;
+  /**
+   * Retained events strictly after `lastEventId` (or all retained events for `EARLIEST`), oldest
+   * first, as one consistent snapshot.
+   */
+  readAfter(lastEventId: string): Promise<HistoryResult>;
+  /**
+   * Id of the newest event the live feed has delivered (or will deliver no event at or before), or
+   * `EARLIEST` when nothing is retained: every event after it reaches `onEvent` listeners that were
+   * attached before the call.
+   */
+  head(): Promise<string>;
+  /**
+   * Every event appended to this store, by any process sharing it, delivered once and in store
+   * order. Returns a function that detaches the listener.
+   */
+  onEvent(listener: LiveListener): () => void;
+  /** Orders two cursors: negative when `a` is older, 0 when equal; `EARLIEST` precedes all. */
+  compareCursors(a: string, b: string): number;
+  /** Whether the store can currently take appends (for readiness checks). */
+  isReady(): boolean;
+  close(): Promise<void>;
+}
