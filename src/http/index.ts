@@ -1,0 +1,10 @@
+export { createMercureHandler, MERCURE_PATH } from './mercure.js';
+export type { MercureHandlerOptions } from './mercure.js';
+export { createSubscribeHandler } from './subscribe.js';
+export type { SubscribeHandlerOptions, RequestHandler } from './subscribe.js';
+export { createPublishHandler } from './publish.js';
+export type { PublishHandlerOptions } from './publish.js';
+export { HttpError, sendError } from './errors.js';
+export { openAccess } from './authorizer.js';
+export type { Authorizer, SubscriberGrant } from './authorizer.js';
+export { ResponseSink } from './sink.js';

@@ -1,0 +1,94 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hub } from '../hub/hub.js';
+import { HubInputError } from '../hub/validate.js';
+import { StoreUnavailableError } from '../store/errors.js';
+import type { Authorizer } from './authorizer.js';
+import { openAccess } from './authorizer.js';
+import { DEFAULT_MAX_BODY_BYTES, readBody } from './body.js';
+import { HttpError, sendError } from './errors.js';
+import type { RequestHandler } from './subscribe.js';
+
+export interface PublishHandlerOptions {
+  authorizer?: Authorizer;
+  /** Largest accepted request body. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Seconds a client is told to wait after a 503. Default 1. */
+  retryAfterSeconds?: number;
+  onError?(error: unknown): void;
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+
+/**
+ * `POST /.well-known/mercure` with a form body (`topic` repeatable, `data`, `id`, `type`, `retry`,
+ * `private`): stores the update and answers 200 with its id as plain text.
+ */
+export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = {}): RequestHandler {
+  const authorizer = options.authorizer ?? openAccess;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const retryAfter = String(options.retryAfterSeconds ?? 1);
+
+  return (req, res) => {
+    publish(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) return sendError(res, error);
+      if (error instanceof HubInputError) return sendError(res, new HttpError(error.status, error.message));
+      if (error instanceof StoreUnavailableError) {
+        return sendError(
+          res,
+          new HttpError(503, `Event not stored: ${error.message}`, { 'Retry-After': retryAfter }),
+        );
+      }
+      options.onError?.(error);
+      sendError(res, new HttpError(500, 'Event not stored: internal error.'));
+    });
+  };
+
+  async function publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const form = await formOf(req, maxBodyBytes);
+    const topics = form.getAll('topic');
+    if (topics.length === 0) throw new HttpError(400, 'Missing "topic" parameter.');
+    const retry = form.get('retry');
+    if (retry !== null && !/^[0-9]{1,10}$/.test(retry)) {
+      throw new HttpError(400, '"retry" must be a non-negative integer.');
+    }
+    await authorizer.authorizePublisher(req, topics);
+    const event = await hub.publish({
+      topics,
+      data: form.get('data') ?? '',
+      id: form.get('id') ?? undefined,
+      type: form.get('type') ?? undefined,
+      retry: retry === null ? undefined : Number(retry),
+      private: form.has('private'),
+    });
+    const body = event.id;
+    res.writeHead(200, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      'Cache-Control': 'no-store',
+    });
+    res.end(body);
+  }
+}
+
+/** The form fields, from the body, or from a body a framework (e.g. Express) already parsed. */
+async function formOf(req: IncomingMessage, maxBodyBytes: number): Promise<URLSearchParams> {
+  const mediaType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== FORM) throw new HttpError(415, `Unsupported Content-Type: use ${FORM}.`);
+  const parsed = (req as IncomingMessage & { body?: unknown }).body;
+  if (typeof parsed === 'string' || Buffer.isBuffer(parsed)) {
+    if (Buffer.byteLength(parsed) > maxBodyBytes) {
+      throw new HttpError(413, `Request body too large: at most ${maxBodyBytes} bytes.`);
+    }
+    return new URLSearchParams(parsed.toString());
+  }
+  if (parsed !== null && typeof parsed === 'object' && req.readableEnded) return formFromObject(parsed);
+  return new URLSearchParams((await readBody(req, maxBodyBytes)).toString('utf8'));
+}
+
+function formFromObject(fields: object): URLSearchParams {
+  const form = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) {
+    for (const item of Array.isArray(value) ? value : [value]) form.append(name, String(item));
+  }
+  return form;
+}

@@ -1,0 +1,105 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hub, SubscriptionStart, Subscription } from '../hub/hub.js';
+import type { Authorizer } from './authorizer.js';
+import { openAccess } from './authorizer.js';
+import { HttpError, sendError } from './errors.js';
+import { headerSafe, queryOf, utf8Header } from './request.js';
+import { ResponseSink } from './sink.js';
+
+export interface SubscribeHandlerOptions {
+  authorizer?: Authorizer;
+  /** Most topic selectors in one subscription. Default 1000 (as the Mercure reference hub). */
+  maxTopicsPerSubscription?: number;
+  /** Longest accepted topic selector. Default 2048. */
+  maxTopicLength?: number;
+  /** Called with unexpected errors (for logs). */
+  onError?(error: unknown): void;
+}
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * `GET /.well-known/mercure?topic=…`: opens an event stream. Resumes after `Last-Event-ID` (header)
+ * or `lastEventID` (query; draft-08's `last_event_id` and `Mercure-Last-Event-ID` too).
+ */
+export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOptions = {}): RequestHandler {
+  const authorizer = options.authorizer ?? openAccess;
+  const maxTopics = options.maxTopicsPerSubscription ?? 1000;
+  const maxTopicLength = options.maxTopicLength ?? 2048;
+
+  return (req, res) => {
+    subscribe(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) return sendError(res, error);
+      options.onError?.(error);
+      sendError(res, new HttpError(503, 'Subscription failed: the hub could not read its store.'));
+    });
+  };
+
+  async function subscribe(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const query = queryOf(req);
+    const topics = topicsOf(query, maxTopics, maxTopicLength);
+    const lastEventId = lastEventIdOf(req, query);
+    const grant = await authorizer.authorizeSubscriber(req, topics);
+    if (res.destroyed) return;
+    // The client may leave while history is being read, before the subscription exists.
+    const connection: { subscription?: Subscription; gone: boolean } = { gone: false };
+    res.on('close', () => {
+      connection.gone = true;
+      connection.subscription?.close('client');
+    });
+    req.socket.setTimeout(0);
+    req.socket.setNoDelay(true);
+    req.socket.setKeepAlive(true);
+    connection.subscription = await hub.subscribe({
+      topics,
+      lastEventId,
+      sink: new ResponseSink(res),
+      privateTopics: grant.privateTopics,
+      expiresAt: grant.expiresAt,
+      subject: grant.subject,
+      onStart: (start) => res.writeHead(200, streamHeaders(start)),
+    });
+    if (connection.gone) connection.subscription.close('client');
+  }
+}
+
+function topicsOf(query: URLSearchParams, maxTopics: number, maxTopicLength: number): string[] {
+  for (const name of query.keys()) {
+    if (name.startsWith('match_') && name !== 'match_exact') {
+      throw new HttpError(400, `Unsupported parameter "${name}": use "topic" or "match".`);
+    }
+  }
+  const topics = [...query.getAll('topic'), ...query.getAll('match'), ...query.getAll('match_exact')];
+  if (topics.length === 0) throw new HttpError(400, 'Missing "topic" parameter.');
+  if (topics.length > maxTopics) throw new HttpError(400, `Too many topics: at most ${maxTopics}.`);
+  for (const topic of topics) {
+    if (topic === '') throw new HttpError(400, 'Empty "topic" parameter.');
+    if (topic.length > maxTopicLength) {
+      throw new HttpError(400, `Topic too long: at most ${maxTopicLength} characters.`);
+    }
+  }
+  return topics;
+}
+
+/** The header wins over the query parameter (Mercure); draft-08 and legacy names are accepted. */
+function lastEventIdOf(req: IncomingMessage, query: URLSearchParams): string | undefined {
+  return (
+    utf8Header(req, 'last-event-id') ??
+    utf8Header(req, 'mercure-last-event-id') ??
+    query.get('lastEventID') ??
+    query.get('last_event_id') ??
+    query.get('Last-Event-ID') ??
+    undefined
+  );
+}
+
+function streamHeaders(start: SubscriptionStart): Record<string, string> {
+  const startAfter = headerSafe(start.startAfter);
+  return {
+    'Content-Type': 'text/event-stream',
+    'Cache-Control': 'no-cache',
+    'X-Accel-Buffering': 'no',
+    'Last-Event-ID': startAfter,
+    'Mercure-Last-Event-ID': startAfter,
+  };
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { isLoopback } from './loopback.js';
+import { ConfigError, helpText, loadConfig } from './config.js';
+import { createHubServer } from './app.js';
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = loadConfig({ argv: process.argv.slice(2), env: process.env });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`ssehub: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (parsed.help) {
+    process.stdout.write(helpText() + '\n');
+    return;
+  }
+  const { config } = parsed;
+  const hubServer = createHubServer({
+    config,
+    onError: (error) => process.stderr.write(`ssehub: ${String((error as Error)?.stack ?? error)}\n`),
+  });
+  const url = await hubServer.listen();
+  process.stdout.write(`ssehub listening on ${url} (hub ${url}/.well-known/mercure, memory store)\n`);
+  const exposure = isLoopback(config.host) ? 'it listens on loopback only' : `it listens on ${config.host}`;
+  process.stderr.write(
+    `ssehub: warning: no authorization is configured, anyone who can reach the hub may publish and subscribe; ${exposure}\n`,
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`ssehub: ${signal} received, closing streams so clients resume elsewhere\n`);
+    hubServer.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`ssehub: ${(error as Error)?.message ?? String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,255 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Every setting of the standalone hub, declared once: flags, environment variables, an optional
+ * JSON config file, defaults, validation, `--help` and the README table all come from this table.
+ * Precedence: flag > environment > config file > default.
+ */
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Parser<T> = (raw: string, name: string) => T;
+
+export interface OptionSpec<K extends string = string, T = unknown> {
+  key: K;
+  flag: string;
+  env: string[];
+  description: string;
+  default: T;
+  /** How the default is shown in --help and the README. */
+  defaultText?: string;
+  parse: Parser<T>;
+  /** Options that take no value on the command line (`--flag` means true). */
+  boolean?: boolean;
+}
+
+export const integer =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> =>
+  (raw, name) => {
+    if (!/^[0-9]+$/.test(raw.trim()))
+      throw new ConfigError(`${name}: expected an integer, got ${JSON.stringify(raw)}`);
+    const value = Number(raw.trim());
+    if (value < min || value > max)
+      throw new ConfigError(`${name}: must be between ${min} and ${max}, got ${value}`);
+    return value;
+  };
+
+export const text: Parser<string> = (raw, name) => {
+  if (raw.trim() === '') throw new ConfigError(`${name}: must not be empty`);
+  return raw.trim();
+};
+
+export const optionalText: Parser<string | undefined> = (raw) => (raw.trim() === '' ? undefined : raw.trim());
+
+export const boolean: Parser<boolean> = (raw, name) => {
+  const value = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(`${name}: expected true or false, got ${JSON.stringify(raw)}`);
+};
+
+function option<K extends string, T>(spec: OptionSpec<K, T>): OptionSpec<K, T> {
+  return spec;
+}
+
+export const OPTIONS = [
+  option({
+    key: 'port',
+    flag: '--port',
+    env: ['PORT', 'SSEHUB_PORT'],
+    description: 'TCP port to listen on',
+    default: 3000,
+    parse: integer(0, 65535),
+  }),
+  option({
+    key: 'host',
+    flag: '--host',
+    env: ['SSEHUB_HOST'],
+    description: 'Address to bind; loopback by default so an unconfigured hub is not exposed',
+    default: '127.0.0.1',
+    parse: text,
+  }),
+  option({
+    key: 'historySize',
+    flag: '--history-size',
+    env: ['SSEHUB_HISTORY_SIZE'],
+    description: 'Events retained for resume (in-memory store)',
+    default: 10_000,
+    parse: integer(1, 10_000_000),
+  }),
+  option({
+    key: 'historyMaxAgeMs',
+    flag: '--history-max-age-ms',
+    env: ['SSEHUB_HISTORY_MAX_AGE_MS'],
+    description: 'Also drop retained events older than this (ms); 0 keeps them until evicted by count',
+    default: 0,
+    parse: integer(0),
+  }),
+  option({
+    key: 'heartbeatMs',
+    flag: '--heartbeat-ms',
+    env: ['SSEHUB_HEARTBEAT_MS'],
+    description: 'Send a comment on streams idle this long (ms); 0 disables',
+    default: 15_000,
+    parse: integer(0),
+  }),
+  option({
+    key: 'retryMs',
+    flag: '--retry-ms',
+    env: ['SSEHUB_RETRY_MS'],
+    description: 'Reconnection delay sent to clients as `retry:` on connect (ms)',
+    default: 3000,
+    parse: integer(0),
+  }),
+  option({
+    key: 'maxBodyBytes',
+    flag: '--max-body-bytes',
+    env: ['SSEHUB_MAX_BODY_BYTES'],
+    description: 'Largest publish request body (bytes)',
+    default: 1024 * 1024,
+    defaultText: '1048576 (1 MiB)',
+    parse: integer(1),
+  }),
+  option({
+    key: 'maxBufferedBytes',
+    flag: '--max-buffered-bytes',
+    env: ['SSEHUB_MAX_BUFFERED_BYTES'],
+    description: 'A subscriber with more unsent bytes than this is disconnected (it resumes later)',
+    default: 4 * 1024 * 1024,
+    defaultText: '4194304 (4 MiB)',
+    parse: integer(1024),
+  }),
+  option({
+    key: 'maxTopicsPerSubscription',
+    flag: '--max-topics',
+    env: ['SSEHUB_MAX_TOPICS'],
+    description: 'Most topic selectors in one subscription',
+    default: 1000,
+    parse: integer(1),
+  }),
+  option({
+    key: 'demo',
+    flag: '--demo',
+    env: ['SSEHUB_DEMO'],
+    description: 'Serve the demo page at /',
+    default: true,
+    parse: boolean,
+    boolean: true,
+  }),
+];
+
+type Options = (typeof OPTIONS)[number];
+export type HubConfig = { [O in Options as O['key']]: O['default'] };
+
+export const DEFAULT_CONFIG: HubConfig = Object.fromEntries(
+  OPTIONS.map((o) => [o.key, o.default]),
+) as HubConfig;
+
+export interface ConfigSources {
+  argv?: readonly string[];
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ParsedCommandLine {
+  config: HubConfig;
+  help: boolean;
+}
+
+/** Reads the configuration; throws ConfigError with one line naming the offending option. */
+export function loadConfig(sources: ConfigSources = {}): ParsedCommandLine {
+  const argv = sources.argv ?? [];
+  const env = sources.env ?? {};
+  const fromFlags = new Map<string, string>();
+  let help = false;
+  let configFile = env.SSEHUB_CONFIG;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    const [flag, inlineValue] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg, undefined];
+    if (flag === '--config') {
+      configFile = inlineValue ?? argv[++i];
+      if (configFile === undefined) throw new ConfigError('--config: missing file name');
+      continue;
+    }
+    const spec = OPTIONS.find((o) => o.flag === flag || (o.boolean && flag === `--no-${o.flag.slice(2)}`));
+    if (!spec) throw new ConfigError(`${arg}: unknown option (see --help)`);
+    if (flag.startsWith('--no-')) {
+      fromFlags.set(spec.key, 'false');
+      continue;
+    }
+    const value =
+      inlineValue ?? (spec.boolean && (argv[i + 1] ?? '--').startsWith('--') ? 'true' : argv[++i]);
+    if (value === undefined) throw new ConfigError(`${flag}: missing value`);
+    fromFlags.set(spec.key, value);
+  }
+  const fromFile = configFile === undefined ? {} : readConfigFile(configFile);
+  const config: Record<string, unknown> = {};
+  for (const spec of OPTIONS) {
+    const flagValue = fromFlags.get(spec.key);
+    const envName = spec.env.find((name) => env[name] !== undefined && env[name] !== '');
+    if (flagValue !== undefined) config[spec.key] = spec.parse(flagValue, spec.flag);
+    else if (envName !== undefined) config[spec.key] = spec.parse(env[envName] as string, envName);
+    else if (spec.key in fromFile)
+      config[spec.key] = spec.parse(String(fromFile[spec.key]), `${configFile}: ${spec.key}`);
+    else config[spec.key] = spec.default;
+  }
+  return { config: config as HubConfig, help };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`--config ${path}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`--config ${path}: expected a JSON object`);
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!OPTIONS.some((o) => o.key === key)) throw new ConfigError(`${path}: unknown option "${key}"`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+export function helpText(): string {
+  const lines = [
+    'Usage: ssehub [options]',
+    '',
+    'Server-Sent Events hub speaking the Mercure protocol. Every option can also be set by the',
+    'environment variable shown, or in a JSON file given with --config FILE (or SSEHUB_CONFIG).',
+    '',
+  ];
+  for (const spec of OPTIONS) {
+    lines.push(`  ${spec.flag.padEnd(22)} ${spec.description}`);
+    lines.push(
+      `  ${''.padEnd(22)} env ${spec.env.join(', ')}; default ${spec.defaultText ?? String(spec.default)}`,
+    );
+  }
+  lines.push(
+    `  ${'--config FILE'.padEnd(22)} JSON file with any of the options above (keys as in the README table)`,
+  );
+  lines.push(`  ${'--help'.padEnd(22)} Show this help`);
+  return lines.join('\n');
+}
+
+/** The configuration table in Markdown, for the README (a test keeps the two in step). */
+export function markdownTable(): string {
+  const rows = ['| Flag | Environment | Config file key | Default | Description |', '|---|---|---|---|---|'];
+  for (const spec of OPTIONS) {
+    rows.push(
+      `| \`${spec.flag}\` | ${spec.env.map((e) => `\`${e}\``).join(', ')} | \`${spec.key}\` | ${spec.defaultText ?? String(spec.default)} | ${spec.description} |`,
+    );
+  }
+  return rows.join('\n');
+}
