@@ -2,7 +2,8 @@
  * A streaming `text/event-stream` parser following the WHATWG HTML rules (§9.2.5–9.2.6): UTF-8 with
  * one leading BOM stripped, CR / LF / CRLF line endings (a CR at the end of a chunk may be half of a
  * CRLF), exactly one space removed after the colon, `id` containing NUL ignored, `retry` digits only
- * and applied at once, dispatch on a blank line, and an unterminated block dropped at end of stream.
+ * and applied at once, dispatch on a blank line, and an unterminated line or block dropped at end of
+ * stream.
  */
 
 export interface ParsedEvent {
@@ -53,13 +54,11 @@ export class EventStreamParser {
     this.consume(text);
   }
 
-  /** End of the stream: a held CR ends its line; a block without its blank line is discarded. */
+  /**
+   * End of the stream. Text after the last line ending is not a line (WHATWG: "any pending data must
+   * be discarded"), so neither it nor a block without its blank line has any effect.
+   */
   end(): void {
-    this.consume(this.decoder.decode());
-    if (this.pending !== '') {
-      this.processLine(this.pending);
-      this.pending = '';
-    }
     this.resetConnectionState();
   }
 
