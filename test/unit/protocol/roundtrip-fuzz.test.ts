@@ -102,7 +102,18 @@ describe('encoder/parser round trip (seeded fuzz)', () => {
           text += encodeMessage(message);
           if (random() < 0.2) text += encodeComment(randomText(random, 8));
         }
-        const bytes = utf8(text);
+        // Values never hold CR/LF, so every LF the encoder wrote is a line ending: other servers may
+        // end lines with CR or CRLF, and a CR split from its LF is the classic chunking bug.
+        // A CR ending right before an LF ending would read as one CRLF, so that pair is avoided.
+        const endings = ['\r', '\r\n', '\n'] as const;
+        let previousEnding = { at: -2, ending: '' };
+        const reterminated = text.replace(/\n/g, (_, at: number) => {
+          const afterCr = previousEnding.ending === '\r' && previousEnding.at === at - 1;
+          const ending = endings[randomInt(random, 0, afterCr ? 1 : 2)]!;
+          previousEnding = { at, ending };
+          return ending;
+        });
+        const bytes = utf8(random() < 0.5 ? reterminated : text);
         const outcome = parseChunks(randomSplit(bytes, random, 24));
         const expected = expectedFor(messages);
         const context = `seed ${seed}, stream ${stream}`;
