@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     // Resolve `ssehub/*` self-imports to the TypeScript sources, not to dist/.
-    conditions: ['source'],
+    conditions: ['ssehub-source'],
   },
   test: {
     include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
