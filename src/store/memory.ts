@@ -9,6 +9,8 @@ export interface MemoryStoreOptions {
   maxAgeMs?: number | undefined;
   /** Clock, for tests. */
   now?: () => number;
+  /** Where a throwing live listener is reported. Default `console.warn`. */
+  warn?: (message: string) => void;
 }
 
 export const DEFAULT_HISTORY_SIZE = 10_000;
@@ -24,6 +26,7 @@ export class MemoryStore implements Store {
   private readonly capacity: number;
   private readonly maxAgeMs: number | undefined;
   private readonly now: () => number;
+  private readonly warn: (message: string) => void;
   private readonly ring: (StoredEvent | undefined)[];
   /** Sequence number of the oldest retained event; events are `firstSeq .. nextSeq - 1`. */
   private firstSeq = 1;
@@ -41,6 +44,7 @@ export class MemoryStore implements Store {
     this.capacity = historySize;
     this.maxAgeMs = options.maxAgeMs;
     this.now = options.now ?? Date.now;
+    this.warn = options.warn ?? ((message) => console.warn(`ssehub memory store: ${message}`));
     this.ring = new Array<StoredEvent | undefined>(historySize);
     this.epoch = Date.now().toString(36) + randomBytes(3).toString('hex');
   }
@@ -63,7 +67,14 @@ export class MemoryStore implements Store {
     if (seq - this.firstSeq >= this.capacity) this.evictOldest();
     this.ring[seq % this.capacity] = event;
     if (input.id !== undefined && !this.suppliedIds.has(input.id)) this.suppliedIds.set(input.id, seq);
-    for (const listener of this.listeners) listener(event);
+    // The event is stored: a failing listener must neither hide it from the others nor fail the append.
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.warn(`a live listener threw: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
     return Promise.resolve(event);
   }
 
