@@ -15,6 +15,9 @@ export { compileSelector } from './hub/topic-selector.js';
 export type { TopicSelector } from './hub/topic-selector.js';
 export { MemoryStore, DEFAULT_HISTORY_SIZE } from './store/memory.js';
 export type { MemoryStoreOptions } from './store/memory.js';
+export { RedisStore, DEFAULT_REDIS_PREFIX } from './store/redis.js';
+export type { RedisStoreOptions } from './store/redis.js';
+export { StoreUnavailableError } from './store/errors.js';
 export { EARLIEST } from './store/types.js';
 export type {
   Store,

@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Lua run inside Redis, so that each append and each page of history is one atomic step: no other
+ * hub can append or trim between the checks and the reads.
+ *
+ * Every script takes the same KEYS: the stream, the newest stream id ever appended, the hash from
+ * publisher-supplied id to stream id, and the list of those supplied ids in stream order (so that
+ * they are forgotten exactly when their event is trimmed).
+ *
+ * Each entry records `prev`, the stream id appended right before it. After trimming, the oldest
+ * retained entry's `prev` is therefore the newest id that is gone: resuming from exactly that id
+ * misses nothing, resuming from anything older would. Redis itself does not remember what trimming
+ * removed (`max-deleted-entry-id` only counts XDEL).
+ */
+
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(body: string): LuaScript {
+  const source = `${HELPERS}\n${body}`;
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const HELPERS = `
+local MAX_PART = '18446744073709551615'
+
+local function comparePart(a, b)
+  if #a ~= #b then if #a < #b then return -1 else return 1 end end
+  if a == b then return 0 end
+  if a < b then return -1 else return 1 end
+end
+
+local function splitId(id)
+  return string.match(id, '^(%d+)%-(%d+)$')
+end
+
+local function canonicalPart(part)
+  if part == nil or #part > 20 then return false end
+  if #part > 1 and string.sub(part, 1, 1) == '0' then return false end
+  return comparePart(part, MAX_PART) <= 0
+end
+
+local function isStreamId(id)
+  local ms, seq = splitId(id)
+  return canonicalPart(ms) and canonicalPart(seq)
+end
+
+local function compareIds(a, b)
+  local am, as = splitId(a)
+  local bm, bs = splitId(b)
+  local c = comparePart(am, bm)
+  if c ~= 0 then return c end
+  return comparePart(as, bs)
+end
+
+local function fieldOf(entry, name)
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == name then return fields[i + 1] end
+  end
+  return nil
+end
+
+local function firstEntry(stream)
+  return redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+end
+
+-- The newest stream id that is no longer retained; '0-0' when nothing was ever trimmed.
+local function trimmedThrough(stream, lastKey)
+  local first = firstEntry(stream)
+  if first then return fieldOf(first, 'prev') or '0-0' end
+  return redis.call('GET', lastKey) or '0-0'
+end
+
+local function trimByAge(stream, maxAgeMs)
+  if maxAgeMs <= 0 then return end
+  local now = redis.call('TIME')
+  local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local oldest = nowMs - maxAgeMs
+  if oldest < 0 then return end
+  -- Exact, not '~': an event older than the age limit must not be resumable on one hub and
+  -- expired on another depending on how Redis happened to pack its nodes.
+  redis.call('XTRIM', stream, 'MINID', string.format('%.0f', oldest) .. '-0')
+end
+
+local function forgetTrimmedSuppliedIds(stream, idsKey, orderKey)
+  local first = firstEntry(stream)
+  while true do
+    local head = redis.call('LINDEX', orderKey, 0)
+    if not head then return end
+    local space = string.find(head, ' ', 1, true)
+    local streamId = string.sub(head, 1, space - 1)
+    if first and compareIds(streamId, first[1]) >= 0 then return end
+    redis.call('LPOP', orderKey)
+    local supplied = string.sub(head, space + 1)
+    if redis.call('HGET', idsKey, supplied) == streamId then redis.call('HDEL', idsKey, supplied) end
+  end
+end
+`;
+
+/**
+ * ARGV: max length, max age in ms (0: none), supplied id ('' when none), then the entry's
+ * field/value pairs. Returns the new stream id.
+ */
+export const APPEND_SCRIPT = script(`
+local prev = redis.call('GET', KEYS[2]) or '0-0'
+local fields = { 'prev', prev }
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
+redis.call('SET', KEYS[2], id)
+local supplied = ARGV[3]
+if supplied ~= '' and redis.call('HSETNX', KEYS[3], supplied, id) == 1 then
+  redis.call('RPUSH', KEYS[4], id .. ' ' .. supplied)
+end
+trimByAge(KEYS[1], tonumber(ARGV[2]))
+forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
+return id
+`);
+
+/**
+ * ARGV: mode, cursor, page size, max age in ms (0: none). Modes: 'earliest' (all retained),
+ * 'resume' (cursor is a client's last event id: a supplied id or a stream id), 'continue' (cursor
+ * is the last stream id of the previous page). Returns {'ok', after, newest, entries} or
+ * {'unknown'} / {'expired'}.
+ */
+export const READ_SCRIPT = script(`
+local mode, cursor, count = ARGV[1], ARGV[2], ARGV[3]
+if tonumber(ARGV[4]) > 0 then
+  trimByAge(KEYS[1], tonumber(ARGV[4]))
+  forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
+end
+local newest = redis.call('GET', KEYS[2]) or '0-0'
+if mode == 'earliest' then
+  return { 'ok', 'earliest', newest, redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', count) }
+end
+if mode == 'resume' then
+  local mapped = redis.call('HGET', KEYS[3], cursor)
+  if mapped then
+    cursor = mapped
+  elseif not isStreamId(cursor) then
+    return { 'unknown' }
+  end
+end
+if compareIds(cursor, newest) > 0 then return { 'unknown' } end
+local through = trimmedThrough(KEYS[1], KEYS[2])
+local order = compareIds(cursor, through)
+if order < 0 then return { 'expired' } end
+if order == 0 and through == '0-0' then return { 'unknown' } end
+if order > 0 and mode == 'resume' and #redis.call('XRANGE', KEYS[1], cursor, cursor) == 0 then
+  return { 'unknown' }
+end
+return { 'ok', cursor, newest, redis.call('XRANGE', KEYS[1], '(' .. cursor, '+', 'COUNT', count) }
+`);
+
+/** No ARGV. Returns {newest stream id or '0-0', that entry or false when it is not retained}. */
+export const NEWEST_SCRIPT = script(`
+local newest = redis.call('GET', KEYS[2]) or '0-0'
+if newest == '0-0' then return { newest, false } end
+return { newest, redis.call('XRANGE', KEYS[1], newest, newest)[1] or false }
+`);

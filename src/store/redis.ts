@@ -1,0 +1,379 @@
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
+import { StoreUnavailableError } from './errors.js';
+import { APPEND_SCRIPT, NEWEST_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
+import type { LuaScript } from './redis-scripts.js';
+import type { EventInput, HistoryResult, LiveListener, Store, StoredEvent } from './types.js';
+import { EARLIEST } from './types.js';
+
+export interface RedisStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://…`. Default `redis://127.0.0.1:6379`. */
+  url?: string | undefined;
+  /**
+   * Extra ioredis options, e.g. `{ sentinels: [...], name: 'mymaster' }` for Sentinel, TLS or
+   * auth. The store's own connection-failure options (fail fast, never resend) take precedence.
+   */
+  redisOptions?: RedisOptions | undefined;
+  /** Connect to a Redis Cluster instead (all keys share one hash slot through the prefix). */
+  cluster?: { nodes: ClusterNode[]; options?: ClusterOptions } | undefined;
+  /** Namespace of this hub's keys, so several hubs can share one Redis. Default `ssehub`. */
+  prefix?: string | undefined;
+  /** Events to retain (`MAXLEN ~`, so Redis may keep somewhat more). Default 10,000. */
+  historySize?: number | undefined;
+  /** Also drop events older than this many milliseconds (`MINID`). Default: no age limit. */
+  maxAgeMs?: number | undefined;
+  /** An append or read not answered within this time fails as unavailable. Default 2000 ms. */
+  commandTimeoutMs?: number | undefined;
+  /** How long `RedisStore.connect` waits for Redis at start-up. Default 5000 ms. */
+  connectTimeoutMs?: number | undefined;
+  /** Where the store reports trouble that no caller is waiting for. Default `console.warn`. */
+  warn?: ((message: string) => void) | undefined;
+}
+
+export const DEFAULT_REDIS_PREFIX = 'ssehub';
+const DEFAULT_HISTORY_SIZE = 10_000;
+const HISTORY_PAGE_SIZE = 500;
+const FEED_BATCH_SIZE = 1000;
+/** A blocking read returns at least this often, so a silently dead connection is noticed. */
+const FEED_BLOCK_MS = 5000;
+const NO_ID = '0-0';
+
+type RedisClient = Redis | Cluster;
+type StreamEntry = [id: string, fields: string[]];
+
+/**
+ * Redis Streams store: one stream holds every event of every topic; generated event ids are the
+ * stream ids. Appends and history pages run as Lua scripts, so each is atomic across hubs. Each
+ * store instance follows the stream with a blocking `XREAD` on its own connection, from the last id
+ * it delivered, which gives every hub process sharing the stream every event once and in order,
+ * across reconnects. Create it with `RedisStore.connect`.
+ */
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  readonly prefix: string;
+  private readonly historySize: number;
+  private readonly maxAgeMs: number;
+  private readonly keys: readonly [string, string, string, string];
+  private readonly commands: RedisClient;
+  private readonly feed: RedisClient;
+  private readonly warn: (message: string) => void;
+  private readonly listeners = new Set<LiveListener>();
+  /** Stream id of the newest event delivered to listeners (or the start point). */
+  private feedCursor = NO_ID;
+  /** Public id matching `feedCursor`, for `head()`. */
+  private headId = EARLIEST;
+  private following: Promise<void> | undefined;
+  private readonly connectTimeoutMs: number;
+  private closed = false;
+
+  /** Connects and positions the live feed at the stream's end; rejects when Redis is unreachable. */
+  static async connect(options: RedisStoreOptions = {}): Promise<RedisStore> {
+    const store = new RedisStore(options);
+    try {
+      await store.start();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  private constructor(options: RedisStoreOptions) {
+    const prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(prefix)) {
+      throw new RangeError(
+        `Redis key prefix must be 1-100 of A-Z a-z 0-9 : _ . -, got ${JSON.stringify(prefix)}`,
+      );
+    }
+    const historySize = options.historySize ?? DEFAULT_HISTORY_SIZE;
+    if (!Number.isSafeInteger(historySize) || historySize < 1) {
+      throw new RangeError(`historySize must be a positive integer, got ${historySize}`);
+    }
+    const maxAgeMs = options.maxAgeMs ?? 0;
+    if (!Number.isSafeInteger(maxAgeMs) || maxAgeMs < 0) {
+      throw new RangeError(`maxAgeMs must be a non-negative integer, got ${maxAgeMs}`);
+    }
+    this.prefix = prefix;
+    this.historySize = historySize;
+    this.maxAgeMs = maxAgeMs;
+    // The braces are a Cluster hash tag: all of one hub's keys live in one slot, as Lua requires.
+    const base = `{${prefix}}`;
+    this.keys = [`${base}:events`, `${base}:newest`, `${base}:supplied-ids`, `${base}:supplied-order`];
+    this.warn = options.warn ?? ((message) => console.warn(`ssehub redis store: ${message}`));
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
+    this.commands = createClient(options, 'commands', commandTimeoutMs);
+    this.feed = createClient(options, 'feed', FEED_BLOCK_MS + commandTimeoutMs);
+    for (const client of [this.commands, this.feed]) {
+      // Connection errors are reported through failed calls and isReady(); without a listener
+      // ioredis would print every reconnect attempt.
+      client.on('error', () => undefined);
+    }
+  }
+
+  async append(input: EventInput): Promise<StoredEvent> {
+    if (this.closed) throw new Error('store is closed');
+    const fields = encodeFields(input);
+    let streamId: unknown;
+    try {
+      streamId = await this.run(APPEND_SCRIPT, [this.historySize, this.maxAgeMs, input.id ?? '', ...fields]);
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+    if (typeof streamId !== 'string')
+      throw new StoreUnavailableError('Redis gave no id for the appended event');
+    return decodeEntry(streamId, fields);
+  }
+
+  async readAfter(lastEventId: string): Promise<HistoryResult> {
+    if (this.closed) throw new Error('store is closed');
+    let mode = lastEventId === EARLIEST ? 'earliest' : 'resume';
+    let cursor = lastEventId;
+    let after: string | undefined;
+    // Later pages stop at the newest id seen by the first one: the live feed carries the rest.
+    let newest = NO_ID;
+    const events: StoredEvent[] = [];
+    for (;;) {
+      let reply: unknown;
+      try {
+        reply = await this.run(READ_SCRIPT, [mode, cursor, HISTORY_PAGE_SIZE, this.maxAgeMs]);
+      } catch (error) {
+        throw this.unavailable(error);
+      }
+      const [status, pageAfter, pageNewest, entries] = reply as [string, string, string, StreamEntry[]];
+      if (status === 'unknown' || status === 'expired') return { ok: false, reason: status };
+      if (after === undefined) {
+        after = pageAfter;
+        newest = pageNewest;
+      }
+      for (const [id, fields] of entries) {
+        if (compareStreamIds(id, newest) > 0) return { ok: true, after, events };
+        events.push(decodeEntry(id, fields));
+      }
+      const lastEntry = entries[entries.length - 1];
+      if (entries.length < HISTORY_PAGE_SIZE || lastEntry === undefined) return { ok: true, after, events };
+      mode = 'continue';
+      cursor = lastEntry[0];
+    }
+  }
+
+  head(): Promise<string> {
+    return Promise.resolve(this.headId);
+  }
+
+  onEvent(listener: LiveListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  compareCursors(a: string, b: string): number {
+    if (a === b) return 0;
+    if (a === EARLIEST) return -1;
+    if (b === EARLIEST) return 1;
+    return compareStreamIds(a, b);
+  }
+
+  isReady(): boolean {
+    return !this.closed && this.commands.status === 'ready' && this.feed.status === 'ready';
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    this.commands.disconnect();
+    this.feed.disconnect();
+    await this.following;
+  }
+
+  private async start(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`no answer from Redis within ${this.connectTimeoutMs} ms`)),
+        this.connectTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([Promise.all([this.commands.connect(), this.feed.connect()]), timeout]);
+      const [newest, entry] = (await Promise.race([this.run(NEWEST_SCRIPT, []), timeout])) as [
+        string,
+        StreamEntry | null,
+      ];
+      this.feedCursor = newest;
+      this.headId = entry ? decodeEntry(entry[0], entry[1]).id : EARLIEST;
+    } catch (error) {
+      throw this.unavailable(error);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.following = this.follow();
+  }
+
+  /** Delivers every event after `feedCursor` to the listeners, forever, resuming after failures. */
+  private async follow(): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      let reply: unknown;
+      try {
+        reply = await this.feed.call(
+          'XREAD',
+          'COUNT',
+          FEED_BATCH_SIZE,
+          'BLOCK',
+          FEED_BLOCK_MS,
+          'STREAMS',
+          this.keys[0],
+          this.feedCursor,
+        );
+      } catch {
+        if (this.closed) return;
+        await delay(Math.min(50 * 2 ** failures++, 1000));
+        continue;
+      }
+      failures = 0;
+      if (!reply) continue;
+      for (const [, entries] of reply as [string, StreamEntry[]][]) {
+        for (const [id, fields] of entries) this.deliver(id, fields);
+      }
+    }
+  }
+
+  private deliver(id: string, fields: string[]): void {
+    if (this.closed) return;
+    const previous = fieldValue(fields, 'prev');
+    if (previous !== undefined && previous !== this.feedCursor) {
+      // Trimming overtook this hub's feed (it was cut off from Redis while others kept publishing
+      // more than the retention), or the Redis data was lost: events in between never reach it.
+      this.warn(
+        `live feed skipped events between ${this.feedCursor} and ${id}: they were trimmed before delivery`,
+      );
+    }
+    const event = decodeEntry(id, fields);
+    this.feedCursor = id;
+    this.headId = event.id;
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.warn(`a live listener threw: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+
+  private async run(script: LuaScript, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.commands.evalsha(script.sha, this.keys.length, ...this.keys, ...args);
+    } catch (error) {
+      // NOSCRIPT means nothing ran (a fresh or restarted Redis): sending the source is safe.
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return await this.commands.eval(script.source, this.keys.length, ...this.keys, ...args);
+    }
+  }
+
+  private unavailable(error: unknown): StoreUnavailableError {
+    if (error instanceof StoreUnavailableError) return error;
+    const detail = error instanceof Error ? error.message : String(error);
+    const state = this.commands.status === 'ready' ? '' : ` (connection ${this.commands.status})`;
+    return new StoreUnavailableError(`Redis unavailable${state}: ${detail}`, { cause: error });
+  }
+}
+
+function createClient(options: RedisStoreOptions, role: string, commandTimeout: number): RedisClient {
+  const failFast: RedisOptions = {
+    lazyConnect: true,
+    // A command is never queued while disconnected, nor re-sent after a reconnect: an append that
+    // might have been stored must not be stored twice, and the caller must hear about it now.
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout,
+    connectTimeout: options.connectTimeoutMs ?? 5000,
+    connectionName: `ssehub-${role}`,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
+  };
+  if (options.cluster) {
+    return new Cluster(options.cluster.nodes, {
+      ...options.cluster.options,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
+      redisOptions: { ...options.cluster.options?.redisOptions, ...failFast },
+    });
+  }
+  return new Redis(options.url ?? 'redis://127.0.0.1:6379', { ...options.redisOptions, ...failFast });
+}
+
+/** Orders two stream ids (`<ms>-<seq>`, each an unsigned 64-bit decimal without leading zeros). */
+export function compareStreamIds(a: string, b: string): number {
+  const dashA = a.indexOf('-');
+  const dashB = b.indexOf('-');
+  return (
+    comparePart(a.slice(0, dashA), b.slice(0, dashB)) || comparePart(a.slice(dashA + 1), b.slice(dashB + 1))
+  );
+}
+
+function comparePart(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function encodeFields(input: EventInput): string[] {
+  const fields = ['topics', JSON.stringify(input.topics), 'data', input.data];
+  if (input.type !== undefined) fields.push('type', input.type);
+  if (input.retry !== undefined) fields.push('retry', String(input.retry));
+  if (input.private) fields.push('private', '1');
+  if (input.id !== undefined) fields.push('id', input.id);
+  return fields;
+}
+
+function decodeEntry(streamId: string, fields: readonly string[]): StoredEvent {
+  let topics: string[] = [];
+  let data = '';
+  let type: string | undefined;
+  let retry: number | undefined;
+  let isPrivate = false;
+  let supplied: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1] as string;
+    switch (fields[i]) {
+      case 'topics':
+        topics = JSON.parse(value) as string[];
+        break;
+      case 'data':
+        data = value;
+        break;
+      case 'type':
+        type = value;
+        break;
+      case 'retry':
+        retry = Number(value);
+        break;
+      case 'private':
+        isPrivate = value === '1';
+        break;
+      case 'id':
+        supplied = value;
+        break;
+    }
+  }
+  return {
+    id: supplied ?? streamId,
+    cursor: streamId,
+    topics,
+    data,
+    type,
+    retry,
+    private: isPrivate,
+    time: Number(streamId.slice(0, streamId.indexOf('-'))),
+  };
+}
+
+function fieldValue(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,149 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/store/errors.js';
+import { RedisStore } from '../../src/store/redis.js';
+import type { StoredEvent } from '../../src/store/types.js';
+import { EARLIEST } from '../../src/store/types.js';
+import { RedisServer, freePort, redisAvailable } from '../helpers/redis.js';
+import { eventually } from './store-contract.js';
+
+const topic = 'urn:test';
+
+describe.runIf(redisAvailable('RedisStore behaviour'))('RedisStore', () => {
+  let server: RedisServer;
+  let admin: Redis;
+  let namespace = 0;
+  const open: RedisStore[] = [];
+
+  async function connect(prefix: string, options: Parameters<typeof RedisStore.connect>[0] = {}) {
+    const store = await RedisStore.connect({ url: server.url, prefix, ...options });
+    open.push(store);
+    return store;
+  }
+
+  beforeAll(async () => {
+    server = await RedisServer.start({ appendOnly: true });
+    admin = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    admin.on('error', () => undefined);
+    await admin.connect();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((store) => store.close()));
+  });
+  afterAll(async () => {
+    admin?.disconnect();
+    await server?.destroy();
+  });
+
+  it('shares one history and one live feed between stores on the same prefix', async () => {
+    const prefix = `shared-${++namespace}`;
+    const a = await connect(prefix);
+    const b = await connect(prefix);
+    const seenByB: StoredEvent[] = [];
+    b.onEvent((event) => seenByB.push(event));
+    const fromA = await a.append({ topics: [topic], data: 'from A' });
+    const fromB = await b.append({ topics: [topic], data: 'from B', id: 'b-1' });
+    await eventually(() => seenByB.length === 2, 5000, 'both events on B');
+    expect(seenByB).toEqual([fromA, fromB]);
+    expect(await b.readAfter(fromA.id)).toEqual({ ok: true, after: fromA.cursor, events: [fromB] });
+    expect(await a.readAfter('b-1')).toEqual({ ok: true, after: fromB.cursor, events: [] });
+    // A store that starts later begins its live feed at the stream's end.
+    const c = await connect(prefix);
+    expect(await c.head()).toBe('b-1');
+  });
+
+  it('keeps prefixes apart', async () => {
+    const one = await connect(`apart-${++namespace}`);
+    const two = await connect(`apart-${++namespace}`);
+    const seenByTwo: StoredEvent[] = [];
+    two.onEvent((event) => seenByTwo.push(event));
+    await one.append({ topics: [topic], data: 'one', id: 'only-in-one' });
+    const own = await two.append({ topics: [topic], data: 'two' });
+    await eventually(() => seenByTwo.length === 1, 5000, 'own event');
+    expect(seenByTwo).toEqual([own]);
+    expect(await two.readAfter('only-in-one')).toEqual({ ok: false, reason: 'unknown' });
+    expect(await two.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [own] });
+  });
+
+  it('rejects a key prefix that could break out of its namespace', async () => {
+    for (const prefix of ['', 'a b', 'x{y}', 'a'.repeat(101)]) {
+      await expect(RedisStore.connect({ url: server.url, prefix })).rejects.toThrow(/prefix/);
+    }
+  });
+
+  it('fails to connect with a clear StoreUnavailableError when nothing listens', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const attempt = RedisStore.connect({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 1500 });
+    await expect(attempt).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(attempt).rejects.toThrow(/Redis|ECONNREFUSED/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('resumes its live feed after a connection loss without skipping or repeating', async () => {
+    const prefix = `feed-${++namespace}`;
+    const follower = await connect(prefix);
+    const publisher = await connect(prefix);
+    const received: StoredEvent[] = [];
+    follower.onEvent((event) => received.push(event));
+    const published: StoredEvent[] = [];
+    for (let round = 0; round < 3; round++) {
+      for (let n = 0; n < 20; n++)
+        published.push(await publisher.append({ topics: [topic], data: `${round}:${n}` }));
+      // Cut only the follower's blocking reader; the publisher keeps going meanwhile.
+      await eventually(() => follower.isReady(), 5000, 'the reader to reconnect');
+      await killClients(admin, 'ssehub-feed');
+      for (let n = 20; n < 40; n++)
+        published.push(await publisher.append({ topics: [topic], data: `${round}:${n}` }));
+    }
+    await eventually(() => received.length >= published.length, 10_000, 'all events after reconnects');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(received.map((event) => event.id)).toEqual(published.map((event) => event.id));
+  });
+
+  it('rejects appends quickly while Redis is down, and recovers by itself with nothing lost', async () => {
+    const prefix = `outage-${++namespace}`;
+    const store = await connect(prefix, { commandTimeoutMs: 1000 });
+    const received: StoredEvent[] = [];
+    store.onEvent((event) => received.push(event));
+    const before = await store.append({ topics: [topic], data: 'before' });
+    await eventually(() => received.length === 1, 5000, 'first event');
+    await server.stop();
+    await eventually(() => !store.isReady(), 5000, 'isReady() to turn false');
+    const started = Date.now();
+    await expect(store.append({ topics: [topic], data: 'during' })).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+    await expect(store.readAfter(before.id)).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(Date.now() - started).toBeLessThan(1500);
+    await server.restart();
+    await eventually(() => store.isReady(), 10_000, 'isReady() after restart');
+    const after = await store.append({ topics: [topic], data: 'after' });
+    await eventually(() => received.length === 2, 5000, 'live feed after restart');
+    expect(received).toEqual([before, after]);
+    // The AOF kept the history, including what was stored before the outage.
+    expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [before, after] });
+  });
+
+  it('stores nothing under a prefix for a rejected append', async () => {
+    const prefix = `nothing-${++namespace}`;
+    const store = await connect(prefix);
+    await server.stop();
+    await expect(store.append({ topics: [topic], data: 'lost' })).rejects.toThrow(/Redis unavailable/);
+    await server.restart();
+    await eventually(() => store.isReady(), 10_000, 'isReady() after restart');
+    expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [] });
+  });
+});
+
+/** Kills every connection that named itself `name` (every store's reader in this test file). */
+async function killClients(admin: Redis, name: string): Promise<void> {
+  const list = (await admin.call('CLIENT', 'LIST')) as string;
+  const victims = list
+    .split('\n')
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => /id=(\d+)/.exec(line)?.[1])
+    .filter((id): id is string => id !== undefined);
+  expect(victims.length).toBeGreaterThan(0);
+  for (const id of victims) await admin.call('CLIENT', 'KILL', 'ID', id);
+}

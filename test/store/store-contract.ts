@@ -1,0 +1,299 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EventInput, Store, StoredEvent } from '../../src/store/types.js';
+import { EARLIEST } from '../../src/store/types.js';
+
+export interface ContractStoreOptions {
+  historySize?: number;
+  maxAgeMs?: number;
+}
+
+/** How one store implementation is created and probed by the shared contract suite. */
+export interface StoreContractTarget {
+  name: string;
+  /** A fresh, empty store (its own namespace). Closed by the suite. */
+  create(options?: ContractStoreOptions): Promise<Store>;
+  /** An id shaped like this store's ids that it never issued, newer than `newest`. */
+  idNewerThan(newest: StoredEvent): string;
+}
+
+const topic = 'https://example.com/books/1';
+
+function input(n: number, extra: Partial<EventInput> = {}): EventInput {
+  return { topics: [topic], data: `event ${n}`, ...extra };
+}
+
+async function appendMany(store: Store, count: number, from = 1): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  for (let n = from; n < from + count; n++) events.push(await store.append(input(n)));
+  return events;
+}
+
+/** Resolves once `predicate` holds, polling; fails the test after `timeoutMs`. */
+export async function eventually(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function ids(events: readonly StoredEvent[]): string[] {
+  return events.map((event) => event.id);
+}
+
+/**
+ * The Store contract (src/store/types.ts), run unchanged against every store, so that a subscriber
+ * gets the same answers whichever store its hub runs on.
+ */
+export function describeStoreContract(target: StoreContractTarget): void {
+  describe(`Store contract: ${target.name}`, () => {
+    const open: Store[] = [];
+    async function create(options?: ContractStoreOptions): Promise<Store> {
+      const store = await target.create(options);
+      open.push(store);
+      return store;
+    }
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((store) => store.close()));
+    });
+
+    it('assigns totally ordered ids; generated ids are their cursors', async () => {
+      const store = await create();
+      const events = await appendMany(store, 20);
+      expect(new Set(ids(events)).size).toBe(20);
+      for (const event of events) expect(event.id).toBe(event.cursor);
+      for (let i = 1; i < events.length; i++) {
+        const older = events[i - 1] as StoredEvent;
+        const newer = events[i] as StoredEvent;
+        expect(store.compareCursors(older.cursor, newer.cursor)).toBeLessThan(0);
+        expect(store.compareCursors(newer.cursor, older.cursor)).toBeGreaterThan(0);
+        expect(store.compareCursors(newer.cursor, newer.cursor)).toBe(0);
+        expect(store.compareCursors(EARLIEST, older.cursor)).toBeLessThan(0);
+        expect(store.compareCursors(older.cursor, EARLIEST)).toBeGreaterThan(0);
+      }
+      expect(store.compareCursors(EARLIEST, EARLIEST)).toBe(0);
+    });
+
+    it('stores every field as given', async () => {
+      const store = await create();
+      const before = Date.now();
+      const given: EventInput = {
+        topics: [topic, 'urn:alternate:1'],
+        data: 'line 1\nline 2\r\n{"ü":"🙂"}',
+        type: 'book-updated',
+        retry: 2500,
+        private: true,
+      };
+      const stored = await store.append(given);
+      const plain = await store.append({ topics: [topic], data: '' });
+      const history = await store.readAfter(EARLIEST);
+      expect(history.ok).toBe(true);
+      if (!history.ok) return;
+      const [replayed, replayedPlain] = history.events;
+      for (const event of [stored, replayed]) {
+        expect(event).toMatchObject({ ...given, id: stored.id, cursor: stored.cursor });
+        expect(event?.time).toBeGreaterThanOrEqual(before - 1000);
+        expect(event?.time).toBeLessThanOrEqual(Date.now() + 1000);
+      }
+      for (const event of [plain, replayedPlain]) {
+        expect(event).toMatchObject({ topics: [topic], data: '', private: false });
+        expect(event?.type).toBeUndefined();
+        expect(event?.retry).toBeUndefined();
+      }
+    });
+
+    it('replays strictly after a known id, in order, and nothing after the newest', async () => {
+      const store = await create();
+      const events = await appendMany(store, 10);
+      const fourth = events[3] as StoredEvent;
+      const history = await store.readAfter(fourth.id);
+      expect(history).toEqual({ ok: true, after: fourth.cursor, events: events.slice(4) });
+      const newest = events[9] as StoredEvent;
+      expect(await store.readAfter(newest.id)).toEqual({ ok: true, after: newest.cursor, events: [] });
+    });
+
+    it('replays all retained history for `earliest`, also when empty', async () => {
+      const store = await create();
+      expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [] });
+      const events = await appendMany(store, 5);
+      expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events });
+    });
+
+    it('pages long histories without gaps or duplicates', async () => {
+      const store = await create({ historySize: 5000 });
+      const events = await Promise.all(Array.from({ length: 1234 }, (_, n) => store.append(input(n))));
+      const sorted = [...events].sort((a, b) => store.compareCursors(a.cursor, b.cursor));
+      const history = await store.readAfter(EARLIEST);
+      expect(history.ok && ids(history.events)).toEqual(ids(sorted));
+      const from = sorted[100] as StoredEvent;
+      const after = await store.readAfter(from.id);
+      expect(after.ok && ids(after.events)).toEqual(ids(sorted.slice(101)));
+    });
+
+    it('answers `unknown` for ids it never issued or cannot parse', async () => {
+      const store = await create();
+      const events = await appendMany(store, 3);
+      const newest = events[2] as StoredEvent;
+      const never = [
+        target.idNewerThan(newest),
+        'not-an-id',
+        '42',
+        'earliest-1',
+        `${newest.id}0`,
+        `${newest.id}-1`,
+        ' ',
+        '0-0',
+      ];
+      for (const id of never) expect(await store.readAfter(id), id).toEqual({ ok: false, reason: 'unknown' });
+      // Nothing changed: the history is still all there.
+      expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events });
+    });
+
+    it('answers `unknown` for any id while nothing was ever stored', async () => {
+      const store = await create();
+      expect(await store.readAfter('1-0')).toEqual({ ok: false, reason: 'unknown' });
+      expect(await store.readAfter('abc')).toEqual({ ok: false, reason: 'unknown' });
+    });
+
+    it('retains by count: older ids are `expired`, the window and the event right before it resume', async () => {
+      const historySize = 5;
+      const store = await create({ historySize });
+      const events = await appendMany(store, 300);
+      expect(await store.readAfter((events[0] as StoredEvent).id)).toEqual({ ok: false, reason: 'expired' });
+      const all = await store.readAfter(EARLIEST);
+      if (!all.ok) throw new Error('earliest must always be resumable');
+      // Stores may keep more than asked (Redis trims whole nodes), never fewer.
+      expect(all.events.length).toBeGreaterThanOrEqual(historySize);
+      expect(all.events.length).toBeLessThan(events.length);
+      const retained = events.slice(events.length - all.events.length);
+      expect(all.events).toEqual(retained);
+      // The newest event no longer retained is still a resume point: nothing after it is missing.
+      const lastGone = events[events.length - all.events.length - 1] as StoredEvent;
+      expect(await store.readAfter(lastGone.id)).toEqual({
+        ok: true,
+        after: lastGone.cursor,
+        events: retained,
+      });
+      const secondLastGone = events[events.length - all.events.length - 2] as StoredEvent;
+      expect(await store.readAfter(secondLastGone.id)).toEqual({ ok: false, reason: 'expired' });
+    });
+
+    it('retains by age: events older than maxAgeMs expire, even without new appends', async () => {
+      const store = await create({ maxAgeMs: 300 });
+      const [first, second] = await appendMany(store, 2);
+      await sleep(450);
+      const [third] = await appendMany(store, 1, 3);
+      expect(await store.readAfter((first as StoredEvent).id)).toEqual({ ok: false, reason: 'expired' });
+      expect(await store.readAfter((second as StoredEvent).id)).toEqual({
+        ok: true,
+        after: (second as StoredEvent).cursor,
+        events: [third],
+      });
+      expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [third] });
+      await sleep(450);
+      expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [] });
+      expect(await store.readAfter((second as StoredEvent).id)).toEqual({ ok: false, reason: 'expired' });
+      expect(await store.readAfter((third as StoredEvent).id)).toEqual({
+        ok: true,
+        after: (third as StoredEvent).cursor,
+        events: [],
+      });
+    });
+
+    it('resumes after publisher-supplied ids, and forgets them with their event', async () => {
+      const store = await create({ historySize: 5 });
+      const supplied = await store.append(input(1, { id: 'urn:uuid:0b7c-first' }));
+      expect(supplied.id).toBe('urn:uuid:0b7c-first');
+      expect(supplied.cursor).not.toBe(supplied.id);
+      const later = await appendMany(store, 3, 2);
+      const history = await store.readAfter('urn:uuid:0b7c-first');
+      expect(history).toEqual({ ok: true, after: supplied.cursor, events: later });
+      const mid = await store.append(input(5, { id: 'book 1 v2' }));
+      const tail = await appendMany(store, 2, 6);
+      expect(await store.readAfter('book 1 v2')).toEqual({ ok: true, after: mid.cursor, events: tail });
+      const all = await store.readAfter(EARLIEST);
+      expect(all.ok && all.events.find((event) => event.id === 'book 1 v2')).toEqual(mid);
+      await appendMany(store, 300, 8);
+      expect(await store.readAfter('urn:uuid:0b7c-first')).toEqual({ ok: false, reason: 'unknown' });
+      expect(await store.readAfter('book 1 v2')).toEqual({ ok: false, reason: 'unknown' });
+    });
+
+    it('delivers every append to every live listener once, in store order; detached listeners get nothing', async () => {
+      const store = await create();
+      const first: StoredEvent[] = [];
+      const second: StoredEvent[] = [];
+      store.onEvent((event) => first.push(event));
+      const detach = store.onEvent((event) => second.push(event));
+      const appended = await Promise.all(Array.from({ length: 50 }, (_, n) => store.append(input(n))));
+      await eventually(() => first.length >= 50, 5000, 'live events');
+      const inStoreOrder = [...appended].sort((a, b) => store.compareCursors(a.cursor, b.cursor));
+      expect(first).toEqual(inStoreOrder);
+      await eventually(() => second.length >= 50, 5000, 'live events on the second listener');
+      expect(second).toEqual(inStoreOrder);
+      detach();
+      const more = await appendMany(store, 3, 100);
+      await eventually(() => first.length >= 53, 5000, 'events after detach');
+      expect(first.slice(50)).toEqual(more);
+      expect(second).toHaveLength(50);
+    });
+
+    it('keeps delivering and storing when a listener throws', async () => {
+      const store = await create();
+      const received: StoredEvent[] = [];
+      store.onEvent(() => {
+        throw new Error('listener bug');
+      });
+      store.onEvent((event) => received.push(event));
+      const events = await appendMany(store, 3);
+      await eventually(() => received.length >= 3, 5000, 'live events');
+      expect(received).toEqual(events);
+      const history = await store.readAfter(EARLIEST);
+      expect(history.ok && history.events).toEqual(events);
+    });
+
+    it('head(): every event after it reaches listeners attached before the call', async () => {
+      const store = await create();
+      expect(await store.head()).toBe(EARLIEST);
+      await appendMany(store, 4);
+      const received: StoredEvent[] = [];
+      store.onEvent((event) => received.push(event));
+      const head = await store.head();
+      const more = await appendMany(store, 3, 5);
+      const newest = more[2] as StoredEvent;
+      await eventually(() => received.some((event) => event.id === newest.id), 5000, 'newest live event');
+      const sinceHead = await store.readAfter(head);
+      if (!sinceHead.ok) throw new Error(`head ${head} must be resumable`);
+      // Everything after head arrived live (the feed may also have delivered a few before head).
+      const receivedIds = ids(received);
+      expect(receivedIds.slice(receivedIds.length - sinceHead.events.length)).toEqual(ids(sinceHead.events));
+      expect(ids(sinceHead.events).slice(-3)).toEqual(ids(more));
+      await eventually(async () => (await store.head()) === newest.id, 5000, 'head to reach the newest');
+    });
+
+    it('head() is a supplied id when the newest event has one, and it resumes', async () => {
+      const store = await create();
+      const received: StoredEvent[] = [];
+      store.onEvent((event) => received.push(event));
+      await store.append(input(1, { id: 'supplied-head' }));
+      await eventually(() => received.length === 1, 5000, 'the live event');
+      expect(await store.head()).toBe('supplied-head');
+      expect(await store.readAfter('supplied-head')).toMatchObject({ ok: true, events: [] });
+    });
+
+    it('reports ready while open and rejects appends once closed', async () => {
+      const store = await create();
+      expect(store.isReady()).toBe(true);
+      await store.close();
+      expect(store.isReady()).toBe(false);
+      await expect(store.append(input(1))).rejects.toThrow(/closed/);
+    });
+  });
+}
