@@ -97,6 +97,8 @@ export class Hub {
   private nextSubscriberId = 1;
   private fanoutStamp = 0;
   private latestId = EARLIEST;
+  /** Cursor of the newest event the live feed delivered. */
+  private latestCursor = EARLIEST;
   private readonly ready: Promise<void>;
   private readonly detachStore: () => void;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -254,12 +256,16 @@ export class Hub {
       if (newestCursor !== undefined && this.store.compareCursors(event.cursor, newestCursor) <= 0) continue;
       this.enqueue(subscriber, frameOf(event));
     }
+    if (newestCursor !== undefined && this.store.compareCursors(newestCursor, this.latestCursor) > 0) {
+      subscriber.replayedThrough = newestCursor;
+    }
     if (replayed > 0) this.observer.replayed?.(replayed);
     return reset ? { startAfter, reset, replayed } : { startAfter, replayed };
   }
 
   private fanOut(event: StoredEvent): void {
     this.latestId = event.id;
+    this.latestCursor = event.cursor;
     const stamp = ++this.fanoutStamp;
     let frame: Buffer | undefined;
     let delivered = 0;
@@ -269,12 +275,7 @@ export class Hub {
         for (const subscriber of exact) {
           if (subscriber.fanoutStamp === stamp) continue;
           subscriber.fanoutStamp = stamp;
-          if (!subscriber.mayRead(event)) continue;
-          if (subscriber.heldDuringReplay) subscriber.heldDuringReplay.push(event);
-          else {
-            this.enqueue(subscriber, (frame ??= frameOf(event)));
-            delivered++;
-          }
+          if (this.offerLive(subscriber, event, (frame ??= frameOf(event)))) delivered++;
         }
       }
     }
@@ -283,15 +284,25 @@ export class Hub {
       for (const subscriber of subscribers) {
         if (subscriber.fanoutStamp === stamp) continue;
         subscriber.fanoutStamp = stamp;
-        if (!subscriber.mayRead(event)) continue;
-        if (subscriber.heldDuringReplay) subscriber.heldDuringReplay.push(event);
-        else {
-          this.enqueue(subscriber, (frame ??= frameOf(event)));
-          delivered++;
-        }
+        if (this.offerLive(subscriber, event, (frame ??= frameOf(event)))) delivered++;
       }
     }
     if (delivered > 0) this.observer.delivered?.(delivered);
+  }
+
+  /** Queues a live event for one subscriber; returns whether it was sent (not held or skipped). */
+  private offerLive(subscriber: Subscriber, event: StoredEvent, frame: Buffer): boolean {
+    if (!subscriber.mayRead(event)) return false;
+    if (subscriber.heldDuringReplay) {
+      subscriber.heldDuringReplay.push(event);
+      return false;
+    }
+    if (subscriber.replayedThrough !== undefined) {
+      if (this.store.compareCursors(event.cursor, subscriber.replayedThrough) <= 0) return false;
+      subscriber.replayedThrough = undefined;
+    }
+    this.enqueue(subscriber, frame);
+    return true;
   }
 
   private enqueue(subscriber: Subscriber, frame: Buffer): void {

@@ -28,6 +28,11 @@ export class Subscriber {
   pendingBytes = 0;
   /** While history is being read, matching live events wait here to be de-duplicated. */
   heldDuringReplay: StoredEvent[] | undefined = [];
+  /**
+   * Cursor of the newest replayed event while the live feed has not caught up with it yet (a
+   * remote store's feed can lag its history): live events up to it were already sent.
+   */
+  replayedThrough: string | undefined;
   /** Marks the publish being fanned out, so an event matching several selectors is queued once. */
   fanoutStamp = 0;
   queuedForFlush = false;
