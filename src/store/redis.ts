@@ -40,6 +40,11 @@ const NO_ID = '0-0';
 
 type RedisClient = Redis | Cluster;
 type StreamEntry = [id: string, fields: string[]];
+interface FeedWaiter {
+  readonly target: string;
+  done(): void;
+  fail(error: Error): void;
+}
 
 /**
  * Redis Streams store: one stream holds every event of every topic; generated event ids are the
@@ -64,6 +69,11 @@ export class RedisStore implements Store {
   private headId = EARLIEST;
   private following: Promise<void> | undefined;
   private readonly connectTimeoutMs: number;
+  private readonly commandTimeoutMs: number;
+  /** History reads waiting for the live feed to deliver up to their position. */
+  private readonly feedWaiters = new Set<FeedWaiter>();
+  /** The latest socket-level error while a connection is down. */
+  private connectionError: string | undefined;
   private closed = false;
 
   /** Connects and positions the live feed at the stream's end; rejects when Redis is unreachable. */
@@ -102,12 +112,15 @@ export class RedisStore implements Store {
     this.warn = options.warn ?? ((message) => console.warn(`ssehub redis store: ${message}`));
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
+    this.commandTimeoutMs = commandTimeoutMs;
     this.commands = createClient(options, 'commands', commandTimeoutMs);
     this.feed = createClient(options, 'feed', FEED_BLOCK_MS + commandTimeoutMs);
     for (const client of [this.commands, this.feed]) {
       // Connection errors are reported through failed calls and isReady(); without a listener
-      // ioredis would print every reconnect attempt.
-      client.on('error', () => undefined);
+      // ioredis would print every reconnect attempt. The socket error explains "Connection is
+      // closed" better than the command's own error does.
+      client.on('error', (error: Error) => (this.connectionError = error.message));
+      client.on('ready', () => (this.connectionError = undefined));
     }
   }
 
@@ -146,14 +159,25 @@ export class RedisStore implements Store {
         after = pageAfter;
         newest = pageNewest;
       }
+      let complete = entries.length < HISTORY_PAGE_SIZE;
       for (const [id, fields] of entries) {
-        if (compareStreamIds(id, newest) > 0) return { ok: true, after, events };
+        if (compareStreamIds(id, newest) > 0) {
+          complete = true;
+          break;
+        }
         events.push(decodeEntry(id, fields));
       }
       const lastEntry = entries[entries.length - 1];
-      if (entries.length < HISTORY_PAGE_SIZE || lastEntry === undefined) return { ok: true, after, events };
-      mode = 'continue';
-      cursor = lastEntry[0];
+      if (!complete && lastEntry !== undefined) {
+        mode = 'continue';
+        cursor = lastEntry[0];
+        continue;
+      }
+      // Read on another connection, the history can be ahead of this store's live feed. Returning
+      // before the feed has delivered up to the history's end would let the feed deliver those
+      // events again after the caller went live, so wait for it (normally well under a millisecond).
+      await this.feedReaches(events[events.length - 1]?.cursor ?? after);
+      return { ok: true, after, events };
     }
   }
 
@@ -181,6 +205,7 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    for (const waiter of this.feedWaiters) waiter.fail(new Error('store is closed'));
     this.commands.disconnect();
     this.feed.disconnect();
     await this.following;
@@ -259,6 +284,37 @@ export class RedisStore implements Store {
         this.warn(`a live listener threw: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
+    for (const waiter of this.feedWaiters) {
+      if (compareStreamIds(waiter.target, id) <= 0) waiter.done();
+    }
+  }
+
+  /** Resolves once the live feed has delivered `target`; fails as unavailable if it lags too long. */
+  private feedReaches(target: string): Promise<void> {
+    if (target === EARLIEST || compareStreamIds(this.feedCursor, target) >= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          waiter.fail(
+            new StoreUnavailableError(`Redis live feed is more than ${this.commandTimeoutMs} ms behind`),
+          ),
+        this.commandTimeoutMs,
+      );
+      const waiter: FeedWaiter = {
+        target,
+        done: () => {
+          clearTimeout(timer);
+          this.feedWaiters.delete(waiter);
+          resolve();
+        },
+        fail: (error) => {
+          clearTimeout(timer);
+          this.feedWaiters.delete(waiter);
+          reject(error);
+        },
+      };
+      this.feedWaiters.add(waiter);
+    });
   }
 
   private async run(script: LuaScript, args: (string | number)[]): Promise<unknown> {
@@ -274,8 +330,9 @@ export class RedisStore implements Store {
   private unavailable(error: unknown): StoreUnavailableError {
     if (error instanceof StoreUnavailableError) return error;
     const detail = error instanceof Error ? error.message : String(error);
-    const state = this.commands.status === 'ready' ? '' : ` (connection ${this.commands.status})`;
-    return new StoreUnavailableError(`Redis unavailable${state}: ${detail}`, { cause: error });
+    const down = this.commands.status !== 'ready' || /closed|writeable|MaxRetries/i.test(detail);
+    const reason = down && this.connectionError ? this.connectionError : detail;
+    return new StoreUnavailableError(`Redis unavailable: ${reason}`, { cause: error });
   }
 }
 

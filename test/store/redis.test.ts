@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { Hub } from '../../src/hub/hub.js';
+import { EventStreamParser } from '../../src/protocol/parse.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/store/errors.js';
 import { RedisStore } from '../../src/store/redis.js';
@@ -99,6 +101,43 @@ describe.runIf(redisAvailable('RedisStore behaviour'))('RedisStore', () => {
     await eventually(() => received.length >= published.length, 10_000, 'all events after reconnects');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(received.map((event) => event.id)).toEqual(published.map((event) => event.id));
+  });
+
+  it('a hub resuming a subscriber while another hub publishes sends each event once (history ahead of the feed)', async () => {
+    const prefix = `race-${++namespace}`;
+    const publisher = await connect(prefix);
+    const published: string[] = [];
+    for (let n = 0; n < 10; n++)
+      published.push((await publisher.append({ topics: [topic], data: `${n}` })).id);
+    for (let round = 0; round < 8; round++) {
+      // A fresh hub each round: its feed has just started, the moment the race is most likely.
+      const store = await connect(prefix);
+      const hub = new Hub({ store, heartbeatIntervalMs: 0 });
+      const received: string[] = [];
+      const parser = new EventStreamParser({ onEvent: (event) => received.push(event.lastEventId) });
+      const publishing = (async () => {
+        for (let n = 0; n < 20; n++) {
+          published.push((await publisher.append({ topics: [topic], data: `${round}:${n}` })).id);
+        }
+      })();
+      const from = published[published.length - 3] as string;
+      await hub.subscribe({
+        topics: [topic],
+        lastEventId: from,
+        sink: {
+          write: (chunk) => parser.push(chunk),
+          bufferedBytes: 0,
+          end: () => undefined,
+          destroy: () => undefined,
+        },
+      });
+      await publishing;
+      const newest = published[published.length - 1] as string;
+      await eventually(() => received.includes(newest), 5000, 'the newest event');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(received, `round ${round}`).toEqual(published.slice(published.indexOf(from) + 1));
+      await hub.close();
+    }
   });
 
   it('rejects appends quickly while Redis is down, and recovers by itself with nothing lost', async () => {

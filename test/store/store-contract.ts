@@ -259,6 +259,34 @@ export function describeStoreContract(target: StoreContractTarget): void {
       expect(history.ok && history.events).toEqual(events);
     });
 
+    it('readAfter returns nothing that attached listeners receive after it resolved (resume race)', async () => {
+      const store = await create();
+      const base = await appendMany(store, 5);
+      for (let round = 0; round < 15; round++) {
+        const late: StoredEvent[] = [];
+        let readDone = false;
+        const detach = store.onEvent((event) => {
+          if (readDone) late.push(event);
+        });
+        const appending = Promise.all(Array.from({ length: 8 }, (_, n) => store.append(input(n))));
+        const history = await store.readAfter((base[round % 5] as StoredEvent).id);
+        readDone = true;
+        const appended = await appending;
+        if (!history.ok) throw new Error('a retained id must resume');
+        const position = history.events[history.events.length - 1]?.cursor ?? history.after;
+        const newest = appended.reduce((a, b) => (store.compareCursors(a.cursor, b.cursor) > 0 ? a : b));
+        if (store.compareCursors(position, newest.cursor) < 0) {
+          await eventually(() => late.some((event) => event.id === newest.id), 5000, 'the newest event live');
+        }
+        detach();
+        // What arrived live after the read is exactly what the read did not return: no duplicate, no gap.
+        for (const event of late) expect(store.compareCursors(event.cursor, position)).toBeGreaterThan(0);
+        const all = await store.readAfter(EARLIEST);
+        const expected = all.ok ? all.events.filter((e) => store.compareCursors(e.cursor, position) > 0) : [];
+        expect(ids(late)).toEqual(ids(expected));
+      }
+    });
+
     it('head(): every event after it reaches listeners attached before the call', async () => {
       const store = await create();
       expect(await store.head()).toBe(EARLIEST);
