@@ -2,6 +2,9 @@
 import { isLoopback } from './loopback.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { createHubServer } from './app.js';
+import { openStore, redactUrl } from './store.js';
+import { StoreUnavailableError } from '../store/errors.js';
+import type { Store } from '../store/types.js';
 
 async function main(): Promise<void> {
   let parsed;
@@ -19,12 +22,25 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = parsed;
+  let store: Store;
+  try {
+    store = await openStore(config);
+  } catch (error) {
+    if (error instanceof StoreUnavailableError && config.redisUrl !== undefined) {
+      process.stderr.write(
+        `ssehub: cannot connect to Redis at ${redactUrl(config.redisUrl)}: ${error.message}\n`,
+      );
+      process.exit(1);
+    }
+    throw error;
+  }
   const hubServer = createHubServer({
     config,
+    store,
     onError: (error) => process.stderr.write(`ssehub: ${String((error as Error)?.stack ?? error)}\n`),
   });
   const url = await hubServer.listen();
-  process.stdout.write(`ssehub listening on ${url} (hub ${url}/.well-known/mercure, memory store)\n`);
+  process.stdout.write(`ssehub listening on ${url} (hub ${url}/.well-known/mercure, ${store.kind} store)\n`);
   const exposure = isLoopback(config.host) ? 'it listens on loopback only' : `it listens on ${config.host}`;
   process.stderr.write(
     `ssehub: warning: no authorization is configured, anyone who can reach the hub may publish and subscribe; ${exposure}\n`,

@@ -53,6 +53,26 @@ export const boolean: Parser<boolean> = (raw, name) => {
   throw new ConfigError(`${name}: expected true or false, got ${JSON.stringify(raw)}`);
 };
 
+/** A `redis://` or `rediss://` URL; empty means "no Redis" (the in-memory store). */
+export const redisUrl: Parser<string | undefined> = (raw, name) => {
+  const value = raw.trim();
+  if (value === '') return undefined;
+  if (!/^rediss?:\/\/[^\s]+$/.test(value)) {
+    throw new ConfigError(`${name}: expected a redis:// or rediss:// URL, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+};
+
+export const redisPrefix: Parser<string> = (raw, name) => {
+  const value = raw.trim();
+  if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(value)) {
+    throw new ConfigError(
+      `${name}: 1-100 characters of A-Z a-z 0-9 : _ . - expected, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+};
+
 function option<K extends string, T>(spec: OptionSpec<K, T>): OptionSpec<K, T> {
   return spec;
 }
@@ -78,7 +98,7 @@ export const OPTIONS = [
     key: 'historySize',
     flag: '--history-size',
     env: ['SSEHUB_HISTORY_SIZE'],
-    description: 'Events retained for resume (in-memory store)',
+    description: 'Events retained for resume (Redis keeps at least this many)',
     default: 10_000,
     parse: integer(1, 10_000_000),
   }),
@@ -89,6 +109,23 @@ export const OPTIONS = [
     description: 'Also drop retained events older than this (ms); 0 keeps them until evicted by count',
     default: 0,
     parse: integer(0),
+  }),
+  option({
+    key: 'redisUrl',
+    flag: '--redis',
+    env: ['SSEHUB_REDIS_URL'],
+    description: 'Store events in Redis Streams at this URL, shared by every hub using it',
+    default: undefined as string | undefined,
+    defaultText: 'none (in-memory store)',
+    parse: redisUrl,
+  }),
+  option({
+    key: 'redisPrefix',
+    flag: '--redis-prefix',
+    env: ['SSEHUB_REDIS_PREFIX'],
+    description: 'Namespace of the Redis keys; hubs sharing a prefix share one history',
+    default: 'ssehub',
+    parse: redisPrefix,
   }),
   option({
     key: 'heartbeatMs',
