@@ -1,0 +1,42 @@
+import type { BackoffOptions } from './types.js';
+
+export interface BackoffPolicy {
+  initial: number;
+  factor: number;
+  max: number;
+  jitter: number;
+  healthyAfter: number;
+}
+
+export function backoffPolicy(options: BackoffOptions = {}): BackoffPolicy {
+  const policy = {
+    initial: options.initial ?? 1000,
+    factor: options.factor ?? 2,
+    max: options.max ?? 30_000,
+    jitter: options.jitter ?? 0.5,
+    healthyAfter: options.healthyAfter ?? 5000,
+  };
+  for (const [name, value] of Object.entries(policy)) {
+    if (!Number.isFinite(value) || value < 0) throw new RangeError(`backoff.${name} must be a number ≥ 0`);
+  }
+  if (policy.factor < 1) throw new RangeError('backoff.factor must be ≥ 1');
+  if (policy.jitter > 1) throw new RangeError('backoff.jitter must be between 0 and 1');
+  return policy;
+}
+
+/**
+ * The wait before retry number `attempt` (1-based): the base (the server's `retry:` when it sent one,
+ * else `initial`) times `factor^(attempt-1)`, capped at `max` (or at the server's value when that is
+ * larger: the server asked for it), minus up to `jitter` of itself.
+ */
+export function retryDelay(
+  policy: BackoffPolicy,
+  attempt: number,
+  serverRetry: number | undefined,
+  random: () => number,
+): number {
+  const base = serverRetry ?? policy.initial;
+  const cap = Math.max(policy.max, base);
+  const grown = Math.min(cap, base * policy.factor ** Math.max(0, attempt - 1));
+  return Math.round(grown * (1 - policy.jitter * random()));
+}

@@ -1,0 +1,82 @@
+import { createServer, connect } from 'node:net';
+import type { Server, Socket } from 'node:net';
+
+/**
+ * A loopback TCP proxy in front of a server. `freeze()` makes every current connection a silent
+ * zombie: bytes are neither forwarded nor refused and nothing is closed, as when a NAT or a dead
+ * network path drops a flow. `dropAll()` destroys the current connections (a reset). New
+ * connections are forwarded normally either way.
+ */
+export class TcpProxy {
+  private readonly server: Server;
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket; frozen: boolean }>();
+  connections = 0;
+
+  private constructor(private readonly targetPort: number) {
+    this.server = createServer((client) => this.accept(client));
+  }
+
+  static async start(targetPort: number): Promise<TcpProxy> {
+    const proxy = new TcpProxy(targetPort);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('proxy not listening');
+    return address.port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  freeze(): number {
+    let frozen = 0;
+    for (const pair of this.pairs) {
+      if (pair.frozen) continue;
+      pair.frozen = true;
+      frozen++;
+      pair.client.unpipe(pair.upstream);
+      pair.upstream.unpipe(pair.client);
+      // Keep reading so nothing backs up into an error, but deliver nothing.
+      pair.client.on('data', () => undefined);
+      pair.upstream.on('data', () => undefined);
+    }
+    return frozen;
+  }
+
+  dropAll(): number {
+    const count = this.pairs.size;
+    for (const pair of this.pairs) {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    this.pairs.clear();
+    return count;
+  }
+
+  async close(): Promise<void> {
+    this.dropAll();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: Socket): void {
+    this.connections++;
+    const upstream = connect(this.targetPort, '127.0.0.1');
+    const pair = { client, upstream, frozen: false };
+    this.pairs.add(pair);
+    const teardown = (): void => {
+      this.pairs.delete(pair);
+      if (!pair.frozen) {
+        client.destroy();
+        upstream.destroy();
+      }
+    };
+    client.on('error', teardown).on('close', teardown);
+    upstream.on('error', teardown).on('close', teardown);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}
