@@ -288,10 +288,10 @@ class ReconnectingClient implements SseClient {
       return {
         final: false,
         retryAfterMs: retryAfterMs(response.headers.get('retry-after'), this.clock.now()),
-        reason: { code: 'server-error', message: `The server answered ${said}.`, status },
+        reason: { code: 'server-error', message: sentence(`The server answered ${said}`), status },
       };
     }
-    return final('http-status', `The server answered ${said}.`, status);
+    return final('http-status', sentence(`The server answered ${said}`), status);
   }
 
   private async read(response: Response, controller: AbortController, attempt: number): Promise<Outcome> {
@@ -506,6 +506,11 @@ async function bodySnippet(response: Response): Promise<string> {
   void reader.cancel().catch(() => undefined);
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > SNIPPET_CHARS ? `${line.slice(0, SNIPPET_CHARS)}…` : line;
+}
+
+/** Ends `text` with a full stop unless it already ends a sentence. */
+function sentence(text: string): string {
+  return /[.!?…]$/.test(text) ? text : `${text}.`;
 }
 
 function describe(error: unknown): string {

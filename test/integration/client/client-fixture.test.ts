@@ -3,8 +3,14 @@
  * each kind of answer (WHATWG fail vs reconnect, plus our retry policy), and what it reports.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClient } from 'ssehub/client';
-import type { ClientEvent, ClientOptions, ResetNotice, SseClient, StateChange } from 'ssehub/client';
+import { createClient } from '../../../src/client/index.js';
+import type {
+  ClientEvent,
+  ClientOptions,
+  ResetNotice,
+  SseClient,
+  StateChange,
+} from '../../../src/client/index.js';
 import { FixtureServer, openStream, until } from '../../support/fixture-server.js';
 
 let fixture: FixtureServer;
