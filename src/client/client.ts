@@ -279,7 +279,7 @@ class ReconnectingClient implements SseClient {
         immediate: this.authFailures === 1,
         reason: {
           code: 'unauthorized',
-          message: `The server answered ${said}; refreshing the token.`,
+          message: `${sentence(`The server answered ${said}`)} Refreshing the token.`,
           status,
         },
       };

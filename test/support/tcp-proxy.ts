@@ -28,6 +28,11 @@ export class TcpProxy {
     return address.port;
   }
 
+  /** Connections currently forwarded (not frozen). */
+  get liveConnections(): number {
+    return [...this.pairs].filter((pair) => !pair.frozen).length;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
