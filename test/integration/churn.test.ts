@@ -46,6 +46,10 @@ async function settled(test: TestHub): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
 }
 
+function activeTimers(): number {
+  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+}
+
 function heapUsed(): number {
   gc();
   gc();
@@ -59,9 +63,12 @@ describe('churn', () => {
     await churn(test, 500, 0); // warm-up: JIT, pools, caches
     await settled(test);
     const before = heapUsed();
+    const timersBefore = activeTimers();
     await churn(test, 5000, 1000);
     await settled(test);
     const after = heapUsed();
+    // Counted by Node itself, so a timer created anywhere per connection (hub, HTTP layer) shows.
+    expect(activeTimers()).toBeLessThanOrEqual(timersBefore);
     expect(test.hub.stats()).toEqual({ subscribers: 0, indexedSelectors: 0, queuedForFlush: 0, timers: 1 });
     // Each leaked subscriber would hold several KiB (sink, selectors, response); 5,000 of them would show.
     expect(after - before).toBeLessThan(3 * 1024 * 1024);
