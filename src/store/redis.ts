@@ -251,8 +251,11 @@ export class RedisStore implements Store {
           this.keys[0],
           this.feedCursor,
         );
-      } catch {
+      } catch (error) {
         if (this.closed) return;
+        // A blocking read that outlived its own timeout means a silently dead connection (no FIN, no
+        // RST): reconnect instead of queueing more reads on it.
+        if (error instanceof Error && /timed out/i.test(error.message)) this.feed.disconnect(true);
         await delay(Math.min(50 * 2 ** failures++, 1000));
         continue;
       }

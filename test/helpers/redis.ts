@@ -112,8 +112,14 @@ export class RedisServer {
     this.child = undefined;
   }
 
+  /** Sends a signal without waiting, e.g. SIGSTOP / SIGCONT to make the server hang and resume. */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
   /** Stops the server and removes its data directory. */
   async destroy(): Promise<void> {
+    this.signal('SIGCONT');
     await this.stop('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -164,6 +164,34 @@ describe.runIf(redisAvailable('RedisStore behaviour'))('RedisStore', () => {
     expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [before, after] });
   });
 
+  it('fails appends within the command timeout while Redis hangs, and recovers when it resumes', async () => {
+    const store = await connect(`hang-${++namespace}`, { commandTimeoutMs: 500 });
+    const received: StoredEvent[] = [];
+    store.onEvent((event) => received.push(event));
+    server.signal('SIGSTOP');
+    try {
+      const started = Date.now();
+      await expect(store.append({ topics: [topic], data: 'hung' })).rejects.toThrow(
+        /Redis unavailable: .*timed out/i,
+      );
+      expect(Date.now() - started).toBeLessThan(1500);
+    } finally {
+      server.signal('SIGCONT');
+    }
+    const after = await store.append({ topics: [topic], data: 'resumed' });
+    await eventually(
+      () => received.some((event) => event.id === after.id),
+      10_000,
+      'the live feed after the hang',
+    );
+    // The timed-out append may have been stored once Redis resumed: then it is delivered like any other.
+    const history = await store.readAfter(EARLIEST);
+    expect(history.ok && history.events.map((event) => event.data)).toEqual(
+      received.map((event) => event.data),
+    );
+    expect(received.at(-1)).toEqual(after);
+  });
+
   it('stores nothing under a prefix for a rejected append', async () => {
     const prefix = `nothing-${++namespace}`;
     const store = await connect(prefix);
