@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hub, SubscriptionStart, Subscription } from '../hub/hub.js';
+import { ConnectionAdmission } from './admission.js';
+import type { AdmissionOptions } from './admission.js';
 import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
 import { HttpError, sendError } from './errors.js';
 import { headerSafe, queryOf, utf8Header } from './request.js';
 import { ResponseSink } from './sink.js';
 
-export interface SubscribeHandlerOptions {
+export interface SubscribeHandlerOptions extends AdmissionOptions {
   authorizer?: Authorizer;
   /** Most topic selectors in one subscription. Default 1000 (as the Mercure reference hub). */
   maxTopicsPerSubscription?: number;
@@ -26,6 +28,7 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
   const authorizer = options.authorizer ?? openAccess;
   const maxTopics = options.maxTopicsPerSubscription ?? 1000;
   const maxTopicLength = options.maxTopicLength ?? 2048;
+  const admission = new ConnectionAdmission(options);
 
   return (req, res) => {
     subscribe(req, res).catch((error: unknown) => {
@@ -41,6 +44,7 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
     const lastEventId = lastEventIdOf(req, query);
     const grant = await authorizer.authorizeSubscriber(req, topics);
     if (res.destroyed) return;
+    res.once('close', admission.admit(grant.subject));
     // The client may leave while history is being read, before the subscription exists.
     const connection: { subscription?: Subscription; gone: boolean } = { gone: false };
     res.on('close', () => {

@@ -1,6 +1,7 @@
 import type { EventInput, Store, StoredEvent } from '../store/types.js';
 import { EARLIEST } from '../store/types.js';
 import { MemoryStore } from '../store/memory.js';
+import { controlCommandOf, controlEvent, isControlEvent } from './control.js';
 import { HEARTBEAT_FRAME, frameOf, openingFrame, resetFrame } from './frame.js';
 import type { ResetSignal } from './frame.js';
 import { SelectorCache } from './topic-selector.js';
@@ -181,6 +182,14 @@ export class Hub {
     return closed;
   }
 
+  /**
+   * Closes every stream of a subject on every hub sharing this store: the command is appended to
+   * the store, and each hub (this one included) acts on it when its live feed delivers it.
+   */
+  disconnectSubjectEverywhere(subject: string): Promise<StoredEvent> {
+    return this.store.append(controlEvent({ action: 'disconnect', subject }));
+  }
+
   stats(): HubStats {
     let queued = 0;
     for (const subscriber of this.subscribers.values()) if (subscriber.queuedForFlush) queued++;
@@ -266,6 +275,11 @@ export class Hub {
   private fanOut(event: StoredEvent): void {
     this.latestId = event.id;
     this.latestCursor = event.cursor;
+    if (isControlEvent(event)) {
+      const command = controlCommandOf(event);
+      if (command?.action === 'disconnect') this.disconnectSubject(command.subject);
+      return;
+    }
     const stamp = ++this.fanoutStamp;
     let frame: Buffer | undefined;
     let delivered = 0;

@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../store/types.js';
+import { isControlEvent } from './control.js';
 import type { TopicSelector } from './topic-selector.js';
 import { anyTopicMatches } from './topic-selector.js';
 
@@ -65,6 +66,7 @@ export class Subscriber {
   /** Private updates need a private-rights selector matching one of the update's topics. */
   mayRead(event: StoredEvent): boolean {
     if (!event.private) return true;
+    if (isControlEvent(event)) return false;
     return this.privateSelectors !== undefined && anyTopicMatches(this.privateSelectors, event.topics);
   }
 }

@@ -5,6 +5,9 @@ import { dirname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hub } from '../hub/hub.js';
 import type { HubObserver } from '../hub/hub.js';
+import { authorizerFromSettings } from '../auth/settings.js';
+import { CorsPolicy } from '../http/cors.js';
+import { createDisconnectHandler, DISCONNECT_PATH } from '../http/disconnect.js';
 import { createMercureHandler, MERCURE_PATH } from '../http/mercure.js';
 import type { Authorizer } from '../http/authorizer.js';
 import { HttpError, sendError } from '../http/errors.js';
@@ -16,6 +19,8 @@ import { DEFAULT_CONFIG } from './config.js';
 export interface HubServer {
   readonly server: Server;
   readonly hub: Hub;
+  /** `open`: no key configured, anyone may publish and subscribe (development). */
+  readonly authorization: 'open' | 'jwt' | 'custom';
   /** Starts listening; resolves with the URL the hub answers on. */
   listen(): Promise<string>;
   /** Ends every stream (clients resume elsewhere), stops accepting, closes the store. */
@@ -54,16 +59,34 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     maxBufferedBytes: config.maxBufferedBytes,
     observer: options.observer,
   });
+  const cors = new CorsPolicy(config.corsOrigins);
+  // Throws KeyConfigError for an unusable key before anything listens.
+  const authorizer =
+    options.authorizer ??
+    authorizerFromSettings({
+      ...config,
+      allowsCredentialsFrom: (origin) => cors.allowsCredentialsFrom(origin),
+    });
   const mercure = createMercureHandler(hub, {
-    authorizer: options.authorizer,
+    authorizer,
     maxBodyBytes: config.maxBodyBytes,
     maxTopicsPerSubscription: config.maxTopicsPerSubscription,
+    maxTopicLength: config.maxTopicLength,
+    maxConnections: config.maxConnections,
+    maxConnectionsPerSubject: config.maxConnectionsPerSubject,
+    corsOrigins: config.corsOrigins,
     onError: options.onError,
   });
+  const disconnect = createDisconnectHandler(hub, { authorizer, onError: options.onError });
 
   const server = createServer({ noDelay: true, keepAlive: true }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === MERCURE_PATH) return mercure(req, res);
+    if (path === DISCONNECT_PATH) {
+      if (req.method === 'OPTIONS') return cors.preflight(req, res);
+      cors.apply(req, res);
+      return disconnect(req, res);
+    }
     if (config.demo && (path.startsWith('/demo/') || path.startsWith('/client/') || path === '/')) {
       return serveDemo(req, res, path);
     }
@@ -77,6 +100,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   return {
     server,
     hub,
+    authorization: options.authorizer ? 'custom' : authorizer ? 'jwt' : 'open',
     listen: () =>
       new Promise((resolve, reject) => {
         server.once('error', reject);

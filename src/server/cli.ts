@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { isLoopback } from './loopback.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
+import { KeyConfigError } from '../auth/keys.js';
 import { createHubServer } from './app.js';
 import { openStore, redactUrl } from './store.js';
 import { StoreUnavailableError } from '../store/errors.js';
@@ -34,17 +35,34 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const hubServer = createHubServer({
-    config,
-    store,
-    onError: (error) => process.stderr.write(`ssehub: ${String((error as Error)?.stack ?? error)}\n`),
-  });
+  let hubServer;
+  try {
+    hubServer = createHubServer({
+      config,
+      store,
+      onError: (error) => process.stderr.write(`ssehub: ${String((error as Error)?.stack ?? error)}\n`),
+    });
+  } catch (error) {
+    if (error instanceof KeyConfigError) {
+      process.stderr.write(`ssehub: ${error.message}\n`);
+      await store.close();
+      process.exit(2);
+    }
+    throw error;
+  }
   const url = await hubServer.listen();
   process.stdout.write(`ssehub listening on ${url} (hub ${url}/.well-known/mercure, ${store.kind} store)\n`);
-  const exposure = isLoopback(config.host) ? 'it listens on loopback only' : `it listens on ${config.host}`;
-  process.stderr.write(
-    `ssehub: warning: no authorization is configured, anyone who can reach the hub may publish and subscribe; ${exposure}\n`,
-  );
+  if (hubServer.authorization === 'open') {
+    const exposure = isLoopback(config.host) ? 'it listens on loopback only' : `it listens on ${config.host}`;
+    process.stderr.write(
+      `ssehub: warning: no authorization is configured, anyone who can reach the hub may publish and subscribe; ${exposure}\n`,
+    );
+  } else {
+    const subscribers = config.allowAnonymous
+      ? 'subscribers without a token see public updates'
+      : 'subscribers need a token';
+    process.stdout.write(`ssehub: authorization on: publishers need a token, ${subscribers}\n`);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { normalizeOrigin } from '../http/cors.js';
 
 /**
  * Every setting of the standalone hub, declared once: flags, environment variables, an optional
@@ -71,6 +72,20 @@ export const redisPrefix: Parser<string> = (raw, name) => {
     );
   }
   return value;
+};
+
+/** A list of origins separated by commas or spaces; `*` alone allows any origin (no credentials). */
+export const originList: Parser<string[]> = (raw, name) => {
+  const origins = raw.split(/[\s,]+/).filter((origin) => origin !== '');
+  if (origins.includes('*')) {
+    if (origins.length > 1) throw new ConfigError(`${name}: "*" cannot be combined with named origins`);
+    return ['*'];
+  }
+  try {
+    return origins.map(normalizeOrigin);
+  } catch (error) {
+    throw new ConfigError(`${name}: ${(error as Error).message}`);
+  }
 };
 
 function option<K extends string, T>(spec: OptionSpec<K, T>): OptionSpec<K, T> {
@@ -168,6 +183,114 @@ export const OPTIONS = [
     description: 'Most topic selectors in one subscription',
     default: 1000,
     parse: integer(1),
+  }),
+  option({
+    key: 'maxTopicLength',
+    flag: '--max-topic-length',
+    env: ['SSEHUB_MAX_TOPIC_LENGTH'],
+    description: 'Longest topic selector in a subscription (characters)',
+    default: 2048,
+    parse: integer(1, 1_000_000),
+  }),
+  option({
+    key: 'maxConnections',
+    flag: '--max-connections',
+    env: ['SSEHUB_MAX_CONNECTIONS'],
+    description: 'Most open streams in total; more get 503 with Retry-After (0: unlimited)',
+    default: 50_000,
+    parse: integer(0),
+  }),
+  option({
+    key: 'maxConnectionsPerSubject',
+    flag: '--max-connections-per-subject',
+    env: ['SSEHUB_MAX_CONNECTIONS_PER_SUBJECT'],
+    description:
+      'Most open streams of one token subject (`sub`); more get 429 with Retry-After (0: unlimited)',
+    default: 100,
+    parse: integer(0),
+  }),
+  option({
+    key: 'jwtKey',
+    flag: '--jwt-key',
+    env: ['SSEHUB_JWT_KEY'],
+    description:
+      'Key verifying publisher and subscriber JWTs: an HMAC secret, or a PEM public key/certificate; `@file` reads it from a file. Setting any key turns authorization on',
+    default: undefined as string | undefined,
+    defaultText: 'none (open hub)',
+    parse: optionalText,
+  }),
+  option({
+    key: 'publisherJwtKey',
+    flag: '--publisher-jwt-key',
+    env: ['SSEHUB_PUBLISHER_JWT_KEY'],
+    description: 'Key for publisher JWTs only (overrides --jwt-key for publishers)',
+    default: undefined as string | undefined,
+    defaultText: 'none',
+    parse: optionalText,
+  }),
+  option({
+    key: 'subscriberJwtKey',
+    flag: '--subscriber-jwt-key',
+    env: ['SSEHUB_SUBSCRIBER_JWT_KEY'],
+    description: 'Key for subscriber JWTs only (overrides --jwt-key for subscribers)',
+    default: undefined as string | undefined,
+    defaultText: 'none',
+    parse: optionalText,
+  }),
+  option({
+    key: 'jwtAlgorithms',
+    flag: '--jwt-alg',
+    env: ['SSEHUB_JWT_ALG'],
+    description:
+      'JWS algorithms accepted, comma-separated (HS256, RS256, ES256, …); default from the key: HS256 for a secret, RS256 for RSA, ES256 for P-256',
+    default: undefined as string | undefined,
+    defaultText: 'from the key',
+    parse: optionalText,
+  }),
+  option({
+    key: 'jwksUrl',
+    flag: '--jwks-url',
+    env: ['SSEHUB_JWKS_URL'],
+    description: 'JWK Set URL verifying the tokens of any role that has no key of its own',
+    default: undefined as string | undefined,
+    defaultText: 'none',
+    parse: optionalText,
+  }),
+  option({
+    key: 'jwtLeewaySeconds',
+    flag: '--jwt-leeway',
+    env: ['SSEHUB_JWT_LEEWAY'],
+    description: 'Clock skew tolerated on `exp` and `nbf` (seconds); a stream closes at `exp` plus this',
+    default: 5,
+    parse: integer(0, 600),
+  }),
+  option({
+    key: 'allowAnonymous',
+    flag: '--allow-anonymous',
+    env: ['SSEHUB_ALLOW_ANONYMOUS'],
+    description: 'With a key set, also let subscribers without a token in (public updates only)',
+    default: false,
+    parse: boolean,
+    boolean: true,
+  }),
+  option({
+    key: 'publishRatePerSecond',
+    flag: '--publish-rate',
+    env: ['SSEHUB_PUBLISH_RATE'],
+    description:
+      'Updates per second one publisher token may send (bursts of as many); more get 429 (0: unlimited)',
+    default: 1000,
+    parse: integer(0),
+  }),
+  option({
+    key: 'corsOrigins',
+    flag: '--cors-origins',
+    env: ['SSEHUB_CORS_ORIGINS'],
+    description:
+      'Origins whose pages may use the hub cross-origin, with cookies (comma-separated), or `*` for any origin without cookies',
+    default: [] as string[],
+    defaultText: 'none (same origin only)',
+    parse: originList,
   }),
   option({
     key: 'demo',

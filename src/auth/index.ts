@@ -1,0 +1,13 @@
+export { JwtAuthorizer } from './jwt-authorizer.js';
+export type { JwtAuthorizerOptions } from './jwt-authorizer.js';
+export { authorizerFromSettings } from './settings.js';
+export type { AuthSettings } from './settings.js';
+export { keyVerifier, jwksVerifier, TokenRejectedError, KeySetUnavailableError } from './verifier.js';
+export type { TokenVerifier, TokenProblem, VerifierOptions } from './verifier.js';
+export { parseVerificationKey, parseAlgorithms, KeyConfigError, SUPPORTED_ALGORITHMS } from './keys.js';
+export type { VerificationKey } from './keys.js';
+export { mercureRights } from './claims.js';
+export type { MercureRights } from './claims.js';
+export { presentedToken, TOKEN_COOKIE } from './token.js';
+export type { PresentedToken, TokenSource } from './token.js';
+export { RateLimiter } from './rate-limit.js';

@@ -1,0 +1,160 @@
+import type { IncomingMessage } from 'node:http';
+import type { JWTPayload } from 'jose';
+import type { Authorizer, SubscriberGrant } from '../http/authorizer.js';
+import { HttpError } from '../http/errors.js';
+import { isSameOrigin } from '../http/cors.js';
+import { SelectorCache } from '../hub/topic-selector.js';
+import { ClaimShapeError, mercureRights } from './claims.js';
+import type { MercureRights } from './claims.js';
+import { RateLimiter } from './rate-limit.js';
+import { presentedToken } from './token.js';
+import type { PresentedToken } from './token.js';
+import { KeySetUnavailableError, TokenRejectedError } from './verifier.js';
+import type { TokenProblem, TokenVerifier } from './verifier.js';
+
+export interface JwtAuthorizerOptions {
+  /** Verifies publisher tokens. Required: with authorization on, publishing always needs a token. */
+  publisher: TokenVerifier;
+  /** Verifies subscriber tokens; absent: subscriber tokens are ignored (anonymous only). */
+  subscriber?: TokenVerifier | undefined;
+  /** Let subscribers without a token in (they receive public updates only). */
+  allowAnonymous?: boolean;
+  /** Seconds added to `exp` before a stream is closed (the same leeway the verifier grants). */
+  leewaySeconds?: number;
+  /** Updates per second one publisher token may send; 0 or absent: unlimited. */
+  publishRatePerSecond?: number;
+  /**
+   * Origins whose pages may publish with the cookie (CSRF protection); the hub's own origin always
+   * may. Usually the CORS allowlist.
+   */
+  allowsCredentialsFrom?(origin: string): boolean;
+  /** Seconds a client is told to wait when the key set cannot be fetched. Default 5. */
+  retryAfterSeconds?: number;
+}
+
+const REALM = 'ssehub';
+
+/**
+ * Mercure authorization with JWTs: publishers need a token whose `mercure.publish` selectors match
+ * every topic of the update; subscribers need a token unless anonymous access is allowed, and
+ * receive private updates only for topics their `mercure.subscribe` selectors match. A stream ends
+ * when its token expires.
+ */
+export class JwtAuthorizer implements Authorizer {
+  private readonly selectors = new SelectorCache();
+  private readonly rateLimiter: RateLimiter | undefined;
+
+  constructor(private readonly options: JwtAuthorizerOptions) {
+    const rate = options.publishRatePerSecond ?? 0;
+    this.rateLimiter = rate > 0 ? new RateLimiter({ perSecond: rate }) : undefined;
+  }
+
+  async authorizeSubscriber(req: IncomingMessage): Promise<SubscriberGrant> {
+    const verifier = this.options.subscriber;
+    const presented = verifier ? presentedToken(req) : undefined;
+    if (!verifier || !presented) {
+      if (this.options.allowAnonymous) return {};
+      throw missingToken('subscribe');
+    }
+    const payload = await this.verify(verifier, presented);
+    const rights = rightsOf(payload);
+    const leewayMs = (this.options.leewaySeconds ?? 0) * 1000;
+    return {
+      privateTopics: rights.subscribe,
+      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 + leewayMs : undefined,
+      subject: typeof payload.sub === 'string' ? payload.sub : undefined,
+    };
+  }
+
+  async authorizePublisher(req: IncomingMessage, topics: readonly string[]): Promise<void> {
+    const presented = presentedToken(req);
+    if (!presented) throw missingToken('publish');
+    if (presented.source === 'cookie') this.checkCookieOrigin(req);
+    const payload = await this.verify(this.options.publisher, presented);
+    const rights = rightsOf(payload);
+    const selectors = rights.publish.map((source) => this.selectors.get(source));
+    for (const topic of topics) {
+      if (!selectors.some((selector) => selector.matches(topic))) {
+        const reason = rights.publish.length === 0 ? 'token has no publish rights' : 'topic not allowed';
+        throw new HttpError(
+          403,
+          `Forbidden: this token may not publish to ${JSON.stringify(topic.slice(0, 200))}.`,
+          {
+            'WWW-Authenticate': `Bearer realm="${REALM}", error="insufficient_scope", error_description="${reason}"`,
+          },
+        );
+      }
+    }
+    const wait = this.rateLimiter?.take(presented.token) ?? 0;
+    if (wait > 0) {
+      throw new HttpError(
+        429,
+        `Publish rate limit: at most ${this.options.publishRatePerSecond} updates per second per token.`,
+        { 'Retry-After': String(wait) },
+      );
+    }
+  }
+
+  private async verify(verifier: TokenVerifier, presented: PresentedToken): Promise<JWTPayload> {
+    try {
+      return await verifier.verify(presented.token);
+    } catch (error) {
+      if (error instanceof TokenRejectedError) throw invalidToken(error.problem, presented);
+      if (error instanceof KeySetUnavailableError) {
+        throw new HttpError(503, 'Cannot verify the token now: signing keys unavailable.', {
+          'Retry-After': String(this.options.retryAfterSeconds ?? 5),
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** A browser sends cookies with cross-site form posts: only allowed pages may publish with one. */
+  private checkCookieOrigin(req: IncomingMessage): void {
+    const origin = req.headers.origin ?? originOfReferer(req.headers.referer);
+    if (origin === undefined) {
+      throw new HttpError(403, 'Forbidden: a cookie-authorized POST needs an Origin or Referer header.');
+    }
+    const allowed = isSameOrigin(req, origin) || (this.options.allowsCredentialsFrom?.(origin) ?? false);
+    if (!allowed) {
+      throw new HttpError(403, `Forbidden: cookie-authorized POST from origin ${origin} is not allowed.`);
+    }
+  }
+}
+
+function rightsOf(payload: JWTPayload): MercureRights {
+  try {
+    return mercureRights(payload);
+  } catch (error) {
+    if (error instanceof ClaimShapeError) {
+      throw new HttpError(401, `Token refused: ${error.message}.`, {
+        'WWW-Authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="invalid claims"`,
+      });
+    }
+    throw error;
+  }
+}
+
+/** RFC 6750: a request without a token gets a challenge with no error code. */
+function missingToken(action: 'publish' | 'subscribe'): HttpError {
+  return new HttpError(
+    401,
+    `Authorization required to ${action}: send a token (Authorization: Bearer header, mercureAuthorization cookie or authorization query parameter).`,
+    { 'WWW-Authenticate': `Bearer realm="${REALM}"` },
+  );
+}
+
+function invalidToken(problem: TokenProblem, presented: PresentedToken): HttpError {
+  return new HttpError(401, `Token refused (${presented.source}): ${problem}.`, {
+    'WWW-Authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${problem}"`,
+  });
+}
+
+function originOfReferer(referer: string | undefined): string | undefined {
+  if (referer === undefined) return undefined;
+  try {
+    return new URL(referer).origin;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,73 @@
+import { JwtAuthorizer } from './jwt-authorizer.js';
+import { KeyConfigError, parseAlgorithms, parseVerificationKey } from './keys.js';
+import { jwksVerifier, keyVerifier } from './verifier.js';
+import type { TokenVerifier } from './verifier.js';
+
+/** Authorization settings as the standalone hub's configuration holds them. */
+export interface AuthSettings {
+  jwtKey?: string | undefined;
+  publisherJwtKey?: string | undefined;
+  subscriberJwtKey?: string | undefined;
+  /** `SSEHUB_JWT_ALG`: algorithms to accept, comma-separated; empty: from the key. */
+  jwtAlgorithms?: string | undefined;
+  jwksUrl?: string | undefined;
+  jwtLeewaySeconds: number;
+  allowAnonymous: boolean;
+  publishRatePerSecond: number;
+  /** Origins allowed to publish with the cookie (the CORS allowlist). */
+  allowsCredentialsFrom?(origin: string): boolean;
+}
+
+/**
+ * Builds the JWT authorizer the settings describe, or undefined when no key is configured (the
+ * hub is then open, for development). Throws KeyConfigError naming the setting that is wrong.
+ */
+export function authorizerFromSettings(settings: AuthSettings): JwtAuthorizer | undefined {
+  const algorithms = parseAlgorithms(settings.jwtAlgorithms, 'SSEHUB_JWT_ALG');
+  const verifierOptions = { leewaySeconds: settings.jwtLeewaySeconds };
+  let jwks: TokenVerifier | undefined;
+  if (settings.jwksUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(settings.jwksUrl);
+    } catch {
+      throw new KeyConfigError(`SSEHUB_JWKS_URL: not a URL: ${JSON.stringify(settings.jwksUrl)}`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new KeyConfigError('SSEHUB_JWKS_URL: must be an http(s) URL');
+    }
+    if (algorithms?.some((alg) => alg.startsWith('HS'))) {
+      throw new KeyConfigError('SSEHUB_JWT_ALG: HMAC algorithms cannot be used with SSEHUB_JWKS_URL');
+    }
+    jwks = jwksVerifier(url, algorithms, verifierOptions);
+  }
+  const verifierFor = (raw: string | undefined, setting: string): TokenVerifier | undefined =>
+    raw === undefined ? jwks : keyVerifier(parseVerificationKey(raw, setting, algorithms), verifierOptions);
+  const publisher = verifierFor(
+    settings.publisherJwtKey ?? settings.jwtKey,
+    settings.publisherJwtKey !== undefined ? 'SSEHUB_PUBLISHER_JWT_KEY' : 'SSEHUB_JWT_KEY',
+  );
+  const subscriber = verifierFor(
+    settings.subscriberJwtKey ?? settings.jwtKey,
+    settings.subscriberJwtKey !== undefined ? 'SSEHUB_SUBSCRIBER_JWT_KEY' : 'SSEHUB_JWT_KEY',
+  );
+  if (publisher === undefined && subscriber === undefined) return undefined;
+  if (publisher === undefined) {
+    throw new KeyConfigError(
+      'SSEHUB_SUBSCRIBER_JWT_KEY is set but publishers have no key: set SSEHUB_PUBLISHER_JWT_KEY, SSEHUB_JWT_KEY or SSEHUB_JWKS_URL',
+    );
+  }
+  if (subscriber === undefined && !settings.allowAnonymous) {
+    throw new KeyConfigError(
+      'SSEHUB_PUBLISHER_JWT_KEY is set but subscribers have no key: set SSEHUB_SUBSCRIBER_JWT_KEY, SSEHUB_JWT_KEY or SSEHUB_JWKS_URL, or SSEHUB_ALLOW_ANONYMOUS=true',
+    );
+  }
+  return new JwtAuthorizer({
+    publisher,
+    subscriber,
+    allowAnonymous: settings.allowAnonymous,
+    leewaySeconds: settings.jwtLeewaySeconds,
+    publishRatePerSecond: settings.publishRatePerSecond,
+    allowsCredentialsFrom: settings.allowsCredentialsFrom,
+  });
+}

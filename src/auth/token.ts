@@ -1,0 +1,47 @@
+import type { IncomingMessage } from 'node:http';
+
+/** Where a request carried its token. */
+export type TokenSource = 'header' | 'query' | 'cookie';
+
+export interface PresentedToken {
+  token: string;
+  source: TokenSource;
+}
+
+/** The cookie name the Mercure protocol recommends. */
+export const TOKEN_COOKIE = 'mercureAuthorization';
+
+/**
+ * The token a request presents, in Mercure's precedence: the `Authorization: Bearer` header, then
+ * the `authorization` query parameter, then the `mercureAuthorization` cookie. A higher source that
+ * is present hides the lower ones entirely, even when it is malformed, so a request never succeeds
+ * on a token other than the one the client meant to send.
+ */
+export function presentedToken(req: IncomingMessage): PresentedToken | undefined {
+  const header = req.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer[ ]+(\S*)\s*$/i.exec(header);
+    return { token: match?.[1] ?? '', source: 'header' };
+  }
+  const query = new URL(req.url ?? '/', 'http://hub.invalid').searchParams.get('authorization');
+  if (query !== null) return { token: query, source: 'query' };
+  const cookie = cookieValue(req.headers.cookie, TOKEN_COOKIE);
+  if (cookie !== undefined) return { token: cookie, source: 'cookie' };
+  return undefined;
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const pair of header.split(';')) {
+    const separator = pair.indexOf('=');
+    if (separator < 0 || pair.slice(0, separator).trim() !== name) continue;
+    const raw = pair.slice(separator + 1).trim();
+    const unquoted = raw.startsWith('"') && raw.endsWith('"') && raw.length >= 2 ? raw.slice(1, -1) : raw;
+    try {
+      return decodeURIComponent(unquoted);
+    } catch {
+      return unquoted;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,79 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hub } from '../hub/hub.js';
+import { StoreUnavailableError } from '../store/errors.js';
+import type { Authorizer } from './authorizer.js';
+import { openAccess } from './authorizer.js';
+import { readBody } from './body.js';
+import { HttpError, sendError } from './errors.js';
+import type { RequestHandler } from './subscribe.js';
+
+export const DISCONNECT_PATH = '/.well-known/mercure/disconnect';
+
+/**
+ * The topic a publisher token must be allowed to publish to (`mercure.publish`) to cut off a
+ * subject: `*` covers every subject; `/.well-known/mercure/subjects/{sub}` a chosen set of them.
+ * Nobody can actually publish there: the path is reserved.
+ */
+export function subjectRightsTopic(subject: string): string {
+  return `/.well-known/mercure/subjects/${encodeURIComponent(subject)}`;
+}
+
+export interface DisconnectHandlerOptions {
+  authorizer?: Authorizer;
+  retryAfterSeconds?: number;
+  onError?(error: unknown): void;
+}
+
+const MAX_BODY_BYTES = 8 * 1024;
+const MAX_SUBJECT_LENGTH = 1024;
+
+/**
+ * `POST /.well-known/mercure/disconnect` with form field `subject`: closes every stream of that
+ * subject (token `sub`) on every hub sharing the store. Answers 200 with the id of the command.
+ * Clients reconnect as usual, so pair it with refusing new tokens to that subject (logout, ban).
+ */
+export function createDisconnectHandler(hub: Hub, options: DisconnectHandlerOptions = {}): RequestHandler {
+  const authorizer = options.authorizer ?? openAccess;
+  return (req, res) => {
+    if (req.method !== 'POST') {
+      return sendError(
+        res,
+        new HttpError(405, `Method ${req.method ?? ''} not allowed: POST a subject.`, { Allow: 'POST' }),
+      );
+    }
+    disconnect(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) return sendError(res, error);
+      if (error instanceof StoreUnavailableError) {
+        return sendError(
+          res,
+          new HttpError(503, `Disconnect not sent: ${error.message}`, {
+            'Retry-After': String(options.retryAfterSeconds ?? 1),
+          }),
+        );
+      }
+      options.onError?.(error);
+      sendError(res, new HttpError(500, 'Disconnect not sent: internal error.'));
+    });
+  };
+
+  async function disconnect(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const mediaType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (mediaType !== 'application/x-www-form-urlencoded') {
+      throw new HttpError(415, 'Unsupported Content-Type: use application/x-www-form-urlencoded.');
+    }
+    const form = new URLSearchParams((await readBody(req, MAX_BODY_BYTES)).toString('utf8'));
+    const subject = form.get('subject');
+    if (subject === null || subject === '') throw new HttpError(400, 'Missing "subject" parameter.');
+    if (subject.length > MAX_SUBJECT_LENGTH) {
+      throw new HttpError(400, `"subject" too long: at most ${MAX_SUBJECT_LENGTH} characters.`);
+    }
+    await authorizer.authorizePublisher(req, [subjectRightsTopic(subject)]);
+    const event = await hub.disconnectSubjectEverywhere(subject);
+    res.writeHead(200, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(event.id),
+      'Cache-Control': 'no-store',
+    });
+    res.end(event.id);
+  }
+}
