@@ -1,0 +1,93 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { SignJWT, UnsecuredJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
+import type { CryptoKey, JWK, JWTPayload } from 'jose';
+
+export const HS_SECRET = 'test-secret-of-at-least-thirty-two-bytes!';
+export const OTHER_SECRET = 'another-secret-of-at-least-thirty-two-b!';
+
+export interface SigningKey {
+  alg: string;
+  /** What the hub is configured with: the secret, or the public key as PEM. */
+  verification: string;
+  sign: CryptoKey | Uint8Array;
+  publicJwk?: JWK;
+}
+
+export function hmacKey(secret = HS_SECRET, alg = 'HS256'): SigningKey {
+  return { alg, verification: secret, sign: new TextEncoder().encode(secret) };
+}
+
+export async function asymmetricKey(alg: 'RS256' | 'ES256', kid?: string): Promise<SigningKey> {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+  const publicJwk = { ...(await exportJWK(publicKey)), alg, use: 'sig', ...(kid ? { kid } : {}) };
+  return { alg, verification: await exportSPKI(publicKey), sign: privateKey, publicJwk };
+}
+
+export interface MintOptions {
+  /** Seconds from now; negative for an expired token. */
+  expiresIn?: number;
+  notBefore?: number;
+  kid?: string;
+  alg?: string;
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+export function mint(key: SigningKey, claims: JWTPayload, options: MintOptions = {}): Promise<string> {
+  const jwt = new SignJWT(claims).setProtectedHeader({
+    alg: options.alg ?? key.alg,
+    ...(options.kid ? { kid: options.kid } : {}),
+  });
+  jwt.setIssuedAt();
+  if (options.expiresIn !== undefined) jwt.setExpirationTime(nowSeconds() + options.expiresIn);
+  if (options.notBefore !== undefined) jwt.setNotBefore(nowSeconds() + options.notBefore);
+  return jwt.sign(key.sign);
+}
+
+/** A token with `alg: none`: no signature at all. */
+export function unsignedToken(claims: JWTPayload): string {
+  return new UnsecuredJWT(claims).setIssuedAt().encode();
+}
+
+export const publisherClaims = (...publish: string[]): JWTPayload => ({ mercure: { publish } });
+export const subscriberClaims = (subscribe: string[], sub?: string): JWTPayload => ({
+  mercure: { subscribe },
+  ...(sub ? { sub } : {}),
+});
+
+/** Serves a JWK Set on loopback, as an identity provider would; the set can change or fail. */
+export class JwksServer {
+  keys: JWK[] = [];
+  status = 200;
+  requests = 0;
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(keys: JWK[]): Promise<JwksServer> {
+    let self: JwksServer | undefined;
+    const server = createServer((_req, res) => {
+      if (!self) return res.writeHead(503).end();
+      self.requests++;
+      res.writeHead(self.status, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ keys: self.keys }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    self = new JwksServer(server, `http://127.0.0.1:${port}/jwks.json`);
+    self.keys = keys;
+    return self;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+export const bearer = (token: string): Record<string, string> => ({ Authorization: `Bearer ${token}` });
