@@ -8,3 +8,8 @@ export { HttpError, sendError } from './errors.js';
 export { openAccess } from './authorizer.js';
 export type { Authorizer, SubscriberGrant } from './authorizer.js';
 export { ResponseSink } from './sink.js';
+export { CorsPolicy } from './cors.js';
+export { ConnectionAdmission } from './admission.js';
+export type { AdmissionOptions } from './admission.js';
+export { createDisconnectHandler, DISCONNECT_PATH, subjectRightsTopic } from './disconnect.js';
+export type { DisconnectHandlerOptions } from './disconnect.js';

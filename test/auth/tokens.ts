@@ -67,8 +67,9 @@ export class JwksServer {
   ) {}
 
   static async start(keys: JWK[]): Promise<JwksServer> {
-    let self: JwksServer | undefined;
+    const holder: { self?: JwksServer } = {};
     const server = createServer((_req, res) => {
+      const self = holder.self;
       if (!self) return res.writeHead(503).end();
       self.requests++;
       res.writeHead(self.status, { 'Content-Type': 'application/json' });
@@ -77,8 +78,9 @@ export class JwksServer {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    self = new JwksServer(server, `http://127.0.0.1:${port}/jwks.json`);
+    const self = new JwksServer(server, `http://127.0.0.1:${port}/jwks.json`);
     self.keys = keys;
+    holder.self = self;
     return self;
   }
 
