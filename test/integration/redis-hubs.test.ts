@@ -1,8 +1,10 @@
 import { EventSource } from 'eventsource';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { compareStreamIds } from '../../src/store/redis.js';
+import { MemoryStore } from '../../src/store/memory.js';
+import { RedisStore, compareStreamIds } from '../../src/store/redis.js';
+import type { Store } from '../../src/store/types.js';
 import { HubProcess, runHubCli } from '../helpers/hub-process.js';
-import { delay, openStream, publish, topicUrl } from '../helpers/hub.js';
+import { delay, openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { RawStream } from '../helpers/hub.js';
 import { RedisServer, freePort, redisAvailable } from '../helpers/redis.js';
 import { eventually } from '../store/store-contract.js';
@@ -46,6 +48,75 @@ describe.runIf(redisAvailable('hub processes on Redis'))('hub processes sharing 
   });
   afterAll(async () => {
     await redis?.destroy();
+  });
+
+  it('says "cannot resume" exactly as the memory store does (expired, unknown, malformed)', async () => {
+    const outcomes: Record<string, unknown>[] = [];
+    const stores: Store[] = [
+      new MemoryStore({ historySize: 5 }),
+      await RedisStore.connect({
+        url: redis.url,
+        prefix: `reset-${process.pid}-${++namespace}`,
+        historySize: 5,
+      }),
+    ];
+    for (const store of stores) {
+      const test = await startTestHub({ store });
+      try {
+        const ids: string[] = [];
+        for (let n = 0; n < 300; n++)
+          ids.push((await publish(test.hubUrl, { topic: 'urn:r', data: `${n}` })).body);
+        const outcome: Record<string, unknown> = {};
+        for (const [name, lastEventId] of [
+          ['expired', ids[0]],
+          ['unknown', 'no-such-id'],
+          ['malformed', 'x'.repeat(2000)],
+        ] as const) {
+          const head = await store.head();
+          const stream = await openStream(topicUrl(test.hubUrl, ['urn:r']), {
+            'Last-Event-ID': lastEventId as string,
+          });
+          streams.push(stream);
+          await stream.waitFor(() => stream.events.length === 1, 5000, `reset for ${name}`);
+          const reset = stream.events[0];
+          expect(reset?.type).toBe(RESET);
+          const signal = JSON.parse(reset?.data ?? '{}') as Record<string, unknown>;
+          expect(signal).toEqual({ reason: name, lastEventId, resumeFrom: head });
+          expect(reset?.lastEventId).toBe(head);
+          outcome[name] = signal.reason;
+          stream.destroy();
+        }
+        outcomes.push(outcome);
+      } finally {
+        await test.close();
+      }
+    }
+    expect(outcomes[1]).toEqual(outcomes[0]);
+  });
+
+  it('while Redis is down: resuming subscriptions get 503, publishes 503 with Retry-After, nothing changes', async () => {
+    const store = await RedisStore.connect({ url: redis.url, prefix: `down-${process.pid}-${++namespace}` });
+    const test = await startTestHub({ store });
+    try {
+      const first = await publish(test.hubUrl, { topic: 'urn:d', data: 'kept' });
+      expect(first.status).toBe(200);
+      await redis.stop();
+      const refused = await publish(test.hubUrl, { topic: 'urn:d', data: 'refused' });
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toMatch(/^[0-9]+$/);
+      expect(refused.body.trim().split('\n')).toHaveLength(1);
+      const resuming = await openStream(topicUrl(test.hubUrl, ['urn:d']), { 'Last-Event-ID': first.body });
+      streams.push(resuming);
+      expect(resuming.response.statusCode).toBe(503);
+      await resuming.closed;
+      expect(resuming.text().trim().split('\n')).toHaveLength(1);
+      await redis.restart();
+      await eventually(() => store.isReady(), 10_000, 'the store to reconnect');
+      const history = await store.readAfter('earliest');
+      expect(history.ok && history.events.map((event) => event.data)).toEqual(['kept']);
+    } finally {
+      await test.close();
+    }
   });
 
   it('exits non-zero with one clear line when Redis is unreachable at start-up', async () => {
