@@ -1,0 +1,532 @@
+/**
+ * `npm run bench`: fan-out benchmark of ssehub against better-sse, a plain node:http loop and
+ * nginx+nchan, measured in the same run, in alternation (A B C A B C), on loopback only.
+ *
+ *   npm run bench -- --quick                 short run (N = 1,000; about two minutes)
+ *   npm run bench -- --n=1000,5000,10000,19500 --reps=2
+ *   npm run bench -- --systems=ssehub,nchan --n=10000 --profile=ssehub   (writes a .cpuprofile)
+ *
+ * Every loop is bounded in count and time; the whole run stops at --max-minutes.
+ */
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { cpus, release } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PhaseLedger, clockMs, encodePayload, median } from './ledger.js';
+import type { PhaseLedgerJson } from './ledger.js';
+import type { ConnectCommand, WorkerCommand, WorkerReply } from './load-worker.js';
+import { ALL_SYSTEMS, ensureNchan, rssKb } from './systems.js';
+import type { RunningSystem, SystemDefinition } from './systems.js';
+
+interface Options {
+  ns: number[];
+  reps: number;
+  events: number;
+  intervalMs: number;
+  payloadBytes: number;
+  systems: string[];
+  workers: number;
+  ramp: boolean;
+  rampRates: number[];
+  rampStepMs: number;
+  profile: string | undefined;
+  maxMinutes: number;
+  out: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const flags = new Map<string, string>();
+  for (const arg of argv) {
+    const match = /^--([^=]+)(?:=(.*))?$/.exec(arg);
+    if (!match) throw new Error(`unknown argument ${arg}`);
+    flags.set(match[1] as string, match[2] ?? 'true');
+  }
+  const quick = flags.get('quick') === 'true';
+  const list = (name: string, fallback: string): string[] =>
+    (flags.get(name) ?? fallback).split(',').filter(Boolean);
+  const ns = list('n', quick ? '1000' : '1000,5000,10000,19500').map(Number);
+  if (ns.some((n) => !Number.isInteger(n) || n < 1 || n > 19_500)) {
+    throw new Error(
+      '--n values must be integers in 1..19500 (a process here may hold at most 20,000 open files)',
+    );
+  }
+  return {
+    ns,
+    reps: Number(flags.get('reps') ?? 2),
+    events: Number(flags.get('events') ?? (quick ? 10 : 20)),
+    intervalMs: Number(flags.get('interval') ?? 200),
+    payloadBytes: Number(flags.get('payload') ?? 100),
+    systems: list('systems', 'ssehub,ssehub-core,better-sse,plain-node,nchan'),
+    workers: Number(flags.get('workers') ?? 4),
+    ramp: flags.get('ramp') !== 'false',
+    rampRates: list('ramp-rates', quick ? '5,20,50,100,200' : '2,5,10,20,50,100,200,500').map(Number),
+    rampStepMs: Number(flags.get('ramp-step') ?? (quick ? 1000 : 1500)),
+    profile: flags.get('profile'),
+    maxMinutes: Number(flags.get('max-minutes') ?? (quick ? 6 : 40)),
+    out: flags.get('out') ?? path.join('bench', 'results', quick ? 'quick.json' : 'latest.json'),
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The load workers: each holds a share of the subscribers. */
+class WorkerPool {
+  private readonly workers: ChildProcess[] = [];
+
+  constructor(count: number) {
+    for (let i = 0; i < count; i++) {
+      this.workers.push(
+        fork(path.join(import.meta.dirname, 'load-worker.ts'), [], {
+          execArgv: ['--import', 'tsx'],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        }),
+      );
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  ask<T extends WorkerReply['type']>(
+    index: number,
+    command: WorkerCommand,
+    replyType: T,
+    timeoutMs: number,
+  ): Promise<Extract<WorkerReply, { type: T }>> {
+    const worker = this.workers[index] as ChildProcess;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        worker.off('message', listen);
+        reject(new Error(`worker ${index} did not answer ${command.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listen = (reply: WorkerReply): void => {
+        if (reply.type !== replyType) return;
+        clearTimeout(timer);
+        worker.off('message', listen);
+        resolve(reply as Extract<WorkerReply, { type: T }>);
+      };
+      worker.on('message', listen);
+      worker.send(command);
+    });
+  }
+
+  all<T extends WorkerReply['type']>(
+    command: (index: number) => WorkerCommand,
+    replyType: T,
+    timeoutMs: number,
+  ): Promise<Extract<WorkerReply, { type: T }>[]> {
+    return Promise.all(this.workers.map((_, index) => this.ask(index, command(index), replyType, timeoutMs)));
+  }
+
+  close(): void {
+    for (const worker of this.workers) worker.disconnect();
+  }
+}
+
+interface PhaseResult {
+  published: number;
+  publishFailures: number;
+  expected: number;
+  deliveries: number;
+  lost: number;
+  duplicates: number;
+  outOfOrder: number;
+  /** Per event, the latency of the last subscriber it reached (ms). */
+  reachMs: number[];
+  reachMedianMs: number;
+  reachMaxMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+interface RampStep extends PhaseResult {
+  eventsPerSec: number;
+  offeredDeliveriesPerSec: number;
+  keptUp: boolean;
+}
+
+interface CaseResult {
+  system: string;
+  n: number;
+  rep: number;
+  open: number;
+  failed: number;
+  firstError: string | undefined;
+  connectMs: number;
+  rssBaseKb: number;
+  rssIdleKb: number;
+  rssPerConnectionKb: number;
+  closedByServer: number;
+  fanout: PhaseResult | undefined;
+  ramp: RampStep[];
+  /** Highest offered deliveries/s at which latency stayed flat (see `keptUp`). */
+  sustainedDeliveriesPerSec: number | undefined;
+  error?: string;
+}
+
+class Bench {
+  private nextPhase = 1;
+  private totalPublished = 0;
+  private readonly deadline: number;
+
+  constructor(
+    private readonly options: Options,
+    private readonly pool: WorkerPool,
+    startedAt: number,
+  ) {
+    this.deadline = startedAt + options.maxMinutes * 60_000;
+  }
+
+  timeLeft(): boolean {
+    return Date.now() < this.deadline;
+  }
+
+  async runCase(definition: SystemDefinition, n: number, rep: number, workDir: string): Promise<CaseResult> {
+    const profiling = this.options.profile === definition.name;
+    const profileDir = path.resolve('bench', 'results');
+    const system = await definition.start({
+      workDir,
+      nodeFlags: profiling
+        ? [
+            '--cpu-prof',
+            `--cpu-prof-dir=${profileDir}`,
+            `--cpu-prof-name=${definition.name}-${n}-${rep}.cpuprofile`,
+          ]
+        : [],
+    });
+    const result: CaseResult = {
+      system: definition.name,
+      n,
+      rep,
+      open: 0,
+      failed: 0,
+      firstError: undefined,
+      connectMs: 0,
+      rssBaseKb: 0,
+      rssIdleKb: 0,
+      rssPerConnectionKb: NaN,
+      closedByServer: 0,
+      fanout: undefined,
+      ramp: [],
+      sustainedDeliveriesPerSec: undefined,
+    };
+    this.totalPublished = 0;
+    try {
+      await sleep(500);
+      result.rssBaseKb = sumRss(system);
+      const connected = await this.connect(system, n);
+      Object.assign(result, connected);
+      await sleep(1500);
+      result.rssIdleKb = sumRss(system);
+      result.rssPerConnectionKb = result.open > 0 ? (result.rssIdleKb - result.rssBaseKb) / result.open : NaN;
+      result.fanout = await this.phase(
+        system,
+        result.open,
+        this.options.events,
+        1000 / this.options.intervalMs,
+      );
+      if (this.options.ramp) await this.ramp(system, result);
+      const progress = await this.pool.all(() => ({ type: 'progress' }), 'progress', 10_000);
+      result.closedByServer = progress.reduce((sum, reply) => sum + reply.closedByServer, 0);
+    } catch (error) {
+      result.error = error instanceof Error ? error.message : String(error);
+    } finally {
+      await this.pool.all(() => ({ type: 'disconnect' }), 'disconnected', 30_000).catch(() => undefined);
+      await system.stop();
+    }
+    return result;
+  }
+
+  private async connect(
+    system: RunningSystem,
+    n: number,
+  ): Promise<Pick<CaseResult, 'open' | 'failed' | 'firstError' | 'connectMs'>> {
+    const share = (index: number): number =>
+      Math.floor(n / this.pool.size) + (index < n % this.pool.size ? 1 : 0);
+    const replies = await this.pool.all(
+      (index): ConnectCommand => ({
+        type: 'connect',
+        port: system.port,
+        path: system.subscribePath,
+        count: share(index),
+        // Ten source addresses per worker: ~280,000 ephemeral ports, so TIME_WAIT never runs out.
+        localAddresses: Array.from({ length: 10 }, (_, k) => `127.0.0.${2 + index * 10 + k}`),
+        concurrency: 64,
+        timeoutMs: 30_000,
+      }),
+      'connected',
+      180_000,
+    );
+    return {
+      open: replies.reduce((sum, reply) => sum + reply.open, 0),
+      failed: replies.reduce((sum, reply) => sum + reply.failed, 0),
+      firstError: replies.find((reply) => reply.firstError)?.firstError,
+      connectMs: Math.max(...replies.map((reply) => reply.ms)),
+    };
+  }
+
+  /** Publishes `count` events at `eventsPerSec`, waits until they arrive (bounded), and accounts. */
+  private async phase(
+    system: RunningSystem,
+    open: number,
+    count: number,
+    eventsPerSec: number,
+  ): Promise<PhaseResult> {
+    const phase = this.nextPhase++;
+    const started = clockMs();
+    const publishes: Promise<boolean>[] = [];
+    for (let seq = 0; seq < count; seq++) {
+      const due = started + (seq * 1000) / eventsPerSec;
+      const wait = due - clockMs();
+      if (wait > 1) await sleep(wait);
+      const body = encodePayload(phase, seq, clockMs(), this.options.payloadBytes);
+      publishes.push(
+        system.publish(body).then(
+          () => true,
+          () => false,
+        ),
+      );
+    }
+    const outcomes = await Promise.all(publishes);
+    const published = outcomes.filter(Boolean).length;
+    this.totalPublished += published;
+    await this.settle(open * this.totalPublished, 60_000);
+    const replies = await this.pool.all(() => ({ type: 'collect' }), 'collected', 30_000);
+    const ledger = new PhaseLedger(phase);
+    for (const reply of replies) {
+      for (const json of reply.phases as PhaseLedgerJson[]) if (json.phase === phase) ledger.merge(json);
+    }
+    const reachMs = [...ledger.events.values()].map((reach) => reach.lastMs);
+    const expected = open * published;
+    return {
+      published,
+      publishFailures: count - published,
+      expected,
+      deliveries: ledger.deliveries,
+      lost: Math.max(0, expected - ledger.deliveries),
+      duplicates: ledger.duplicates,
+      outOfOrder: ledger.outOfOrder,
+      reachMs,
+      reachMedianMs: median(reachMs),
+      reachMaxMs: reachMs.length ? Math.max(...reachMs) : NaN,
+      p50Ms: ledger.histogram.quantile(0.5),
+      p99Ms: ledger.histogram.quantile(0.99),
+    };
+  }
+
+  /** Waits until the workers have counted `expected` deliveries, or nothing arrives for 3 s. */
+  private async settle(expected: number, limitMs: number): Promise<void> {
+    const until = Date.now() + limitMs;
+    let last = -1;
+    let lastChange = Date.now();
+    while (Date.now() < until) {
+      const replies = await this.pool.all(() => ({ type: 'progress' }), 'progress', 10_000);
+      const deliveries = replies.reduce((sum, reply) => sum + reply.deliveries, 0);
+      if (deliveries >= expected) return;
+      if (deliveries !== last) {
+        last = deliveries;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > 3000) return;
+      await sleep(100);
+    }
+  }
+
+  /** Raises the publish rate step by step until latency climbs; every step is bounded. */
+  private async ramp(system: RunningSystem, result: CaseResult): Promise<void> {
+    let baseP50: number | undefined;
+    for (const eventsPerSec of this.options.rampRates) {
+      if (!this.timeLeft()) break;
+      const offered = eventsPerSec * result.open;
+      if (offered > 5_000_000) break;
+      const count = Math.max(3, Math.round((eventsPerSec * this.options.rampStepMs) / 1000));
+      const step = await this.phase(system, result.open, count, eventsPerSec);
+      baseP50 ??= step.p50Ms;
+      // "Latency starts to climb": the median doubles (plus 5 ms of slack) over the gentlest step, or anything is lost.
+      const keptUp = step.lost === 0 && step.p50Ms <= 2 * baseP50 + 5;
+      result.ramp.push({ ...step, reachMs: [], eventsPerSec, offeredDeliveriesPerSec: offered, keptUp });
+      if (!keptUp) break;
+      result.sustainedDeliveriesPerSec = offered;
+      await sleep(300);
+    }
+  }
+}
+
+function sumRss(system: RunningSystem): number {
+  return system.pids().reduce((sum, pid) => sum + rssKb(pid), 0);
+}
+
+function fmt(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '–';
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}
+
+function range(values: number[], unit = ''): string {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return '–';
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  return lo === hi || fmt(lo) === fmt(hi) ? `${fmt(lo)}${unit}` : `${fmt(lo)}–${fmt(hi)}${unit}`;
+}
+
+export interface SummaryRow {
+  system: string;
+  n: number;
+  reachMedianMs: number[];
+  reachMaxMs: number[];
+  p50Ms: number[];
+  p99Ms: number[];
+  lost: number;
+  duplicates: number;
+  rssPerConnectionKb: number[];
+  sustainedDeliveriesPerSec: number[];
+}
+
+export function summarize(cases: CaseResult[]): SummaryRow[] {
+  const rows = new Map<string, SummaryRow>();
+  for (const result of cases) {
+    const key = `${result.n}/${result.system}`;
+    let row = rows.get(key);
+    if (!row) {
+      row = {
+        system: result.system,
+        n: result.n,
+        reachMedianMs: [],
+        reachMaxMs: [],
+        p50Ms: [],
+        p99Ms: [],
+        lost: 0,
+        duplicates: 0,
+        rssPerConnectionKb: [],
+        sustainedDeliveriesPerSec: [],
+      };
+      rows.set(key, row);
+    }
+    row.rssPerConnectionKb.push(result.rssPerConnectionKb);
+    row.lost += result.failed;
+    if (result.fanout) {
+      row.reachMedianMs.push(result.fanout.reachMedianMs);
+      row.reachMaxMs.push(result.fanout.reachMaxMs);
+      row.p50Ms.push(result.fanout.p50Ms);
+      row.p99Ms.push(result.fanout.p99Ms);
+      row.lost += result.fanout.lost;
+      row.duplicates += result.fanout.duplicates;
+    }
+    for (const step of result.ramp) {
+      row.lost += step.lost;
+      row.duplicates += step.duplicates;
+    }
+    if (result.sustainedDeliveriesPerSec !== undefined)
+      row.sustainedDeliveriesPerSec.push(result.sustainedDeliveriesPerSec);
+  }
+  return [...rows.values()];
+}
+
+function printSummary(rows: SummaryRow[]): void {
+  console.log(
+    '\n| N | system | reach all, median | reach all, max | p50 | p99 | lost | dup | RSS/conn | sustained deliveries/s |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const row of rows) {
+    const sustained = row.sustainedDeliveriesPerSec.length
+      ? row.sustainedDeliveriesPerSec.map((v) => v.toLocaleString('en-US')).join(', ')
+      : '–';
+    console.log(
+      `| ${row.n.toLocaleString('en-US')} | ${row.system} | ${range(row.reachMedianMs, ' ms')} | ${range(row.reachMaxMs, ' ms')} | ${range(row.p50Ms, ' ms')} | ${range(row.p99Ms, ' ms')} | ${row.lost} | ${row.duplicates} | ${range(row.rssPerConnectionKb, ' KB')} | ${sustained} |`,
+    );
+  }
+  const ns = [...new Set(rows.map((row) => row.n))];
+  for (const n of ns) {
+    const ours =
+      rows.find((row) => row.n === n && row.system === 'ssehub') ??
+      rows.find((row) => row.n === n && row.system === 'ssehub-core');
+    if (!ours) continue;
+    const ourMedian = median(ours.reachMedianMs);
+    const ratios = rows
+      .filter((row) => row.n === n && row !== ours)
+      .map((row) => `${row.system} ${(median(row.reachMedianMs) / ourMedian).toFixed(2)}×`);
+    console.log(
+      `N=${n}: time to reach all, other ÷ ${ours.system} (above 1 = ${ours.system} faster): ${ratios.join(', ')}`,
+    );
+  }
+}
+
+export function machine(): Record<string, string | number> {
+  return {
+    nproc: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    kernel: release(),
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const startedAt = Date.now();
+  if (options.systems.includes('nchan')) {
+    const note = ensureNchan();
+    if (note) console.log(`note: ${note}; nchan is skipped.`);
+  }
+  const systems: SystemDefinition[] = [];
+  for (const name of options.systems) {
+    const definition = ALL_SYSTEMS.find((system) => system.name === name);
+    if (!definition)
+      throw new Error(`unknown system ${name}; known: ${ALL_SYSTEMS.map((s) => s.name).join(', ')}`);
+    const reason = definition.unavailable();
+    if (reason) console.log(`note: ${name} skipped: ${reason}`);
+    else systems.push(definition);
+  }
+  const workDir = mkdtempSync(path.join(tmpdir(), 'ssehub-bench-'));
+  mkdirSync(path.dirname(options.out), { recursive: true });
+  const pool = new WorkerPool(options.workers);
+  const bench = new Bench(options, pool, startedAt);
+  const cases: CaseResult[] = [];
+  console.log(`machine: ${JSON.stringify(machine())}`);
+  console.log(
+    `systems: ${systems.map((s) => s.name).join(', ')}; N: ${options.ns.join(', ')}; reps: ${options.reps}`,
+  );
+  try {
+    outer: for (const n of options.ns) {
+      for (let rep = 1; rep <= options.reps; rep++) {
+        for (const definition of systems) {
+          if (!bench.timeLeft()) {
+            console.log(`note: --max-minutes=${options.maxMinutes} reached; remaining cases skipped`);
+            break outer;
+          }
+          const result = await bench.runCase(definition, n, rep, workDir);
+          cases.push(result);
+          const f = result.fanout;
+          console.log(
+            `${definition.name.padEnd(11)} N=${n} rep ${rep}: open ${result.open}/${n} in ${fmt(result.connectMs)} ms, ` +
+              `RSS/conn ${fmt(result.rssPerConnectionKb)} KB, reach all median ${fmt(f?.reachMedianMs)} max ${fmt(f?.reachMaxMs)} ms, ` +
+              `p50 ${fmt(f?.p50Ms)} p99 ${fmt(f?.p99Ms)} ms, lost ${f?.lost ?? '–'} dup ${f?.duplicates ?? '–'}, ` +
+              `sustained ${result.sustainedDeliveriesPerSec?.toLocaleString('en-US') ?? '–'} deliveries/s` +
+              (result.error ? ` ERROR ${result.error}` : '') +
+              (result.firstError ? ` (first connect error: ${result.firstError})` : ''),
+          );
+          writeFileSync(
+            options.out,
+            JSON.stringify(
+              { machine: machine(), options, startedAt: new Date(startedAt).toISOString(), cases },
+              null,
+              1,
+            ),
+          );
+        }
+      }
+    }
+  } finally {
+    pool.close();
+  }
+  printSummary(summarize(cases));
+  console.log(`\nresults: ${options.out}`);
+}
+
+if (process.argv[1] && import.meta.filename === path.resolve(process.argv[1])) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,304 @@
+/**
+ * The systems under test: how to start each on loopback, where subscribers connect, how to publish
+ * one event, which processes to weigh for RSS, and how to stop it.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { createHmac } from 'node:crypto';
+
+export interface RunningSystem {
+  port: number;
+  subscribePath: string;
+  /** Processes whose RSS is the system's memory. */
+  pids(): number[];
+  publish(body: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SystemDefinition {
+  name: string;
+  /** Why the system cannot run here, or undefined when it can. */
+  unavailable(): string | undefined;
+  start(options: StartOptions): Promise<RunningSystem>;
+}
+
+export interface StartOptions {
+  /** Extra node flags for node-based servers (e.g. `--cpu-prof`). */
+  nodeFlags?: string[];
+  /** Where to write logs and configs. */
+  workDir: string;
+}
+
+const repoRoot = path.resolve(import.meta.dirname, '..');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export function rssKb(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Waits for a `listening <port>` line on the child's stdout. */
+function announcedPort(child: ChildProcess, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(
+      () => reject(new Error(`no "listening" line within ${timeoutMs} ms: ${output}`)),
+      timeoutMs,
+    );
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (text: string) => {
+      output += text;
+      const match = /listening (?:on )?(?:\S*:)?(\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening: ${output}`));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`port ${port} not accepting connections after ${timeoutMs} ms`);
+}
+
+const publishAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+function post(port: number, pathName: string, body: string, headers: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: pathName,
+        method: 'POST',
+        agent: publishAgent,
+        headers: { 'content-length': Buffer.byteLength(body), ...headers },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => {
+          const status = response.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve();
+          else reject(new Error(`publish answered HTTP ${status}`));
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+function nodeServer(name: string, script: string): SystemDefinition {
+  return {
+    name,
+    unavailable: () => undefined,
+    async start(options) {
+      const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', script, '0'], {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const port = await announcedPort(child, 20_000);
+      return {
+        port,
+        subscribePath: '/sse',
+        pids: () => (child.pid ? [child.pid] : []),
+        publish: (body) => post(port, '/publish', body, { 'content-type': 'text/plain' }),
+        async stop() {
+          child.kill('SIGTERM');
+          await waitForExit(child, 10_000);
+        },
+      };
+    },
+  };
+}
+
+/** A HS256 JWT signed with node:crypto, so the bench needs no token library. */
+export function hs256Token(claims: object, key: string): string {
+  const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(claims)}`;
+  return `${unsigned}.${createHmac('sha256', key).update(unsigned).digest('base64url')}`;
+}
+
+const SSEHUB_CLI = path.join(repoRoot, 'dist/server/cli.js');
+const BENCH_JWT_KEY = 'ssehub-bench-key-not-a-secret-0123456789';
+
+/** The standalone hub, as users run it: `node dist/server/cli.js` (after `npm run build`). */
+function ssehubCli(name: string, storeEnv: Record<string, string>): SystemDefinition {
+  return {
+    name,
+    unavailable: () => (existsSync(SSEHUB_CLI) ? undefined : `${SSEHUB_CLI} not built (npm run build)`),
+    async start(options) {
+      const port = await freePort();
+      const child = spawn(process.execPath, [...(options.nodeFlags ?? []), SSEHUB_CLI], {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: {
+          ...process.env,
+          SSEHUB_HOST: '127.0.0.1',
+          SSEHUB_PORT: String(port),
+          SSEHUB_JWT_KEY: BENCH_JWT_KEY,
+          SSEHUB_DEMO: 'false',
+          ...storeEnv,
+        },
+      });
+      child.stdout?.resume();
+      const exited = new Promise<never>((_, reject) =>
+        child.once('exit', (code) => reject(new Error(`ssehub exited with ${code}`))),
+      );
+      exited.catch(() => undefined);
+      await Promise.race([waitForPort(port, 20_000), exited]);
+      const token = hs256Token({ mercure: { publish: ['*'], subscribe: ['*'] } }, BENCH_JWT_KEY);
+      return {
+        port,
+        subscribePath: `/.well-known/mercure?topic=bench&authorization=${token}`,
+        pids: () => (child.pid ? [child.pid] : []),
+        publish: (body) =>
+          post(port, '/.well-known/mercure', new URLSearchParams({ topic: 'bench', data: body }).toString(), {
+            'content-type': 'application/x-www-form-urlencoded',
+            authorization: `Bearer ${token}`,
+          }),
+        async stop() {
+          child.kill('SIGTERM');
+          await waitForExit(child, 15_000);
+        },
+      };
+    },
+  };
+}
+
+function nginxConfig(dir: string, port: number): string {
+  return `worker_processes 1;
+worker_rlimit_nofile 20000;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+events { worker_connections 19900; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location = /sse { nchan_subscriber eventsource; nchan_channel_id bench; }
+    location = /publish { nchan_publisher; nchan_channel_id bench; nchan_message_buffer_length 1000; }
+  }
+}
+`;
+}
+
+export const NCHAN_MODULE = '/usr/lib/nginx/modules/ngx_nchan_module.so';
+
+/** Installs nginx + nchan with apt-get when missing; returns a note when that is not possible. */
+export function ensureNchan(): string | undefined {
+  const present = (): boolean => existsSync('/usr/sbin/nginx') && existsSync(NCHAN_MODULE);
+  if (present()) return undefined;
+  console.log('nginx/nchan missing: installing with apt-get (nginx libnginx-mod-nchan)…');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env, timeout: 300_000 });
+  const install = spawnSync('apt-get', ['install', '-y', '-qq', 'nginx', 'libnginx-mod-nchan'], {
+    stdio: 'ignore',
+    env,
+    timeout: 600_000,
+  });
+  if (present()) return undefined;
+  return `nginx+nchan not installable here (apt-get exit ${install.status ?? install.error?.message})`;
+}
+
+const nchan: SystemDefinition = {
+  name: 'nchan',
+  unavailable: () =>
+    existsSync('/usr/sbin/nginx') && existsSync(NCHAN_MODULE) ? undefined : 'nginx + nchan not installed',
+  async start(options) {
+    const dir = path.join(options.workDir, 'nginx');
+    mkdirSync(dir, { recursive: true });
+    const port = await freePort();
+    const confPath = path.join(dir, 'nginx.conf');
+    writeFileSync(confPath, nginxConfig(dir, port));
+    const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', confPath, '-e', path.join(dir, 'error.log')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    await waitForPort(port, 10_000);
+    return {
+      port,
+      subscribePath: '/sse',
+      pids: () => (child.pid ? [child.pid, ...childPids(child.pid)] : []),
+      publish: (body) => post(port, '/publish', body, { 'content-type': 'text/plain' }),
+      async stop() {
+        child.kill('SIGTERM');
+        await waitForExit(child, 10_000);
+      },
+    };
+  },
+};
+
+export const ALL_SYSTEMS: SystemDefinition[] = [
+  ssehubCli('ssehub', { SSEHUB_STORE: 'memory' }),
+  nodeServer('ssehub-core', 'bench/servers/ssehub-core.ts'),
+  nodeServer('plain-node', 'bench/servers/plain-http.ts'),
+  nodeServer('better-sse', 'bench/servers/better-sse.ts'),
+  nchan,
+];

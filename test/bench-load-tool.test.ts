@@ -1,0 +1,163 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  DeliveryRecorder,
+  LatencyHistogram,
+  PhaseLedger,
+  SubscriberLog,
+  decodePayload,
+  encodePayload,
+} from '../bench/ledger.js';
+import { SseResponseParser, subscribeRequest } from '../bench/sse-wire.js';
+
+interface Seen {
+  status: number;
+  events: { id: string; data: string }[];
+  ended: boolean;
+}
+
+function parserInto(seen: Seen): SseResponseParser {
+  return new SseResponseParser({
+    onHead: (status) => (seen.status = status),
+    onEvent: (id, data) => seen.events.push({ id, data }),
+    onEnd: () => (seen.ended = true),
+  });
+}
+
+const chunk = (body: string): string => `${body.length.toString(16)}\r\n${body}\r\n`;
+const chunkedResponse =
+  'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n' +
+  chunk(':\n\n') +
+  chunk('id: 1\ndata: first\r\ndata: x\n\n') +
+  chunk('id: 2\ndata: secon') +
+  chunk('d\n\n\n') +
+  '0\r\n\r\n';
+
+describe('bench SSE wire parser', () => {
+  it('decodes a chunked event stream fed whole', () => {
+    const seen: Seen = { status: 0, events: [], ended: false };
+    parserInto(seen).push(chunkedResponse);
+    expect(seen).toEqual({
+      status: 200,
+      events: [
+        { id: '1', data: 'first\nx' },
+        { id: '2', data: 'second' },
+      ],
+      ended: true,
+    });
+  });
+
+  it('gives the same events whatever the split points of the byte stream', () => {
+    for (let size = 1; size <= 7; size++) {
+      const seen: Seen = { status: 0, events: [], ended: false };
+      const parser = parserInto(seen);
+      for (let i = 0; i < chunkedResponse.length; i += size) parser.push(chunkedResponse.slice(i, i + size));
+      expect(seen.events.map((event) => event.data)).toEqual(['first\nx', 'second']);
+      expect(seen.ended).toBe(true);
+    }
+  });
+
+  it('reads identity bodies, keeps the last id across events, ignores comments', () => {
+    const seen: Seen = { status: 0, events: [], ended: false };
+    parserInto(seen).push('HTTP/1.0 200 OK\r\n\r\nid: 7\n: hi\ndata: a\n\ndata:b\n\n');
+    expect(seen.events).toEqual([
+      { id: '7', data: 'a' },
+      { id: '7', data: 'b' },
+    ]);
+  });
+
+  it('reports a non-200 status and rejects a garbled response', () => {
+    const seen: Seen = { status: 0, events: [], ended: false };
+    parserInto(seen).push('HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n');
+    expect(seen.status).toBe(401);
+    expect(() => parserInto(seen).push('SMTP ready\r\n\r\n')).toThrow(/bad status line/);
+  });
+});
+
+describe('bench delivery accounting', () => {
+  it('round-trips the payload, also when a server JSON-quotes it', () => {
+    const payload = encodePayload(3, 41, 1_700_000_000_123.456, 100);
+    expect(payload).toHaveLength(100);
+    expect(decodePayload(payload)).toEqual({ phase: 3, seq: 41, publishedAtMs: 1_700_000_000_123.456 });
+    expect(decodePayload(JSON.stringify(payload))).toEqual({
+      phase: 3,
+      seq: 41,
+      publishedAtMs: 1_700_000_000_123.456,
+    });
+    expect(decodePayload('hello')).toBeUndefined();
+  });
+
+  it('counts duplicates and reordering per subscriber and the time to reach everyone', () => {
+    const recorder = new DeliveryRecorder();
+    const first = new SubscriberLog();
+    const second = new SubscriberLog();
+    recorder.receive(first, encodePayload(1, 0, 1000), 1010);
+    recorder.receive(first, encodePayload(1, 0, 1000), 1011);
+    recorder.receive(second, encodePayload(1, 1, 1100), 1130);
+    recorder.receive(second, encodePayload(1, 0, 1000), 1050);
+    recorder.receive(second, 'garbage', 1200);
+    const ledger = recorder.phases.get(1) as PhaseLedger;
+    expect(recorder.deliveries).toBe(3);
+    expect(recorder.unparsable).toBe(1);
+    expect(ledger.duplicates).toBe(1);
+    expect(ledger.outOfOrder).toBe(1);
+    expect(ledger.events.get(0)).toEqual({ deliveries: 2, lastMs: 50 });
+
+    const merged = new PhaseLedger(1);
+    merged.merge(ledger.toJSON());
+    merged.merge(ledger.toJSON());
+    expect(merged.deliveries).toBe(6);
+    expect(merged.events.get(1)).toEqual({ deliveries: 2, lastMs: 30 });
+  });
+
+  it('histogram quantiles are within 2 % of the exact ones', () => {
+    const histogram = new LatencyHistogram();
+    for (let ms = 1; ms <= 1000; ms++) histogram.add(ms);
+    const other = new LatencyHistogram();
+    other.merge(histogram.toJSON());
+    for (const [q, exact] of [
+      [0.5, 500],
+      [0.99, 990],
+    ] as const) {
+      expect(other.quantile(q)).toBeGreaterThanOrEqual(exact);
+      expect(other.quantile(q)).toBeLessThanOrEqual(exact * 1.02);
+    }
+    expect(new LatencyHistogram().quantile(0.5)).toBeNaN();
+  });
+});
+
+describe('bench client against a real node:http SSE stream', () => {
+  let server: Server | undefined;
+  afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+  it('receives chunked events over a raw socket from a 127.0.0.x source address', async () => {
+    server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(':\n\n');
+      for (let seq = 0; seq < 50; seq++) res.write(`id: ${seq}\ndata: ${encodePayload(1, seq, 1)}\n\n`);
+      res.end();
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const seen: Seen = { status: 0, events: [], ended: false };
+    const parser = parserInto(seen);
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
+      socket.setEncoding('latin1');
+      socket.on('connect', () => socket.write(subscribeRequest('/sse', `127.0.0.1:${port}`)));
+      socket.on('data', (text: string) => {
+        parser.push(text);
+        if (seen.ended) socket.end();
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    expect(seen.status).toBe(200);
+    expect(seen.events.map((event) => decodePayload(event.data)?.seq)).toEqual(
+      Array.from({ length: 50 }, (_, i) => i),
+    );
+    expect(seen.events.at(-1)?.id).toBe('49');
+  });
+});
