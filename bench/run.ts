@@ -15,6 +15,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PhaseLedger, clockMs, encodePayload, median } from './ledger.js';
+import { fmt, markdownTable, ratioLines, summarize } from './summary.js';
+import type { CaseResult, PhaseResult } from './summary.js';
 import type { PhaseLedgerJson } from './ledger.js';
 import type { ConnectCommand, WorkerCommand, WorkerReply } from './load-worker.js';
 import { ALL_SYSTEMS, ensureNchan, rssKb } from './systems.js';
@@ -58,10 +60,10 @@ function parseOptions(argv: string[]): Options {
     events: Number(flags.get('events') ?? (quick ? 10 : 20)),
     intervalMs: Number(flags.get('interval') ?? 200),
     payloadBytes: Number(flags.get('payload') ?? 100),
-    systems: list('systems', 'ssehub,ssehub-core,better-sse,plain-node,nchan'),
+    systems: list('systems', 'ssehub,better-sse,plain-node,nchan'),
     workers: Number(flags.get('workers') ?? 4),
     ramp: flags.get('ramp') !== 'false',
-    rampRates: list('ramp-rates', quick ? '5,20,50,100,200' : '2,5,10,20,50,100,200,500').map(Number),
+    rampRates: list('ramp-rates', quick ? '10,50,100,200,500' : '2,5,10,20,50,100,200,500,1000').map(Number),
     rampStepMs: Number(flags.get('ramp-step') ?? (quick ? 1000 : 1500)),
     profile: flags.get('profile'),
     maxMinutes: Number(flags.get('max-minutes') ?? (quick ? 6 : 40)),
@@ -124,47 +126,6 @@ class WorkerPool {
   close(): void {
     for (const worker of this.workers) worker.disconnect();
   }
-}
-
-interface PhaseResult {
-  published: number;
-  publishFailures: number;
-  expected: number;
-  deliveries: number;
-  lost: number;
-  duplicates: number;
-  outOfOrder: number;
-  /** Per event, the latency of the last subscriber it reached (ms). */
-  reachMs: number[];
-  reachMedianMs: number;
-  reachMaxMs: number;
-  p50Ms: number;
-  p99Ms: number;
-}
-
-interface RampStep extends PhaseResult {
-  eventsPerSec: number;
-  offeredDeliveriesPerSec: number;
-  keptUp: boolean;
-}
-
-interface CaseResult {
-  system: string;
-  n: number;
-  rep: number;
-  open: number;
-  failed: number;
-  firstError: string | undefined;
-  connectMs: number;
-  rssBaseKb: number;
-  rssIdleKb: number;
-  rssPerConnectionKb: number;
-  closedByServer: number;
-  fanout: PhaseResult | undefined;
-  ramp: RampStep[];
-  /** Highest offered deliveries/s at which latency stayed flat (see `keptUp`). */
-  sustainedDeliveriesPerSec: number | undefined;
-  error?: string;
 }
 
 class Bench {
@@ -358,101 +319,6 @@ function sumRss(system: RunningSystem): number {
   return system.pids().reduce((sum, pid) => sum + rssKb(pid), 0);
 }
 
-function fmt(ms: number | undefined): string {
-  if (ms === undefined || !Number.isFinite(ms)) return '–';
-  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
-}
-
-function range(values: number[], unit = ''): string {
-  const finite = values.filter(Number.isFinite);
-  if (finite.length === 0) return '–';
-  const lo = Math.min(...finite);
-  const hi = Math.max(...finite);
-  return lo === hi || fmt(lo) === fmt(hi) ? `${fmt(lo)}${unit}` : `${fmt(lo)}–${fmt(hi)}${unit}`;
-}
-
-export interface SummaryRow {
-  system: string;
-  n: number;
-  reachMedianMs: number[];
-  reachMaxMs: number[];
-  p50Ms: number[];
-  p99Ms: number[];
-  lost: number;
-  duplicates: number;
-  rssPerConnectionKb: number[];
-  sustainedDeliveriesPerSec: number[];
-}
-
-export function summarize(cases: CaseResult[]): SummaryRow[] {
-  const rows = new Map<string, SummaryRow>();
-  for (const result of cases) {
-    const key = `${result.n}/${result.system}`;
-    let row = rows.get(key);
-    if (!row) {
-      row = {
-        system: result.system,
-        n: result.n,
-        reachMedianMs: [],
-        reachMaxMs: [],
-        p50Ms: [],
-        p99Ms: [],
-        lost: 0,
-        duplicates: 0,
-        rssPerConnectionKb: [],
-        sustainedDeliveriesPerSec: [],
-      };
-      rows.set(key, row);
-    }
-    row.rssPerConnectionKb.push(result.rssPerConnectionKb);
-    row.lost += result.failed;
-    if (result.fanout) {
-      row.reachMedianMs.push(result.fanout.reachMedianMs);
-      row.reachMaxMs.push(result.fanout.reachMaxMs);
-      row.p50Ms.push(result.fanout.p50Ms);
-      row.p99Ms.push(result.fanout.p99Ms);
-      row.lost += result.fanout.lost;
-      row.duplicates += result.fanout.duplicates;
-    }
-    for (const step of result.ramp) {
-      row.lost += step.lost;
-      row.duplicates += step.duplicates;
-    }
-    if (result.sustainedDeliveriesPerSec !== undefined)
-      row.sustainedDeliveriesPerSec.push(result.sustainedDeliveriesPerSec);
-  }
-  return [...rows.values()];
-}
-
-function printSummary(rows: SummaryRow[]): void {
-  console.log(
-    '\n| N | system | reach all, median | reach all, max | p50 | p99 | lost | dup | RSS/conn | sustained deliveries/s |',
-  );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
-  for (const row of rows) {
-    const sustained = row.sustainedDeliveriesPerSec.length
-      ? row.sustainedDeliveriesPerSec.map((v) => v.toLocaleString('en-US')).join(', ')
-      : '–';
-    console.log(
-      `| ${row.n.toLocaleString('en-US')} | ${row.system} | ${range(row.reachMedianMs, ' ms')} | ${range(row.reachMaxMs, ' ms')} | ${range(row.p50Ms, ' ms')} | ${range(row.p99Ms, ' ms')} | ${row.lost} | ${row.duplicates} | ${range(row.rssPerConnectionKb, ' KB')} | ${sustained} |`,
-    );
-  }
-  const ns = [...new Set(rows.map((row) => row.n))];
-  for (const n of ns) {
-    const ours =
-      rows.find((row) => row.n === n && row.system === 'ssehub') ??
-      rows.find((row) => row.n === n && row.system === 'ssehub-core');
-    if (!ours) continue;
-    const ourMedian = median(ours.reachMedianMs);
-    const ratios = rows
-      .filter((row) => row.n === n && row !== ours)
-      .map((row) => `${row.system} ${(median(row.reachMedianMs) / ourMedian).toFixed(2)}×`);
-    console.log(
-      `N=${n}: time to reach all, other ÷ ${ours.system} (above 1 = ${ours.system} faster): ${ratios.join(', ')}`,
-    );
-  }
-}
-
 export function machine(): Record<string, string | number> {
   return {
     nproc: cpus().length,
@@ -520,7 +386,9 @@ async function main(): Promise<void> {
   } finally {
     pool.close();
   }
-  printSummary(summarize(cases));
+  const rows = summarize(cases);
+  console.log(`\n${markdownTable(rows)}`);
+  for (const line of ratioLines(rows)) console.log(line);
   console.log(`\nresults: ${options.out}`);
 }
 

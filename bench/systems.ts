@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { createHmac } from 'node:crypto';
 
 export interface RunningSystem {
   port: number;
@@ -172,15 +171,7 @@ function nodeServer(name: string, script: string): SystemDefinition {
   };
 }
 
-/** A HS256 JWT signed with node:crypto, so the bench needs no token library. */
-export function hs256Token(claims: object, key: string): string {
-  const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const unsigned = `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(claims)}`;
-  return `${unsigned}.${createHmac('sha256', key).update(unsigned).digest('base64url')}`;
-}
-
 const SSEHUB_CLI = path.join(repoRoot, 'dist/server/cli.js');
-const BENCH_JWT_KEY = 'ssehub-bench-key-not-a-secret-0123456789';
 
 /** The standalone hub, as users run it: `node dist/server/cli.js` (after `npm run build`). */
 function ssehubCli(name: string, storeEnv: Record<string, string>): SystemDefinition {
@@ -196,7 +187,6 @@ function ssehubCli(name: string, storeEnv: Record<string, string>): SystemDefini
           ...process.env,
           SSEHUB_HOST: '127.0.0.1',
           SSEHUB_PORT: String(port),
-          SSEHUB_JWT_KEY: BENCH_JWT_KEY,
           SSEHUB_DEMO: 'false',
           ...storeEnv,
         },
@@ -207,15 +197,13 @@ function ssehubCli(name: string, storeEnv: Record<string, string>): SystemDefini
       );
       exited.catch(() => undefined);
       await Promise.race([waitForPort(port, 20_000), exited]);
-      const token = hs256Token({ mercure: { publish: ['*'], subscribe: ['*'] } }, BENCH_JWT_KEY);
       return {
         port,
-        subscribePath: `/.well-known/mercure?topic=bench&authorization=${token}`,
+        subscribePath: '/.well-known/mercure?topic=bench',
         pids: () => (child.pid ? [child.pid] : []),
         publish: (body) =>
           post(port, '/.well-known/mercure', new URLSearchParams({ topic: 'bench', data: body }).toString(), {
             'content-type': 'application/x-www-form-urlencoded',
-            authorization: `Bearer ${token}`,
           }),
         async stop() {
           child.kill('SIGTERM');

@@ -1,0 +1,169 @@
+/**
+ * The shape of a bench run's results and how they are summarized: one row per (N, system) over
+ * the repetitions, the Markdown table, and the speed ratios against ssehub.
+ */
+import { median } from './ledger.js';
+
+export interface PhaseResult {
+  published: number;
+  publishFailures: number;
+  expected: number;
+  deliveries: number;
+  lost: number;
+  duplicates: number;
+  outOfOrder: number;
+  /** Per event, the latency of the last subscriber it reached (ms). */
+  reachMs: number[];
+  reachMedianMs: number;
+  reachMaxMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface RampStep extends PhaseResult {
+  eventsPerSec: number;
+  offeredDeliveriesPerSec: number;
+  keptUp: boolean;
+}
+
+export interface CaseResult {
+  system: string;
+  n: number;
+  rep: number;
+  open: number;
+  failed: number;
+  firstError: string | undefined;
+  connectMs: number;
+  rssBaseKb: number;
+  rssIdleKb: number;
+  rssPerConnectionKb: number;
+  closedByServer: number;
+  fanout: PhaseResult | undefined;
+  ramp: RampStep[];
+  /** Highest offered deliveries/s at which latency stayed flat (see `keptUp`). */
+  sustainedDeliveriesPerSec: number | undefined;
+  error?: string;
+}
+
+export interface BenchResults {
+  machine: Record<string, string | number>;
+  options: Record<string, unknown>;
+  startedAt: string;
+  cases: CaseResult[];
+}
+
+export function fmt(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '–';
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}
+
+function range(values: number[], unit = ''): string {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return '–';
+  const lo = fmt(Math.min(...finite));
+  const hi = fmt(Math.max(...finite));
+  return lo === hi ? `${lo}${unit}` : `${lo}–${hi}${unit}`;
+}
+
+export interface SummaryRow {
+  system: string;
+  n: number;
+  reps: number;
+  reachMedianMs: number[];
+  reachMaxMs: number[];
+  p50Ms: number[];
+  p99Ms: number[];
+  /** Deliveries expected but not received, plus subscribers that could not connect. */
+  lost: number;
+  failedConnections: number;
+  duplicates: number;
+  rssPerConnectionKb: number[];
+  sustainedDeliveriesPerSec: number[];
+}
+
+export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
+  const rows = new Map<string, SummaryRow>();
+  for (const result of cases) {
+    const key = `${result.n}/${result.system}`;
+    let row = rows.get(key);
+    if (!row) {
+      row = {
+        system: result.system,
+        n: result.n,
+        reps: 0,
+        reachMedianMs: [],
+        reachMaxMs: [],
+        p50Ms: [],
+        p99Ms: [],
+        lost: 0,
+        failedConnections: 0,
+        duplicates: 0,
+        rssPerConnectionKb: [],
+        sustainedDeliveriesPerSec: [],
+      };
+      rows.set(key, row);
+    }
+    row.reps++;
+    row.rssPerConnectionKb.push(result.rssPerConnectionKb);
+    row.failedConnections += result.failed;
+    if (result.fanout) {
+      row.reachMedianMs.push(result.fanout.reachMedianMs);
+      row.reachMaxMs.push(result.fanout.reachMaxMs);
+      row.p50Ms.push(result.fanout.p50Ms);
+      row.p99Ms.push(result.fanout.p99Ms);
+      row.lost += result.fanout.lost;
+      row.duplicates += result.fanout.duplicates;
+    }
+    for (const step of result.ramp) {
+      row.lost += step.lost;
+      row.duplicates += step.duplicates;
+    }
+    if (result.sustainedDeliveriesPerSec !== undefined) {
+      row.sustainedDeliveriesPerSec.push(result.sustainedDeliveriesPerSec);
+    }
+  }
+  return [...rows.values()];
+}
+
+export function markdownTable(rows: readonly SummaryRow[]): string {
+  const lines = [
+    '| N | system | reach all N, median (range over runs) | reach all N, worst event | delivery p50 | delivery p99 | lost | dup | failed connects | RSS per idle conn | sustained deliveries/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const row of rows) {
+    const sustained = row.sustainedDeliveriesPerSec.length
+      ? range(
+          row.sustainedDeliveriesPerSec.map((v) => v / 1000),
+          'k',
+        )
+      : '–';
+    lines.push(
+      `| ${row.n.toLocaleString('en-US')} | ${row.system} | ${range(row.reachMedianMs, ' ms')} | ${range(row.reachMaxMs, ' ms')} | ${range(row.p50Ms, ' ms')} | ${range(row.p99Ms, ' ms')} | ${row.lost.toLocaleString('en-US')} | ${row.duplicates} | ${row.failedConnections} | ${range(row.rssPerConnectionKb, ' KB')} | ${sustained} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** The system the others are compared with: the standalone hub, else the hub-core adapter. */
+export function reference(rows: readonly SummaryRow[], n: number): SummaryRow | undefined {
+  return (
+    rows.find((row) => row.n === n && row.system === 'ssehub') ??
+    rows.find((row) => row.n === n && row.system === 'ssehub-core')
+  );
+}
+
+export function ratioLines(rows: readonly SummaryRow[]): string[] {
+  const lines: string[] = [];
+  for (const n of [...new Set(rows.map((row) => row.n))]) {
+    const ours = reference(rows, n);
+    if (!ours || ours.reachMedianMs.length === 0) continue;
+    const ourMedian = median(ours.reachMedianMs);
+    const ratios = rows
+      .filter((row) => row.n === n && row !== ours && row.reachMedianMs.length > 0)
+      .map((row) => `${row.system} ${(median(row.reachMedianMs) / ourMedian).toFixed(2)}×`);
+    lines.push(
+      `N=${n.toLocaleString('en-US')}: time to reach all N, other ÷ ${ours.system} (above 1: ${ours.system} faster): ${ratios.join(', ')}`,
+    );
+  }
+  return lines;
+}
