@@ -10,7 +10,7 @@
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -173,6 +173,7 @@ class Bench {
       fanout: undefined,
       ramp: [],
       sustainedDeliveriesPerSec: undefined,
+      loadAverage: loadavg()[0] ?? NaN,
     };
     this.totalPublished = 0;
     try {
@@ -239,11 +240,13 @@ class Bench {
     const phase = this.nextPhase++;
     const started = clockMs();
     const publishes: Promise<boolean>[] = [];
+    const publishedAt: number[] = [];
     for (let seq = 0; seq < count; seq++) {
       const due = started + (seq * 1000) / eventsPerSec;
       const wait = due - clockMs();
       if (wait > 1) await sleep(wait);
-      const body = encodePayload(phase, seq, clockMs(), this.options.payloadBytes);
+      publishedAt[seq] = clockMs();
+      const body = encodePayload(phase, seq, publishedAt[seq] as number, this.options.payloadBytes);
       publishes.push(
         system.publish(body).then(
           () => true,
@@ -262,6 +265,10 @@ class Bench {
     }
     const reachMs = [...ledger.events.values()].map((reach) => reach.lastMs);
     const expected = open * published;
+    let lastArrival = started;
+    for (const [seq, reach] of ledger.events) {
+      lastArrival = Math.max(lastArrival, (publishedAt[seq] ?? started) + reach.lastMs);
+    }
     return {
       published,
       publishFailures: count - published,
@@ -275,6 +282,7 @@ class Bench {
       reachMaxMs: reachMs.length ? Math.max(...reachMs) : NaN,
       p50Ms: ledger.histogram.quantile(0.5),
       p99Ms: ledger.histogram.quantile(0.99),
+      deliveredPerSec: lastArrival > started ? ledger.deliveries / ((lastArrival - started) / 1000) : NaN,
     };
   }
 

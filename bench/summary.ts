@@ -18,6 +18,8 @@ export interface PhaseResult {
   reachMaxMs: number;
   p50Ms: number;
   p99Ms: number;
+  /** Deliveries counted ÷ time from the first publish to the last arrival. */
+  deliveredPerSec: number;
 }
 
 export interface RampStep extends PhaseResult {
@@ -42,6 +44,8 @@ export interface CaseResult {
   ramp: RampStep[];
   /** Highest offered deliveries/s at which latency stayed flat (see `keptUp`). */
   sustainedDeliveriesPerSec: number | undefined;
+  /** The machine's 1-minute load average when the case started: other work skews the numbers. */
+  loadAverage: number;
   error?: string;
 }
 
@@ -79,6 +83,8 @@ export interface SummaryRow {
   duplicates: number;
   rssPerConnectionKb: number[];
   sustainedDeliveriesPerSec: number[];
+  /** Highest delivered/s of any ramp step: the throughput the system reached at saturation. */
+  peakDeliveredPerSec: number[];
 }
 
 export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
@@ -100,6 +106,7 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
         duplicates: 0,
         rssPerConnectionKb: [],
         sustainedDeliveriesPerSec: [],
+        peakDeliveredPerSec: [],
       };
       rows.set(key, row);
     }
@@ -118,6 +125,8 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
       row.lost += step.lost;
       row.duplicates += step.duplicates;
     }
+    const peak = Math.max(...result.ramp.map((step) => step.deliveredPerSec).filter(Number.isFinite));
+    if (Number.isFinite(peak)) row.peakDeliveredPerSec.push(peak);
     if (result.sustainedDeliveriesPerSec !== undefined) {
       row.sustainedDeliveriesPerSec.push(result.sustainedDeliveriesPerSec);
     }
@@ -127,8 +136,8 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
 
 export function markdownTable(rows: readonly SummaryRow[]): string {
   const lines = [
-    '| N | system | reach all N, median (range over runs) | reach all N, worst event | delivery p50 | delivery p99 | lost | dup | failed connects | RSS per idle conn | sustained deliveries/s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| N | system | reach all N, median (range over runs) | reach all N, worst event | delivery p50 | delivery p99 | lost | dup | failed connects | RSS per idle conn | sustained deliveries/s | peak delivered/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
     const sustained = row.sustainedDeliveriesPerSec.length
@@ -137,8 +146,14 @@ export function markdownTable(rows: readonly SummaryRow[]): string {
           'k',
         )
       : '–';
+    const peak = row.peakDeliveredPerSec.length
+      ? range(
+          row.peakDeliveredPerSec.map((v) => v / 1000),
+          'k',
+        )
+      : '–';
     lines.push(
-      `| ${row.n.toLocaleString('en-US')} | ${row.system} | ${range(row.reachMedianMs, ' ms')} | ${range(row.reachMaxMs, ' ms')} | ${range(row.p50Ms, ' ms')} | ${range(row.p99Ms, ' ms')} | ${row.lost.toLocaleString('en-US')} | ${row.duplicates} | ${row.failedConnections} | ${range(row.rssPerConnectionKb, ' KB')} | ${sustained} |`,
+      `| ${row.n.toLocaleString('en-US')} | ${row.system} | ${range(row.reachMedianMs, ' ms')} | ${range(row.reachMaxMs, ' ms')} | ${range(row.p50Ms, ' ms')} | ${range(row.p99Ms, ' ms')} | ${row.lost.toLocaleString('en-US')} | ${row.duplicates} | ${row.failedConnections} | ${range(row.rssPerConnectionKb, ' KB')} | ${sustained} | ${peak} |`,
     );
   }
   return lines.join('\n');

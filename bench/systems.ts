@@ -221,7 +221,7 @@ daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-events { worker_connections 19900; }
+events { worker_connections 19990; }
 http {
   access_log off;
   client_body_temp_path ${dir}/body;
