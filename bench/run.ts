@@ -60,7 +60,7 @@ function parseOptions(argv: string[]): Options {
     events: Number(flags.get('events') ?? (quick ? 10 : 20)),
     intervalMs: Number(flags.get('interval') ?? 200),
     payloadBytes: Number(flags.get('payload') ?? 100),
-    systems: list('systems', 'ssehub,better-sse,plain-node,nchan'),
+    systems: list('systems', 'ssehub,ssehub-redis,better-sse,plain-node,nchan'),
     workers: Number(flags.get('workers') ?? 4),
     ramp: flags.get('ramp') !== 'false',
     rampRates: list('ramp-rates', quick ? '10,50,100,200,500' : '2,5,10,20,50,100,200,500,1000').map(Number),
