@@ -33,6 +33,9 @@ export interface JwtAuthorizerOptions {
 }
 
 const REALM = 'ssehub';
+/** How long a cut-off subject's older tokens stay refused; past it, a still-unexpired one works again. */
+const REVOCATION_TTL_MS = 24 * 60 * 60 * 1000;
+const MAX_REVOKED_SUBJECTS = 100_000;
 
 /**
  * Mercure authorization with JWTs: publishers need a token whose `mercure.publish` selectors match
@@ -43,6 +46,8 @@ const REALM = 'ssehub';
 export class JwtAuthorizer implements Authorizer {
   private readonly selectors = new SelectorCache();
   private readonly rateLimiter: RateLimiter | undefined;
+  /** Subject → tokens issued at or before `cutoff` (seconds) are refused until `until` (ms). */
+  private readonly revoked = new Map<string, { cutoff: number; until: number }>();
 
   constructor(private readonly options: JwtAuthorizerOptions) {
     const rate = options.publishRatePerSecond ?? 0;
@@ -95,9 +100,23 @@ export class JwtAuthorizer implements Authorizer {
     }
   }
 
+  /**
+   * Refuses the subject's tokens issued at or before `atMs` (by `iat`; tokens without `iat` too), so
+   * a cut-off client cannot simply reconnect with the token it had: it needs a new one.
+   */
+  revokeSubject(subject: string, atMs: number): void {
+    this.revoked.delete(subject);
+    if (this.revoked.size >= MAX_REVOKED_SUBJECTS) {
+      const oldest = this.revoked.keys().next().value;
+      if (oldest !== undefined) this.revoked.delete(oldest);
+    }
+    this.revoked.set(subject, { cutoff: Math.floor(atMs / 1000), until: atMs + REVOCATION_TTL_MS });
+  }
+
   private async verify(verifier: TokenVerifier, presented: PresentedToken): Promise<JWTPayload> {
+    let payload: JWTPayload;
     try {
-      return await verifier.verify(presented.token);
+      payload = await verifier.verify(presented.token);
     } catch (error) {
       if (error instanceof TokenRejectedError) throw invalidToken(error.problem, presented);
       if (error instanceof KeySetUnavailableError) {
@@ -107,6 +126,13 @@ export class JwtAuthorizer implements Authorizer {
       }
       throw error;
     }
+    const revocation = typeof payload.sub === 'string' ? this.revoked.get(payload.sub) : undefined;
+    if (revocation && revocation.until > Date.now()) {
+      if (typeof payload.iat !== 'number' || payload.iat <= revocation.cutoff) {
+        throw invalidToken('token revoked', presented);
+      }
+    }
+    return payload;
   }
 
   /** A browser sends cookies with cross-site form posts: only allowed pages may publish with one. */

@@ -12,7 +12,9 @@ export type TokenProblem =
   | 'bad signature'
   | 'algorithm not allowed'
   | 'unknown signing key'
-  | 'invalid claims';
+  | 'invalid claims'
+  /** Issued before its subject was cut off (see the disconnect endpoint). */
+  | 'token revoked';
 
 export class TokenRejectedError extends Error {
   constructor(readonly problem: TokenProblem) {

@@ -5,7 +5,9 @@ import { dirname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hub } from '../hub/hub.js';
 import type { HubObserver } from '../hub/hub.js';
+import { JwtAuthorizer } from '../auth/jwt-authorizer.js';
 import { authorizerFromSettings } from '../auth/settings.js';
+import { controlCommandOf, isControlEvent } from '../hub/control.js';
 import { CorsPolicy } from '../http/cors.js';
 import { createDisconnectHandler, DISCONNECT_PATH } from '../http/disconnect.js';
 import { createMercureHandler, MERCURE_PATH } from '../http/mercure.js';
@@ -78,6 +80,14 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     onError: options.onError,
   });
   const disconnect = createDisconnectHandler(hub, { authorizer, onError: options.onError });
+  // Every hub sharing the store hears a cut-off, so each refuses the subject's older tokens.
+  const detachRevocations =
+    authorizer instanceof JwtAuthorizer
+      ? store.onEvent((event) => {
+          const command = isControlEvent(event) ? controlCommandOf(event) : undefined;
+          if (command?.action === 'disconnect') authorizer.revokeSubject(command.subject, event.time);
+        })
+      : () => undefined;
 
   const server = createServer({ noDelay: true, keepAlive: true }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -114,6 +124,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
         });
       }),
     close: async () => {
+      detachRevocations();
       await hub.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

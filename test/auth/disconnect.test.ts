@@ -3,7 +3,7 @@ import { RedisStore } from '../../src/store/redis.js';
 import { openStream, publish, rawRequest, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { RawStream, TestHub } from '../helpers/hub.js';
 import { RedisServer, redisAvailable } from '../helpers/redis.js';
-import { expectRefused } from './support.js';
+import { expectRefused, trySubscribe } from './support.js';
 import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } from './tokens.js';
 
 const TOPIC = 'https://example.com/chat';
@@ -28,8 +28,9 @@ async function subscribe(
   subject: string,
   rights: string[] = [],
   via: 'header' | 'cookie' = 'header',
+  token?: string,
 ) {
-  const token = await mint(key, subscriberClaims(rights, subject), { expiresIn: 600 });
+  token ??= await mint(key, subscriberClaims(rights, subject), { expiresIn: 600 });
   const headers = via === 'cookie' ? { Cookie: `mercureAuthorization=${token}` } : bearer(token);
   const stream = await openStream(topicUrl(hub.hubUrl, rights.includes('*') ? ['*'] : [TOPIC]), headers);
   expect(stream.response.statusCode).toBe(200);
@@ -53,7 +54,8 @@ describe('cutting off a subject', () => {
   it('closes every stream of the subject, nobody else’s, and no subscriber ever sees the command', async () => {
     const hub = await startTestHub({ config: { jwtKey: HS_SECRET, demo: false } });
     hubs.push(hub);
-    const aliceHeader = await subscribe(hub, 'alice');
+    const aliceToken = await mint(key, subscriberClaims([], 'alice'), { expiresIn: 600 });
+    const aliceHeader = await subscribe(hub, 'alice', [], 'header', aliceToken);
     const aliceCookie = await subscribe(hub, 'alice', [], 'cookie');
     const bob = await subscribe(hub, 'bob');
     const operator = await subscribe(hub, 'ops', ['*']);
@@ -95,6 +97,19 @@ describe('cutting off a subject', () => {
     await replay.waitFor(() => replay.events.some((event) => event.lastEventId === ping), 5000, 'replay');
     expect(replay.events.map((event) => event.data)).toEqual(['ping', 'ping']);
     replay.destroy();
+
+    // The cut-off subject cannot come back with the token it had, only with one issued afterwards.
+    const again = await trySubscribe(hub.hubUrl, [TOPIC], bearer(aliceToken));
+    expectRefused(again, 401, /token revoked/, 'token revoked');
+    const publishing = await publish(
+      hub.hubUrl,
+      { topic: TOPIC, data: 'x' },
+      bearer(await mint(key, { sub: 'alice', ...publisherClaims('*') })),
+    );
+    expectRefused(publishing, 401, /token revoked/, 'token revoked');
+    const fresh = await mint(key, subscriberClaims([], 'alice'), { expiresIn: 600, issuedIn: 1 });
+    const back = await subscribe(hub, 'alice', [], 'header', fresh);
+    back.destroy();
 
     // A token for one subject's topic may cut off that subject only.
     const bobOnly = bearer(await mint(key, publisherClaims('/.well-known/mercure/subjects/bob')));

@@ -30,6 +30,8 @@ export interface MintOptions {
   notBefore?: number;
   kid?: string;
   alg?: string;
+  /** Seconds from now for `iat` (default 0: now). */
+  issuedIn?: number;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -39,7 +41,7 @@ export function mint(key: SigningKey, claims: JWTPayload, options: MintOptions =
     alg: options.alg ?? key.alg,
     ...(options.kid ? { kid: options.kid } : {}),
   });
-  jwt.setIssuedAt();
+  jwt.setIssuedAt(nowSeconds() + (options.issuedIn ?? 0));
   if (options.expiresIn !== undefined) jwt.setExpirationTime(nowSeconds() + options.expiresIn);
   if (options.notBefore !== undefined) jwt.setNotBefore(nowSeconds() + options.notBefore);
   return jwt.sign(key.sign);
