@@ -1,9 +1,6 @@
 #!/usr/bin/env node
 import { isLoopback } from './loopback.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
-import { KeyConfigError } from '../auth/keys.js';
-import { createHubServer } from './app.js';
-import { openStore, redactUrl } from './store.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import type { Store } from '../store/types.js';
 
@@ -12,10 +9,7 @@ async function main(): Promise<void> {
   try {
     parsed = loadConfig({ argv: process.argv.slice(2), env: process.env });
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`ssehub: ${error.message}\n`);
-      process.exit(2);
-    }
+    exitOnConfigError(error);
     throw error;
   }
   if (parsed.help) {
@@ -23,6 +17,14 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = parsed;
+  // Loaded only now, so configuration errors and --help answer at once.
+  const [{ createHubServer }, { createLogger }, { openStore, redactUrl }, { KeyConfigError }] =
+    await Promise.all([
+      import('./app.js'),
+      import('../ops/logger.js'),
+      import('./store.js'),
+      import('../auth/keys.js'),
+    ]);
   let store: Store;
   try {
     store = await openStore(config);
@@ -35,46 +37,65 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  const logger = createLogger({ level: config.logLevel });
   let hubServer;
   try {
-    hubServer = createHubServer({
-      config,
-      store,
-      onError: (error) => process.stderr.write(`ssehub: ${String((error as Error)?.stack ?? error)}\n`),
-    });
+    hubServer = createHubServer({ config, store, logger });
   } catch (error) {
+    await store.close();
+    exitOnConfigError(error);
     if (error instanceof KeyConfigError) {
       process.stderr.write(`ssehub: ${error.message}\n`);
-      await store.close();
       process.exit(2);
     }
     throw error;
   }
   const url = await hubServer.listen();
-  process.stdout.write(`ssehub listening on ${url} (hub ${url}/.well-known/mercure, ${store.kind} store)\n`);
+  logger.info(
+    { url, hub: `${url}/.well-known/mercure`, store: store.kind, tls: url.startsWith('https') },
+    `ssehub listening on ${url} (${store.kind} store)`,
+  );
   if (hubServer.authorization === 'open') {
+    // On stderr as well as in the log, so it is seen even when stdout goes to a collector.
     const exposure = isLoopback(config.host) ? 'it listens on loopback only' : `it listens on ${config.host}`;
     process.stderr.write(
       `ssehub: warning: no authorization is configured, anyone who can reach the hub may publish and subscribe; ${exposure}\n`,
     );
   } else {
-    const subscribers = config.allowAnonymous
-      ? 'subscribers without a token see public updates'
-      : 'subscribers need a token';
-    process.stdout.write(`ssehub: authorization on: publishers need a token, ${subscribers}\n`);
+    logger.info(
+      { anonymousSubscribers: config.allowAnonymous },
+      config.allowAnonymous
+        ? 'authorization on: publishers need a token, subscribers without a token see public updates'
+        : 'authorization on: publishers need a token, subscribers need a token',
+    );
   }
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
     stopping = true;
-    process.stdout.write(`ssehub: ${signal} received, closing streams so clients resume elsewhere\n`);
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'signal received: draining');
+    // The drain destroys what is left at its deadline; this only guards against a hang after it.
+    setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2000).unref();
     hubServer.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function exitOnConfigError(error: unknown): void {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`ssehub: ${error.message}\n`);
+    process.exit(2);
+  }
 }
 
 main().catch((error: unknown) => {

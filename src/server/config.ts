@@ -47,6 +47,33 @@ export const text: Parser<string> = (raw, name) => {
 
 export const optionalText: Parser<string | undefined> = (raw) => (raw.trim() === '' ? undefined : raw.trim());
 
+export const oneOf =
+  <T extends string>(values: readonly T[]): Parser<T> =>
+  (raw, name) => {
+    const value = raw.trim().toLowerCase();
+    if (!(values as readonly string[]).includes(value))
+      throw new ConfigError(`${name}: expected one of ${values.join(', ')}, got ${JSON.stringify(raw)}`);
+    return value as T;
+  };
+
+/** A path to a readable PEM file (TLS certificate or key); empty means none. */
+export const pemFile: Parser<string | undefined> = (raw, name) => {
+  const path = raw.trim();
+  if (path === '') return undefined;
+  let content: string;
+  try {
+    content = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(
+      `${name}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  if (!content.includes('-----BEGIN ')) throw new ConfigError(`${name}: ${path} is not a PEM file`);
+  return path;
+};
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 export const boolean: Parser<boolean> = (raw, name) => {
   const value = raw.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(value)) return true;
@@ -293,6 +320,59 @@ export const OPTIONS = [
     parse: originList,
   }),
   option({
+    key: 'shutdownTimeoutMs',
+    flag: '--shutdown-timeout-ms',
+    env: ['SSEHUB_SHUTDOWN_TIMEOUT_MS'],
+    description:
+      'On SIGTERM/SIGINT: longest wait for in-flight publishes and stream flushes before exiting (ms)',
+    default: 10_000,
+    parse: integer(0, 600_000),
+  }),
+  option({
+    key: 'drainDelayMs',
+    flag: '--drain-delay-ms',
+    env: ['SSEHUB_DRAIN_DELAY_MS'],
+    description:
+      'On SIGTERM/SIGINT: keep serving this long with /readyz answering 503, so load balancers route elsewhere before streams end (ms; part of the shutdown timeout)',
+    default: 0,
+    parse: integer(0, 600_000),
+  }),
+  option({
+    key: 'logLevel',
+    flag: '--log-level',
+    env: ['SSEHUB_LOG_LEVEL'],
+    description: `Least severe log level written (${LOG_LEVELS.join(', ')})`,
+    default: 'info' as (typeof LOG_LEVELS)[number],
+    parse: oneOf(LOG_LEVELS),
+  }),
+  option({
+    key: 'tlsCert',
+    flag: '--tls-cert',
+    env: ['SSEHUB_TLS_CERT'],
+    description: 'PEM certificate file: serve HTTPS with HTTP/2 (HTTP/1.1 still accepted); needs --tls-key',
+    default: undefined as string | undefined,
+    defaultText: 'none (plain HTTP/1.1)',
+    parse: pemFile,
+  }),
+  option({
+    key: 'tlsKey',
+    flag: '--tls-key',
+    env: ['SSEHUB_TLS_KEY'],
+    description: 'PEM private key file for --tls-cert',
+    default: undefined as string | undefined,
+    defaultText: 'none',
+    parse: pemFile,
+  }),
+  option({
+    key: 'metrics',
+    flag: '--metrics',
+    env: ['SSEHUB_METRICS'],
+    description: 'Serve Prometheus metrics at /metrics',
+    default: true,
+    parse: boolean,
+    boolean: true,
+  }),
+  option({
     key: 'demo',
     flag: '--demo',
     env: ['SSEHUB_DEMO'],
@@ -363,7 +443,17 @@ export function loadConfig(sources: ConfigSources = {}): ParsedCommandLine {
       config[spec.key] = spec.parse(String(fromFile[spec.key]), `${configFile}: ${spec.key}`);
     else config[spec.key] = spec.default;
   }
+  checkCombinations(config as HubConfig);
   return { config: config as HubConfig, help };
+}
+
+/** Rules that involve more than one option. */
+function checkCombinations(config: HubConfig): void {
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError(
+      config.tlsCert === undefined ? '--tls-key: needs --tls-cert too' : '--tls-cert: needs --tls-key too',
+    );
+  }
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

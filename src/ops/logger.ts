@@ -1,0 +1,111 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import type { DestinationStream, Level, Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { HubObserver } from '../hub/hub.js';
+import type { Subscriber } from '../hub/subscriber.js';
+
+export type { Logger } from 'pino';
+export type LogLevel = Level | 'silent';
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Human-readable lines instead of JSON. Default: when stdout is a terminal. */
+  pretty?: boolean;
+  /** Where lines go (tests); default stdout. */
+  destination?: DestinationStream;
+}
+
+/** JSON lines for log collectors, colored readable lines when a person is watching a terminal. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? 'info';
+  const base = { level, base: { service: 'ssehub' } };
+  if (options.pretty ?? process.stdout.isTTY === true) {
+    // Synchronous pretty-printing in-process: no worker thread, and nothing lost on process.exit.
+    return pino(
+      base,
+      pretty({
+        colorize: true,
+        sync: true,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname,service',
+        destination: options.destination ? undefined : 1,
+      }),
+    );
+  }
+  return pino(
+    {
+      ...base,
+      // Level names and ISO times read better in collectors than numbers and epoch milliseconds.
+      formatters: { level: (label) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
+  );
+}
+
+interface RequestContext {
+  requestId: string;
+}
+
+/** The request being served, so hub hooks (called synchronously inside it) can name it. */
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A caller's `X-Request-Id` when it is safe to log and echo, else a fresh one. */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  const given = Array.isArray(header) ? header[0] : header;
+  if (given !== undefined && SAFE_REQUEST_ID.test(given)) return given;
+  return randomBytes(6).toString('base64url');
+}
+
+/** Logs each stream's opening and end (with the reason), resume failures and publish failures. */
+export function loggingObserver(logger: Logger, now: () => number = Date.now): HubObserver {
+  const streams = new WeakMap<Subscriber, { requestId: string | undefined; openedAt: number }>();
+  const requestId = () => requestContext.getStore()?.requestId;
+  return {
+    published: (event, latencyMs) =>
+      logger.debug(
+        { requestId: requestId(), eventId: event.id, topicCount: event.topics.length, latencyMs },
+        'event published',
+      ),
+    publishFailed: (error) =>
+      logger.warn({ requestId: requestId(), err: error }, 'publish failed: store error'),
+    resetSent: (reason) =>
+      logger.info(
+        { requestId: requestId(), reason },
+        'cannot resume: ssehub-reset sent, stream continues live',
+      ),
+    replayed: (count) => logger.debug({ requestId: requestId(), count }, 'history replayed'),
+    subscribed: (subscriber) => {
+      streams.set(subscriber, { requestId: requestId(), openedAt: now() });
+      logger.info(
+        {
+          requestId: requestId(),
+          subscriber: subscriber.id,
+          subject: subscriber.subject,
+          topicCount: subscriber.selectors.length,
+        },
+        'stream opened',
+      );
+    },
+    unsubscribed: (subscriber, reason) => {
+      const stream = streams.get(subscriber);
+      if (stream === undefined) return; // ended before it opened (client left during replay)
+      const fields = {
+        requestId: stream.requestId,
+        subscriber: subscriber.id,
+        subject: subscriber.subject,
+        topicCount: subscriber.selectors.length,
+        reason,
+        durationMs: now() - stream.openedAt,
+      };
+      if (reason === 'slow')
+        logger.warn(fields, 'stream closed: subscriber too slow, it will resume from history');
+      else logger.info(fields, `stream closed: ${reason}`);
+    },
+    heartbeats: (count) => logger.trace({ count }, 'heartbeats sent'),
+  };
+}

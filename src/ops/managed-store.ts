@@ -1,0 +1,65 @@
+import { StoreUnavailableError } from '../store/errors.js';
+import type { EventInput, HistoryResult, LiveListener, Store, StoredEvent } from '../store/types.js';
+
+export type StoreOperation = 'append' | 'readAfter' | 'head';
+
+/**
+ * The server's view of its store: reports each failed operation (for the store-errors metric), and
+ * once shutdown has ended the streams refuses appends, so no publish is acknowledged that no
+ * subscriber of this instance would see.
+ */
+export class ManagedStore implements Store {
+  private refusal: string | undefined;
+
+  constructor(
+    readonly inner: Store,
+    private readonly onError: (operation: StoreOperation, error: unknown) => void,
+  ) {}
+
+  get kind(): string {
+    return this.inner.kind;
+  }
+
+  /** From now on appends fail with a 503-mapped error carrying `reason`. */
+  refuseAppends(reason: string): void {
+    this.refusal = reason;
+  }
+
+  append(input: EventInput): Promise<StoredEvent> {
+    if (this.refusal !== undefined) return Promise.reject(new StoreUnavailableError(this.refusal));
+    return this.measure('append', () => this.inner.append(input));
+  }
+
+  readAfter(lastEventId: string): Promise<HistoryResult> {
+    return this.measure('readAfter', () => this.inner.readAfter(lastEventId));
+  }
+
+  head(): Promise<string> {
+    return this.measure('head', () => this.inner.head());
+  }
+
+  onEvent(listener: LiveListener): () => void {
+    return this.inner.onEvent(listener);
+  }
+
+  compareCursors(a: string, b: string): number {
+    return this.inner.compareCursors(a, b);
+  }
+
+  isReady(): boolean {
+    return this.inner.isReady();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  private async measure<T>(operation: StoreOperation, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      this.onError(operation, error);
+      throw error;
+    }
+  }
+}

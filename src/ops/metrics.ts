@@ -1,0 +1,140 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HubObserver } from '../hub/hub.js';
+
+/** Live values read at scrape time; bound once the server exists. */
+export interface MetricSources {
+  connections(): number;
+  subscriptions(): number;
+  ready(): boolean;
+}
+
+export interface HubMetricsOptions {
+  /** Also export Node's process metrics (CPU, memory, event loop lag, GC). Default true. */
+  processMetrics?: boolean;
+}
+
+/** Publish latency buckets in seconds: an in-memory append takes microseconds, Redis milliseconds. */
+const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
+
+/**
+ * The hub's Prometheus metrics, in a registry of its own (several hubs may share a process). Labels
+ * take values from small fixed sets (disconnect reasons, reset reasons, store operations): never a
+ * topic, subject or id, so the series count stays bounded whatever clients send.
+ */
+export class HubMetrics {
+  readonly registry = new Registry();
+  readonly observer: HubObserver;
+  private sources: MetricSources = { connections: () => 0, subscriptions: () => 0, ready: () => false };
+  readonly storeErrors: Counter<'operation'>;
+
+  constructor(options: HubMetricsOptions = {}) {
+    const registers = [this.registry];
+    // Gauges are read at scrape time, so they can never drift from the truth.
+    const sources = () => this.sources;
+    new Gauge({
+      name: 'ssehub_connections_open',
+      help: 'Open client connections (TCP; an HTTP/2 connection carries many streams)',
+      registers,
+      collect() {
+        this.set(sources().connections());
+      },
+    });
+    new Gauge({
+      name: 'ssehub_subscriptions_open',
+      help: 'Open event streams',
+      registers,
+      collect() {
+        this.set(sources().subscriptions());
+      },
+    });
+    new Gauge({
+      name: 'ssehub_ready',
+      help: '1 when the hub accepts traffic (store ready, not draining), else 0',
+      registers,
+      collect() {
+        this.set(sources().ready() ? 1 : 0);
+      },
+    });
+    const subscriptions = new Counter({
+      name: 'ssehub_subscriptions_total',
+      help: 'Event streams opened',
+      registers,
+    });
+    const disconnects = new Counter({
+      name: 'ssehub_disconnects_total',
+      help: 'Event streams ended, by reason (client, slow, expired, shutdown, kicked)',
+      labelNames: ['reason'],
+      registers,
+    });
+    const published = new Counter({
+      name: 'ssehub_events_published_total',
+      help: 'Events stored and acknowledged to publishers',
+      registers,
+    });
+    const delivered = new Counter({
+      name: 'ssehub_events_delivered_total',
+      help: 'Live events queued to subscribers (one per event per subscriber)',
+      registers,
+    });
+    const replayed = new Counter({
+      name: 'ssehub_events_replayed_total',
+      help: 'Events sent from history to resuming subscribers',
+      registers,
+    });
+    const resets = new Counter({
+      name: 'ssehub_resets_sent_total',
+      help: '"Cannot resume" signals (ssehub-reset events) sent, by reason (unknown, expired, malformed)',
+      labelNames: ['reason'],
+      registers,
+    });
+    const heartbeats = new Counter({
+      name: 'ssehub_heartbeats_total',
+      help: 'Heartbeat comments sent on idle streams',
+      registers,
+    });
+    const latency = new Histogram({
+      name: 'ssehub_publish_duration_seconds',
+      help: 'Time for the store to accept a published event',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.storeErrors = new Counter({
+      name: 'ssehub_store_errors_total',
+      help: 'Store operations that failed, by operation (append, readAfter, head)',
+      labelNames: ['operation'],
+      registers,
+    });
+    // Known label values start at zero, so rate() and alerts work before the first occurrence.
+    for (const reason of ['client', 'slow', 'expired', 'shutdown', 'kicked']) disconnects.inc({ reason }, 0);
+    for (const reason of ['unknown', 'expired', 'malformed']) resets.inc({ reason }, 0);
+    for (const operation of ['append', 'readAfter', 'head']) this.storeErrors.inc({ operation }, 0);
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+
+    this.observer = {
+      published: (_event, latencyMs) => {
+        published.inc();
+        latency.observe(latencyMs / 1000);
+      },
+      delivered: (count) => delivered.inc(count),
+      replayed: (count) => replayed.inc(count),
+      resetSent: (reason) => resets.inc({ reason }),
+      subscribed: () => subscriptions.inc(),
+      unsubscribed: (_subscriber, reason) => disconnects.inc({ reason }),
+      heartbeats: (count) => heartbeats.inc(count),
+    };
+  }
+
+  bind(sources: MetricSources): void {
+    this.sources = sources;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

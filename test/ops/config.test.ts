@@ -1,0 +1,216 @@
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { OPTIONS, helpText, markdownTable } from '../../src/server/config.js';
+import { BUILT_CLI, ROOT, ensureBuilt, exited, runBuiltCli } from './cli-process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ssehub-config-'));
+const notPem = join(dir, 'not-a-certificate.txt');
+const brokenPem = join(dir, 'broken.pem');
+const missing = join(dir, 'missing.pem');
+writeFileSync(notPem, 'hello\n');
+const privateKey = join(dir, 'private.pem');
+writeFileSync(
+  privateKey,
+  generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+);
+writeFileSync(
+  brokenPem,
+  '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',
+);
+
+/**
+ * Invalid values for every option. A new option must add its own here: the first test fails
+ * until it does, so no option escapes validation.
+ */
+const INVALID: Record<string, string[]> = {
+  port: ['abc', '-1', '65536', '80.5', ''],
+  host: ['', '   '],
+  historySize: ['0', 'ten', '10000001'],
+  historyMaxAgeMs: ['-5', '1e3', 'week'],
+  redisUrl: ['http://127.0.0.1:6379', 'localhost:6379', 'redis:// spaces'],
+  redisPrefix: ['', 'has space', 'x'.repeat(101)],
+  heartbeatMs: ['-1', 'fast'],
+  retryMs: ['soon', '-100'],
+  maxBodyBytes: ['0', '1MB'],
+  maxBufferedBytes: ['1023', 'lots'],
+  maxTopicsPerSubscription: ['0', 'many'],
+  maxTopicLength: ['0', 'long'],
+  maxConnections: ['-1', 'lots'],
+  maxConnectionsPerSubject: ['-1', 'x'],
+  jwtKey: [`@${missing}`, `@${privateKey}`],
+  publisherJwtKey: [`@${missing}`, `@${privateKey}`],
+  subscriberJwtKey: [`@${missing}`, `@${privateKey}`],
+  jwtAlgorithms: ['XX999', 'HS256,none'],
+  jwksUrl: ['not a url', 'ftp://keys.example/jwks.json'],
+  jwtLeewaySeconds: ['601', 'soon'],
+  allowAnonymous: ['maybe'],
+  publishRatePerSecond: ['-1', 'fast'],
+  corsOrigins: ['*,https://a.example', 'not an origin'],
+  shutdownTimeoutMs: ['600001', 'later', '-1'],
+  drainDelayMs: ['600001', 'x'],
+  logLevel: ['verbose', 'infos', ''],
+  tlsCert: [missing, notPem],
+  tlsKey: [missing, notPem],
+  metrics: ['maybe', '2'],
+  demo: ['maybe', 'nope'],
+};
+
+/** Extra flags an option needs so that only the value under test is wrong. */
+const COMPANIONS: Record<string, string[]> = {
+  tlsCert: ['--tls-key', brokenPem],
+  tlsKey: ['--tls-cert', brokenPem],
+};
+
+interface Case {
+  name: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** The error must contain one of these (the option it names, as flag, variable or file key). */
+  names: string[];
+}
+
+function namesOf(spec: (typeof OPTIONS)[number]): string[] {
+  return [spec.flag, ...spec.env, spec.key];
+}
+
+function cases(): Case[] {
+  const all: Case[] = [];
+  for (const spec of OPTIONS) {
+    const companions = COMPANIONS[spec.key] ?? [];
+    for (const value of INVALID[spec.key] ?? []) {
+      all.push({
+        name: `${spec.flag}=${JSON.stringify(value)}`,
+        args: [`${spec.flag}=${value}`, ...companions],
+        names: namesOf(spec),
+      });
+    }
+    const [firstInvalid] = (INVALID[spec.key] ?? []).filter((v) => v.trim() !== '');
+    if (firstInvalid === undefined) continue;
+    for (const envName of spec.env) {
+      all.push({
+        name: `${envName}=${JSON.stringify(firstInvalid)}`,
+        args: companions,
+        env: { [envName]: firstInvalid },
+        names: namesOf(spec),
+      });
+    }
+    const file = join(dir, `${spec.key}.json`);
+    writeFileSync(file, JSON.stringify({ [spec.key]: firstInvalid }));
+    all.push({
+      name: `config file ${spec.key}`,
+      args: ['--config', file, ...companions],
+      names: namesOf(spec),
+    });
+    if (!spec.boolean)
+      all.push({ name: `${spec.flag} without a value`, args: [spec.flag], names: namesOf(spec) });
+  }
+  const notObject = join(dir, 'array.json');
+  writeFileSync(notObject, '[1, 2]');
+  const badJson = join(dir, 'bad.json');
+  writeFileSync(badJson, '{"port": ');
+  const unknownKey = join(dir, 'unknown.json');
+  writeFileSync(unknownKey, '{"prot": 3000}');
+  all.push(
+    { name: 'unknown flag', args: ['--prot', '3000'], names: ['--prot'] },
+    { name: 'config file that does not exist', args: ['--config', missing], names: [missing] },
+    { name: 'config file that is not JSON', args: ['--config', badJson], names: [badJson] },
+    { name: 'config file that is not an object', args: ['--config', notObject], names: [notObject] },
+    { name: 'config file with an unknown key', args: ['--config', unknownKey], names: ['prot'] },
+    { name: '--config without a file', args: ['--config'], names: ['--config'] },
+    { name: 'certificate without key', args: ['--tls-cert', brokenPem], names: ['--tls-key'] },
+    { name: 'key without certificate', args: ['--tls-key', brokenPem], names: ['--tls-cert'] },
+    {
+      name: 'PEM files that do not parse',
+      args: ['--tls-cert', brokenPem, '--tls-key', brokenPem],
+      names: ['--tls-cert'],
+    },
+  );
+  return all;
+}
+
+/** Runs the CLI for every case, a few at a time. */
+async function runAll(all: Case[]): Promise<Map<Case, Awaited<ReturnType<typeof exited>>>> {
+  const results = new Map<Case, Awaited<ReturnType<typeof exited>>>();
+  const queue = [...all];
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      // No other flag or variable is set: each would take precedence over the value under test.
+      const child = runBuiltCli(next.args, next.env);
+      // A case that wrongly starts a hub is stopped (and reported) after a while.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      results.set(next, await exited(child));
+      clearTimeout(timer);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return results;
+}
+
+beforeAll(ensureBuilt, 120_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('configuration errors', () => {
+  test('every option has invalid values under test', () => {
+    const untested = OPTIONS.filter((spec) => (INVALID[spec.key] ?? []).length === 0).map((s) => s.key);
+    expect(untested, 'add invalid values for these options to INVALID in test/ops/config.test.ts').toEqual(
+      [],
+    );
+  });
+
+  test(
+    'every invalid value of every option: one line naming it on stderr, exit code 2',
+    { timeout: 120_000 },
+    async () => {
+      const all = cases();
+      const results = await runAll(all);
+      const failures: string[] = [];
+      for (const item of all) {
+        const result = results.get(item);
+        const lines = (result?.stderr ?? '').split('\n').filter((line) => line !== '');
+        const ok =
+          result?.code === 2 &&
+          lines.length === 1 &&
+          lines[0]?.startsWith('ssehub: ') === true &&
+          item.names.some((name) => lines[0]?.includes(name)) &&
+          result.stdout === '';
+        if (!ok)
+          failures.push(`${item.name}: exit ${result?.code}, stderr ${JSON.stringify(result?.stderr)}`);
+      }
+      expect(failures).toEqual([]);
+      expect(all.length).toBeGreaterThan(OPTIONS.length * 3);
+    },
+  );
+});
+
+describe('--help and the README', () => {
+  test('the package bin and `npm start` print every option with its environment variables and default', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: { start: string };
+      bin: Record<string, string>;
+    };
+    expect(pkg.scripts.start).toMatch(
+      new RegExp(`node ${pkg.bin.ssehub?.replace(/^\.\//, '').replace(/\./g, '\\.')}$`),
+    );
+    const help = execFileSync(process.execPath, [BUILT_CLI, '--help'], { encoding: 'utf8' });
+    expect(help.trimEnd()).toBe(helpText());
+    for (const spec of OPTIONS) {
+      expect(help).toContain(spec.flag);
+      for (const name of spec.env) expect(help).toContain(name);
+      expect(help).toContain(`default ${spec.defaultText ?? String(spec.default)}`);
+    }
+  });
+
+  test('the README configuration table is the one generated from the option table', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const match = /<!-- config-table:start -->\n([\s\S]*?)\n<!-- config-table:end -->/.exec(readme);
+    expect(
+      match,
+      'README.md needs the table between <!-- config-table:start --> and <!-- config-table:end -->',
+    ).not.toBeNull();
+    expect(match?.[1]).toBe(markdownTable());
+  });
+});
