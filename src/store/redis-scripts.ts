@@ -87,10 +87,11 @@ local function trimByAge(stream, maxAgeMs)
 end
 
 local function forgetTrimmedSuppliedIds(stream, idsKey, orderKey)
-  local first = firstEntry(stream)
+  local first = nil
   while true do
     local head = redis.call('LINDEX', orderKey, 0)
     if not head then return end
+    first = first or firstEntry(stream) or false
     local space = string.find(head, ' ', 1, true)
     local streamId = string.sub(head, 1, space - 1)
     if first and compareIds(streamId, first[1]) >= 0 then return end
