@@ -115,8 +115,11 @@ export function normalizeOrigin(origin: string): string {
 
 /** Whether a browser request comes from a page served by the hub itself. */
 export function isSameOrigin(req: IncomingMessage, origin: string): boolean {
+  // HTTP/2 carries the host in the `:authority` pseudo-header instead of `Host`.
+  const authority = req.headers[':authority'];
+  const host = (typeof authority === 'string' ? authority : req.headers.host) ?? '';
   try {
-    return new URL(origin).host === (req.headers.host ?? '').toLowerCase();
+    return new URL(origin).host === host.toLowerCase();
   } catch {
     return false;
   }

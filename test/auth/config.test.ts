@@ -9,6 +9,8 @@ import { RateLimiter } from '../../src/auth/rate-limit.js';
 import { authorizerFromSettings } from '../../src/auth/settings.js';
 import type { AuthSettings } from '../../src/auth/settings.js';
 import { TokenRejectedError, keyVerifier } from '../../src/auth/verifier.js';
+import type { IncomingMessage } from 'node:http';
+import { isSameOrigin } from '../../src/http/cors.js';
 import { createHubServer } from '../../src/server/app.js';
 import { ConfigError, loadConfig } from '../../src/server/config.js';
 import { HS_SECRET, hmacKey, mint } from './tokens.js';
@@ -106,6 +108,17 @@ describe('authorization settings', () => {
     await expect(verifier.verify(long)).rejects.toThrow('malformed token');
     const short = await mint(hmacKey(), { pad: 'x' });
     await expect(verifier.verify(short)).resolves.toMatchObject({ pad: 'x' });
+  });
+});
+
+describe('same-origin check (CSRF)', () => {
+  const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+  it('compares the Origin with Host, or with :authority under HTTP/2', () => {
+    expect(isSameOrigin(request({ host: 'hub.example:8443' }), 'https://hub.example:8443')).toBe(true);
+    expect(isSameOrigin(request({ ':authority': 'hub.example' }), 'https://hub.example')).toBe(true);
+    expect(isSameOrigin(request({ host: 'hub.example' }), 'https://evil.example')).toBe(false);
+    expect(isSameOrigin(request({}), 'https://hub.example')).toBe(false);
+    expect(isSameOrigin(request({ host: 'hub.example' }), 'null')).toBe(false);
   });
 });
 
