@@ -102,6 +102,7 @@ export class Hub {
   private latestCursor = EARLIEST;
   private readonly ready: Promise<void>;
   private readonly detachStore: () => void;
+  private readonly detachGaps: () => void;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -113,6 +114,11 @@ export class Hub {
     this.observer = options.observer ?? {};
     this.now = options.now ?? Date.now;
     this.detachStore = this.store.onEvent((event) => this.fanOut(event));
+    // Live subscribers may have missed what the feed skipped: end their streams before the next
+    // event, so each reconnects with its last id and resumes exactly, or is told it cannot.
+    this.detachGaps = this.store.onFeedGap(() => {
+      for (const subscriber of [...this.subscribers.values()]) this.endSubscriber(subscriber, 'gap');
+    });
     this.ready = this.store.head().then((head) => {
       if (this.latestId === EARLIEST) this.latestId = head;
     });
@@ -210,6 +216,7 @@ export class Hub {
     this.flush();
     for (const subscriber of [...this.subscribers.values()]) this.endSubscriber(subscriber, 'shutdown');
     this.detachStore();
+    this.detachGaps();
   }
 
   private subscription(subscriber: Subscriber, start: SubscriptionStart): Subscription {

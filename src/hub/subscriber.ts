@@ -20,7 +20,7 @@ export interface SubscriberSink {
   destroy(): void;
 }
 
-export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown' | 'kicked';
+export type CloseReason = 'client' | 'slow' | 'expired' | 'shutdown' | 'kicked' | 'gap';
 
 /** One subscriber's queue: frames waiting for the next flush, and live events held during replay. */
 export class Subscriber {

@@ -42,6 +42,10 @@ export class ManagedStore implements Store {
     return this.inner.onEvent(listener);
   }
 
+  onFeedGap(listener: () => void): () => void {
+    return this.inner.onFeedGap(listener);
+  }
+
   compareCursors(a: string, b: string): number {
     return this.inner.compareCursors(a, b);
   }

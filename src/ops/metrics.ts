@@ -107,7 +107,8 @@ export class HubMetrics {
       registers,
     });
     // Known label values start at zero, so rate() and alerts work before the first occurrence.
-    for (const reason of ['client', 'slow', 'expired', 'shutdown', 'kicked']) disconnects.inc({ reason }, 0);
+    for (const reason of ['client', 'slow', 'expired', 'shutdown', 'kicked', 'gap'])
+      disconnects.inc({ reason }, 0);
     for (const reason of ['unknown', 'expired', 'malformed']) resets.inc({ reason }, 0);
     for (const operation of ['append', 'readAfter', 'head']) this.storeErrors.inc({ operation }, 0);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });

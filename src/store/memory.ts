@@ -99,6 +99,11 @@ export class MemoryStore implements Store {
     return () => this.listeners.delete(listener);
   }
 
+  /** The in-process feed is the log itself: it never skips an event. */
+  onFeedGap(): () => void {
+    return () => undefined;
+  }
+
   compareCursors(a: string, b: string): number {
     return cursorSequence(a) - cursorSequence(b);
   }

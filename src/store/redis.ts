@@ -63,6 +63,7 @@ export class RedisStore implements Store {
   private readonly feed: RedisClient;
   private readonly warn: (message: string) => void;
   private readonly listeners = new Set<LiveListener>();
+  private readonly gapListeners = new Set<() => void>();
   /** Stream id of the newest event delivered to listeners (or the start point). */
   private feedCursor = NO_ID;
   /** Public id matching `feedCursor`, for `head()`. */
@@ -190,6 +191,11 @@ export class RedisStore implements Store {
     return () => this.listeners.delete(listener);
   }
 
+  onFeedGap(listener: () => void): () => void {
+    this.gapListeners.add(listener);
+    return () => this.gapListeners.delete(listener);
+  }
+
   compareCursors(a: string, b: string): number {
     if (a === b) return 0;
     if (a === EARLIEST) return -1;
@@ -205,6 +211,7 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
+    this.gapListeners.clear();
     for (const waiter of this.feedWaiters) waiter.fail(new Error('store is closed'));
     this.commands.disconnect();
     this.feed.disconnect();
@@ -276,6 +283,7 @@ export class RedisStore implements Store {
       this.warn(
         `live feed skipped events between ${this.feedCursor} and ${id}: they were trimmed before delivery`,
       );
+      for (const listener of this.gapListeners) listener();
     }
     const event = decodeEntry(id, fields);
     this.feedCursor = id;

@@ -74,6 +74,12 @@ export interface Store {
    * order. Returns a function that detaches the listener.
    */
   onEvent(listener: LiveListener): () => void;
+  /**
+   * Listens for gaps in the live feed: events that were trimmed before this process could deliver
+   * them (e.g. after a long disconnection from a shared store). Called before the first event after
+   * the gap is delivered. Returns a function that detaches the listener.
+   */
+  onFeedGap(listener: () => void): () => void;
   /** Orders two cursors: negative when `a` is older, 0 when equal; `EARLIEST` precedes all. */
   compareCursors(a: string, b: string): number;
   /** Whether the store can currently take appends (for readiness checks). */

@@ -8,6 +8,7 @@ import type { StoredEvent } from '../../src/store/types.js';
 import { EARLIEST } from '../../src/store/types.js';
 import { RedisServer, freePort, redisAvailable } from '../helpers/redis.js';
 import { eventually } from './store-contract.js';
+import { MemorySink } from '../helpers/memory-sink.js';
 
 const topic = 'urn:test';
 
@@ -101,6 +102,40 @@ describe.runIf(redisAvailable('RedisStore behaviour'))('RedisStore', () => {
     await eventually(() => received.length >= published.length, 10_000, 'all events after reconnects');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(received.map((event) => event.id)).toEqual(published.map((event) => event.id));
+  });
+
+  it('ends live streams when its feed finds events trimmed before it could deliver them', async () => {
+    const prefix = `gap-${++namespace}`;
+    const follower = await connect(prefix, { historySize: 1000 });
+    const publisher = await connect(prefix, { historySize: 1000 });
+    const hub = new Hub({ store: follower });
+    const sink = new MemorySink();
+    await hub.subscribe({ topics: [topic], sink });
+    const gaps: number[] = [];
+    follower.onFeedGap(() => gaps.push(Date.now()));
+    await publisher.append({ topics: [topic], data: 'before' });
+    await eventually(() => sink.events.length === 1, 5000, 'the first event');
+    // While the follower's reader is reconnecting, events are published and trimmed away.
+    await killClients(admin, 'ssehub-feed');
+    const key = `{${prefix}}:events`;
+    for (let n = 0; n < 3; n++) await publisher.append({ topics: [topic], data: `trimmed ${n}` });
+    const after = await publisher.append({ topics: [topic], data: 'after the gap' });
+    await admin.call('XTRIM', key, 'MAXLEN', '1');
+    await eventually(() => sink.ended, 10_000, 'the stream to end at the gap');
+    expect(gaps).toHaveLength(1);
+    // The stream ended before the event after the gap could move the client past it.
+    expect(sink.events.map((event) => event.data)).toEqual(['before']);
+    expect(hub.stats().subscribers).toBe(0);
+    // Reconnecting with its last id, the client is told plainly it cannot resume.
+    const again = new MemorySink();
+    const resumed = await hub.subscribe({
+      topics: [topic],
+      sink: again,
+      lastEventId: sink.events[0]?.lastEventId,
+    });
+    expect(resumed.start.reset?.reason).toBe('expired');
+    expect(await follower.head()).toBe(after.id);
+    await hub.close();
   });
 
   it('a hub resuming a subscriber while another hub publishes sends each event once (history ahead of the feed)', async () => {

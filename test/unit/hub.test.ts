@@ -159,6 +159,9 @@ class LaggingStore implements Store {
   compareCursors(a: string, b: string): number {
     return this.inner.compareCursors(a, b);
   }
+  onFeedGap(): () => void {
+    return () => undefined;
+  }
   isReady(): boolean {
     return true;
   }
