@@ -1,0 +1,216 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import { connect } from 'node:http2';
+import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { EventStreamParser } from '../../src/protocol/parse.js';
+import type { ParsedEvent } from '../../src/protocol/parse.js';
+import { createHubServer } from '../../src/server/app.js';
+import type { HubServer } from '../../src/server/app.js';
+import { HUB_PATH, parseMetrics } from './helpers.js';
+
+/** A self-signed certificate for 127.0.0.1 made with the openssl CLI, or undefined without it. */
+function selfSignedCertificate(dir: string): { cert: string; key: string } | undefined {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const result = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
+    { encoding: 'utf8' },
+  );
+  if (result.error || result.status !== 0) {
+    const message = `openssl could not make a test certificate (${result.error?.message ?? result.stderr})`;
+    if (process.env.CI) throw new Error(`${message}; CI requires it`);
+    console.warn(`\n*** SKIPPING HTTP/2 tests: ${message} ***\n`);
+    return undefined;
+  }
+  return { cert, key };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ssehub-tls-'));
+const files = selfSignedCertificate(dir);
+
+interface H2Stream {
+  headers: Promise<IncomingHttpHeaders>;
+  events: ParsedEvent[];
+  ended: Promise<void>;
+  waitFor(count: number, timeoutMs?: number): Promise<void>;
+}
+
+function subscribeH2(session: ClientHttp2Session, topic: string, lastEventId?: string): H2Stream {
+  const stream = session.request({
+    ':path': `${HUB_PATH}?topic=${encodeURIComponent(topic)}`,
+    accept: 'text/event-stream',
+    ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+  });
+  const events: ParsedEvent[] = [];
+  const parser = new EventStreamParser({ onEvent: (event) => events.push(event) });
+  stream.on('data', (chunk: Buffer) => parser.push(chunk));
+  const ended = new Promise<void>((resolve, reject) => {
+    stream.on('end', () => resolve());
+    stream.on('error', reject);
+  });
+  ended.catch(() => undefined);
+  return {
+    headers: new Promise((resolve) => stream.once('response', resolve)),
+    events,
+    ended,
+    waitFor: async (count, timeoutMs = 5000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (events.length < count) {
+        if (Date.now() > deadline) throw new Error(`${topic}: ${events.length} of ${count} events`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+  };
+}
+
+function requestH2(
+  session: ClientHttp2Session,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(headers);
+    let text = '';
+    let responseHeaders: IncomingHttpHeaders = {};
+    stream.on('response', (h) => (responseHeaders = h));
+    stream.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    stream.on('end', () =>
+      resolve({ status: Number(responseHeaders[':status']), headers: responseHeaders, body: text }),
+    );
+    stream.on('error', reject);
+    stream.end(body);
+  });
+}
+
+function publishH2(session: ClientHttp2Session, topic: string, data: string) {
+  return requestH2(
+    session,
+    { ':method': 'POST', ':path': HUB_PATH, 'content-type': 'application/x-www-form-urlencoded' },
+    new URLSearchParams({ topic, data }).toString(),
+  );
+}
+
+describe.runIf(files !== undefined)('HTTP/2 over TLS', () => {
+  let hub: HubServer;
+  let url: string;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    ca = readFileSync(files!.cert);
+    hub = createHubServer({
+      config: { port: 0, demo: false, tlsCert: files!.cert, tlsKey: files!.key, heartbeatMs: 0 },
+    });
+    url = await hub.listen();
+  });
+
+  afterAll(async () => {
+    await hub?.close(2000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('several concurrent event streams and publishes share one connection', async () => {
+    expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const session = connect(url, { ca });
+    session.on('error', () => undefined);
+    try {
+      const topics = Array.from({ length: 8 }, (_, i) => `urn:h2:${i}`);
+      const streams = topics.map((topic) => subscribeH2(session, topic));
+      for (const stream of streams) {
+        const headers = await stream.headers;
+        expect(headers[':status']).toBe(200);
+        expect(headers['content-type']).toBe('text/event-stream');
+        // Connection-specific headers are forbidden in HTTP/2.
+        expect(headers.connection).toBeUndefined();
+      }
+      const published = await Promise.all(
+        topics.flatMap((topic) => [1, 2, 3].map((n) => publishH2(session, topic, `${topic}#${n}`))),
+      );
+      for (const answer of published) expect(answer.status).toBe(200);
+      for (const [i, stream] of streams.entries()) {
+        await stream.waitFor(3);
+        // Each stream saw only its own topic; publishes of one topic may race, so compare as sets.
+        expect(stream.events.map((e) => e.data).sort()).toEqual([1, 2, 3].map((n) => `${topics[i]}#${n}`));
+      }
+      const metrics = parseMetrics((await requestH2(session, { ':path': '/metrics' })).body);
+      expect(metrics.get('ssehub_connections_open')).toBe(1);
+      expect(metrics.get('ssehub_subscriptions_open')).toBe(8);
+
+      // Resume over HTTP/2 replays what came after the given id.
+      const first = streams[0]!.events[0]!.lastEventId;
+      const resumed = subscribeH2(session, topics[0]!, first);
+      await resumed.waitFor(2);
+      expect(resumed.events.map((e) => e.data)).toEqual(streams[0]!.events.slice(1).map((e) => e.data));
+
+      // Errors are one-line answers over HTTP/2 too.
+      const bad = await requestH2(session, { ':path': HUB_PATH });
+      expect(bad.status).toBe(400);
+      expect(bad.body).toBe('Missing "topic" parameter.\n');
+    } finally {
+      session.close();
+    }
+  });
+
+  test('HTTP/1.1 clients are still served on the TLS port', async () => {
+    const answer = await new Promise<{ status: number; body: string; protocol: unknown }>(
+      (resolve, reject) => {
+        const req = httpsGet(`${url}/healthz`, { ca, agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body,
+              protocol: (res.socket as { alpnProtocol?: unknown }).alpnProtocol,
+            }),
+          );
+        });
+        req.on('error', reject);
+      },
+    );
+    expect(answer).toEqual({ status: 200, body: 'ok: process alive\n', protocol: false });
+  });
+
+  test('shutdown ends every HTTP/2 stream cleanly after its queued events and sends GOAWAY', async () => {
+    const own = createHubServer({
+      config: { port: 0, demo: false, tlsCert: files!.cert, tlsKey: files!.key },
+    });
+    const ownUrl = await own.listen();
+    const session = connect(ownUrl, { ca });
+    session.on('error', () => undefined);
+    const goaway = new Promise<void>((resolve) => session.once('goaway', () => resolve()));
+    const streams = [0, 1, 2].map((i) => subscribeH2(session, `urn:bye:${i}`));
+    for (const stream of streams) expect((await stream.headers)[':status']).toBe(200);
+    for (const i of [0, 1, 2])
+      expect((await publishH2(session, `urn:bye:${i}`, 'last words')).status).toBe(200);
+    await own.close(3000);
+    await goaway;
+    for (const stream of streams) {
+      await stream.ended;
+      expect(stream.events.map((e) => e.data)).toEqual(['last words']);
+    }
+    session.close();
+  });
+});
