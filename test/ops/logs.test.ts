@@ -1,0 +1,74 @@
+import { Writable } from 'node:stream';
+import { describe, expect, test } from 'vitest';
+import { createLogger } from '../../src/ops/logger.js';
+import { createHubServer } from '../../src/server/app.js';
+import { HS_SECRET, hmacKey, mint } from '../auth/tokens.js';
+import { eventually, openStream, publish } from './helpers.js';
+
+/** A pino destination keeping each JSON line. */
+function memoryDestination(): { lines: Record<string, unknown>[]; stream: Writable } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n'))
+        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, stream };
+}
+
+describe('structured logs', () => {
+  test('streams are logged with request id, subject, topic count and the reason they ended', async () => {
+    const { lines, stream } = memoryDestination();
+    const logger = createLogger({ level: 'debug', pretty: false, destination: stream });
+    const hub = createHubServer({
+      config: { port: 0, demo: false, jwtKey: HS_SECRET, allowAnonymous: true },
+      logger,
+    });
+    const url = await hub.listen();
+    try {
+      const token = await mint(hmacKey(), { sub: 'user-42', mercure: { subscribe: ['*'] } });
+      const reader = await openStream(url, ['urn:a', 'urn:b'], {
+        headers: { Authorization: `Bearer ${token}`, 'X-Request-Id': 'req-abc' },
+      });
+      expect(reader.status).toBe(200);
+      expect(reader.headers['x-request-id']).toBe('req-abc');
+      const opened = lines.find((line) => line.msg === 'stream opened');
+      expect(opened).toMatchObject({
+        level: 'info',
+        service: 'ssehub',
+        requestId: 'req-abc',
+        subject: 'user-42',
+        topicCount: 2,
+      });
+      expect(typeof opened?.time).toBe('string');
+      reader.close();
+      await eventually(() => lines.some((line) => line.msg === 'stream closed: client'));
+      expect(lines.find((line) => line.msg === 'stream closed: client')).toMatchObject({
+        requestId: 'req-abc',
+        subject: 'user-42',
+        topicCount: 2,
+        reason: 'client',
+      });
+
+      // A refused request is logged with its status and a generated id, never with its query string.
+      const refused = await publish(url, 'urn:a', 'no token');
+      expect(refused.status).toBe(401);
+      const refusal = lines.find((line) => line.msg === 'request refused');
+      expect(refusal).toMatchObject({ method: 'POST', path: '/.well-known/mercure', status: 401 });
+      expect(refusal?.requestId).toMatch(/^[A-Za-z0-9_-]{8}$/);
+
+      // An unsafe caller-supplied id is replaced, not echoed.
+      const response = await fetch(`${url}/healthz`, { headers: { 'X-Request-Id': 'bad id\u00e9' } });
+      expect(response.headers.get('x-request-id')).toMatch(/^[A-Za-z0-9_-]{8}$/);
+
+      const shutdown = hub.close(2000);
+      const anonymous = lines.length;
+      await shutdown;
+      expect(lines.slice(anonymous).some((line) => line.msg === 'shutdown complete')).toBe(true);
+    } finally {
+      await hub.close(1000);
+    }
+  });
+});
