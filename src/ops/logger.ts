@@ -27,6 +27,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base,
       pretty({
         colorize: true,
+        singleLine: true,
         sync: true,
         translateTime: 'SYS:HH:MM:ss.l',
         ignore: 'pid,hostname,service',

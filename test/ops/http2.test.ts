@@ -173,6 +173,49 @@ describe.runIf(files !== undefined)('HTTP/2 over TLS', () => {
     }
   });
 
+  test('a cancelled stream frees its subscription; a stream that does not read is cut alone', async () => {
+    const own = createHubServer({
+      config: { port: 0, demo: false, tlsCert: files!.cert, tlsKey: files!.key, maxBufferedBytes: 64 * 1024 },
+    });
+    const ownUrl = await own.listen();
+    const session = connect(ownUrl, { ca });
+    session.on('error', () => undefined);
+    const scrape = async () => parseMetrics((await requestH2(session, { ':path': '/metrics' })).body);
+    try {
+      const keep = subscribeH2(session, 'urn:keep');
+      const cancelled = session.request({ ':path': `${HUB_PATH}?topic=urn:cancel` });
+      cancelled.on('error', () => undefined);
+      await keep.headers;
+      await new Promise((resolve) => cancelled.once('response', resolve));
+      expect((await scrape()).get('ssehub_subscriptions_open')).toBe(2);
+      cancelled.close();
+      const deadline = Date.now() + 5000;
+      while ((await scrape()).get('ssehub_disconnects_total{reason="client"}') !== 1) {
+        if (Date.now() > deadline) throw new Error('the cancelled stream was not released');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect((await scrape()).get('ssehub_subscriptions_open')).toBe(1);
+
+      // A stream whose reader stops is cut when its backlog passes the limit; the others go on.
+      const stalled = session.request({ ':path': `${HUB_PATH}?topic=urn:slow` });
+      stalled.on('error', () => undefined);
+      await new Promise((resolve) => stalled.once('response', resolve));
+      stalled.pause();
+      const chunk = 'z'.repeat(16 * 1024);
+      for (let i = 0; i < 500; i++) {
+        expect((await publishH2(session, 'urn:slow', chunk)).status).toBe(200);
+        if ((await scrape()).get('ssehub_disconnects_total{reason="slow"}') === 1) break;
+      }
+      expect((await scrape()).get('ssehub_disconnects_total{reason="slow"}')).toBe(1);
+      expect((await publishH2(session, 'urn:keep', 'still here')).status).toBe(200);
+      await keep.waitFor(1);
+      expect(keep.events.map((e) => e.data)).toEqual(['still here']);
+    } finally {
+      session.close();
+      await own.close(1000);
+    }
+  });
+
   test('HTTP/1.1 clients are still served on the TLS port', async () => {
     const answer = await new Promise<{ status: number; body: string; protocol: unknown }>(
       (resolve, reject) => {
