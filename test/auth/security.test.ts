@@ -381,6 +381,24 @@ describe('token sources and their precedence (header > query > cookie)', () => {
   }
 });
 
+describe('the namespaced claim', () => {
+  it('accepts rights under "https://mercure.rocks/" as the Mercure reference hub does', async () => {
+    const topic = 'https://example.com/namespaced';
+    const subscriberToken = await mint(
+      key,
+      { 'https://mercure.rocks/': { subscribe: [topic] } },
+      { expiresIn: later },
+    );
+    const answer = await trySubscribe(hub.hubUrl, [topic], bearer(subscriberToken));
+    const stream = answer.stream as RawStream;
+    const publisherToken = await mint(key, { 'https://mercure.rocks/': { publish: [topic] } });
+    const sent = await acceptedPublish({ topic, data: 'namespaced', private: 'on' }, bearer(publisherToken));
+    await stream.waitFor(() => stream.events.length === 1, 5000, 'private update');
+    expect(stream.events[0]?.lastEventId).toBe(sent.body);
+    stream.destroy();
+  });
+});
+
 describe('oversized inputs', () => {
   it('refuses huge headers (431, Node’s own limit) and a huge body (413), storing nothing', async () => {
     const huge = await trySubscribe(hub.hubUrl, [TOPIC_A], bearer('a'.repeat(17_000)));
