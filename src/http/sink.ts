@@ -22,6 +22,9 @@ export class ResponseSink implements SubscriberSink {
   }
 
   end(): void {
+    // Ended before its headers (shutdown or expiry while history was being read): an empty 200
+    // without text/event-stream would make an EventSource give up for good, a reset makes it retry.
+    if (!this.res.headersSent) return void this.res.destroy();
     this.res.end();
   }
 
