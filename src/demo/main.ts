@@ -1,10 +1,13 @@
 /**
- * The demo page: subscribes with the browser's EventSource, shows every event with its id, the
- * connection state and the number of reconnects, and publishes from a form.
+ * The demo page: subscribes with ssehub's reconnecting client, shows every event with its id, the
+ * connection state (and each transition), the number of reconnects and the hub's reset signal, and
+ * publishes from a form. The last event id lives in sessionStorage, so a reload resumes.
  */
+import { createClient } from '../client/index.js';
+import type { SseClient, StateChange } from '../client/index.js';
 
 const HUB = '/.well-known/mercure';
-const RESET_EVENT_TYPE = 'ssehub-reset';
+const MAX_LOGGED_TRANSITIONS = 50;
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -18,15 +21,33 @@ const countView = element('count');
 const lastIdView = element('last-id');
 const eventsView = element<HTMLTableSectionElement>('events');
 const noticeView = element('notice');
+const stateLog = element<HTMLOListElement>('state-log');
 
-let source: EventSource | undefined;
-let reconnects = 0;
+let client: SseClient | undefined;
 let count = 0;
-let everOpened = false;
 
-function setState(state: string): void {
-  stateView.textContent = state;
-  stateView.className = `state-${state}`;
+function describeChange(change: StateChange): string {
+  switch (change.state) {
+    case 'connecting':
+      return change.attempt === 0 ? 'connecting' : `connecting (retry ${change.attempt})`;
+    case 'open':
+      return change.resumedAfter ? `open (after ${change.resumedAfter})` : 'open';
+    case 'retrying':
+      return `retrying: attempt ${change.attempt} in ${change.delay} ms (${change.reason.message})`;
+    case 'closed':
+      return `closed: ${change.reason.message}`;
+  }
+}
+
+function showState(change: StateChange): void {
+  stateView.textContent = change.state;
+  stateView.className = `state-${change.state}`;
+  reconnectsView.textContent = String(client?.reconnects ?? 0);
+  const entry = document.createElement('li');
+  entry.dataset.state = change.state;
+  entry.textContent = `${new Date().toLocaleTimeString()} ${describeChange(change)}`;
+  stateLog.prepend(entry);
+  while (stateLog.children.length > MAX_LOGGED_TRANSITIONS) stateLog.lastElementChild?.remove();
 }
 
 function showEvent(type: string, id: string, data: string): void {
@@ -43,22 +64,24 @@ function showEvent(type: string, id: string, data: string): void {
 }
 
 function subscribe(topic: string): void {
-  source?.close();
-  everOpened = false;
-  const url = `${HUB}?topic=${encodeURIComponent(topic)}`;
-  source = new EventSource(url);
-  setState('connecting');
-  source.onopen = () => {
-    if (everOpened) reconnects++;
-    everOpened = true;
-    reconnectsView.textContent = String(reconnects);
-    setState('open');
-  };
-  source.onerror = () => setState(source?.readyState === EventSource.CLOSED ? 'closed' : 'retrying');
-  source.onmessage = (event) => showEvent('message', event.lastEventId, String(event.data));
-  source.addEventListener(RESET_EVENT_TYPE, (event) => {
+  client?.close();
+  count = 0;
+  countView.textContent = '0';
+  eventsView.replaceChildren();
+  noticeView.hidden = true;
+  client = createClient(HUB, {
+    topics: [topic],
+    storage: sessionStorage,
+    // The hub's default heartbeat is 15 s; three missed heartbeats mean a dead connection.
+    heartbeatTimeout: 45_000,
+  });
+  client.onState(showState);
+  client.onAny((event) => showEvent(event.type, event.id, event.data));
+  client.onReset((notice) => {
     noticeView.hidden = false;
-    noticeView.textContent = `The hub could not resume this stream (${String((event as MessageEvent).data)}); reload the data.`;
+    noticeView.textContent =
+      `The hub could not resume after ${notice.lastEventId} (${notice.reason}); events may have been ` +
+      `missed, so reload the data. The stream goes on after ${notice.resumeFrom}.`;
   });
 }
 

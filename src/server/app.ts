@@ -190,7 +190,13 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
       );
       return;
     }
-    if (config.demo && (path.startsWith('/demo/') || path.startsWith('/client/') || path === '/')) {
+    if (
+      config.demo &&
+      (path.startsWith('/demo/') ||
+        path.startsWith('/client/') ||
+        path.startsWith('/protocol/') ||
+        path === '/')
+    ) {
       return void serveDemo(req, res, path);
     }
     sendError(res, new HttpError(404, `Not found: ${path}. The hub is at ${MERCURE_PATH}.`));
@@ -368,7 +374,7 @@ async function serveDemo(req: IncomingMessage, res: ServerResponse, path: string
       new HttpError(405, `Method ${req.method ?? ''} not allowed here.`, { Allow: 'GET, HEAD' }),
     );
   }
-  // The page is in public/; its compiled scripts (demo and client) are in dist/.
+  // The page is in public/; its compiled scripts (demo, client and the parser it uses) are in dist/.
   const file =
     path === '/'
       ? join(PACKAGE_ROOT, 'public', 'index.html')

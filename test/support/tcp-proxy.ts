@@ -11,6 +11,8 @@ export class TcpProxy {
   private readonly server: Server;
   private readonly pairs = new Set<{ client: Socket; upstream: Socket; frozen: boolean }>();
   connections = 0;
+  /** The first bytes each client sent (its request head), in connection order. */
+  readonly requestHeads: string[] = [];
 
   private constructor(private readonly targetPort: number) {
     this.server = createServer((client) => this.accept(client));
@@ -71,6 +73,7 @@ export class TcpProxy {
     this.connections++;
     const upstream = connect(this.targetPort, '127.0.0.1');
     const pair = { client, upstream, frozen: false };
+    client.once('data', (chunk: Buffer) => this.requestHeads.push(chunk.toString('latin1')));
     this.pairs.add(pair);
     const teardown = (): void => {
       this.pairs.delete(pair);
