@@ -1,0 +1,81 @@
+/**
+ * ssehub's client loaded as an ES module in Chromium (as the demo page does): the browser's
+ * `online` event ends a long backoff wait at once, and the client resumes after its last id.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publish, startTestHub } from '../helpers/hub.js';
+import type { TestHub } from '../helpers/hub.js';
+import { chromiumAvailable, ensureDemoBuilt, launchChromium } from '../support/browser.js';
+import type { Browser } from '../support/browser.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+declare global {
+  interface Window {
+    log: { states: { state: string; delay?: number; at: number }[]; events: [string, string][] };
+  }
+}
+
+const runnable = chromiumAvailable('browser test of the client module');
+
+(runnable ? describe : describe.skip)('ssehub client in Chromium', () => {
+  let browser: Browser;
+  let hub: TestHub;
+  let proxy: TcpProxy;
+
+  beforeAll(async () => {
+    ensureDemoBuilt();
+    // A one-minute server retry: only the online event can explain a quick reconnect.
+    hub = await startTestHub({ config: { port: 0, retryMs: 60_000, demo: true } });
+    proxy = await TcpProxy.start(Number(new URL(hub.url).port));
+    browser = await launchChromium();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.close();
+    await hub?.close();
+  });
+
+  it('reconnects at once when the browser comes back online, resuming after its last id', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${proxy.url}/blank`);
+    // A module script, as a page would load it (a function passed to evaluate would be rewritten
+    // by the test runner's transform).
+    await page.addScriptTag({
+      type: 'module',
+      content: `
+        import { createClient } from '/client/index.js';
+        window.log = { states: [], events: [] };
+        const client = createClient('/.well-known/mercure', { topics: ['online'] });
+        client.onState((change) => window.log.states.push({
+          state: change.state,
+          delay: change.state === 'retrying' ? change.delay : undefined,
+          at: Date.now(),
+        }));
+        client.onAny((event) => window.log.events.push([event.id, event.data]));
+      `,
+    });
+    await page.waitForFunction(() => window.log?.states.some((change) => change.state === 'open'));
+    const first = (await publish(hub.hubUrl, { topic: 'online', data: 'before' })).body;
+    await page.waitForFunction(() => window.log.events.length === 1);
+
+    await browser.context.setOffline(true);
+    proxy.dropAll();
+    await page.waitForFunction(() => window.log.states.at(-1)?.state === 'retrying');
+    const missed = (await publish(hub.hubUrl, { topic: 'online', data: 'while offline' })).body;
+    const wentOnlineAt = await page.evaluate(() => Date.now());
+    await browser.context.setOffline(false);
+    await page.waitForFunction(() => window.log.events.length === 2, undefined, { timeout: 10_000 });
+
+    const { states, events } = await page.evaluate(() => window.log);
+    const retrying = states.filter((change) => change.state === 'retrying');
+    expect(retrying[0]!.delay).toBeGreaterThanOrEqual(30_000);
+    const reopened = states.filter((change) => change.state === 'open').at(-1)!;
+    expect(reopened.at - wentOnlineAt).toBeLessThan(5000);
+    expect(events).toEqual([
+      [first, 'before'],
+      [missed, 'while offline'],
+    ]);
+    await page.close();
+  });
+});
