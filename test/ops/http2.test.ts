@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:http2';
@@ -11,45 +10,10 @@ import type { ParsedEvent } from '../../src/protocol/parse.js';
 import { createHubServer } from '../../src/server/app.js';
 import type { HubServer } from '../../src/server/app.js';
 import { HUB_PATH, parseMetrics } from './helpers.js';
-
-/** A self-signed certificate for 127.0.0.1 made with the openssl CLI, or undefined without it. */
-function selfSignedCertificate(dir: string): { cert: string; key: string } | undefined {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  const result = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { encoding: 'utf8' },
-  );
-  if (result.error || result.status !== 0) {
-    const message = `openssl could not make a test certificate (${result.error?.message ?? result.stderr})`;
-    if (process.env.CI) throw new Error(`${message}; CI requires it`);
-    console.warn(`\n*** SKIPPING HTTP/2 tests: ${message} ***\n`);
-    return undefined;
-  }
-  return { cert, key };
-}
+import { selfSignedCertificate } from './tls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ssehub-tls-'));
-const files = selfSignedCertificate(dir);
+const files = selfSignedCertificate(dir, 'HTTP/2 tests');
 
 interface H2Stream {
   headers: Promise<IncomingHttpHeaders>;
