@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { VerificationKey } from './keys.js';
@@ -79,9 +80,14 @@ function verifierFor(
   algorithms: string[],
   options: VerifierOptions,
 ): TokenVerifier {
+  const now = options.now ?? Date.now;
+  const verified = new VerifiedTokenCache();
   return {
     async verify(token) {
       if (token === '' || token.length > MAX_TOKEN_LENGTH) throw new TokenRejectedError('malformed token');
+      const cached = verified.get(token, now());
+      if (cached) return cached;
+      let payload: JWTPayload;
       try {
         const verifyOptions = {
           algorithms,
@@ -92,12 +98,51 @@ function verifierFor(
           typeof key === 'function'
             ? await jwtVerify(token, key, verifyOptions)
             : await jwtVerify(token, key, verifyOptions);
-        return result.payload;
+        payload = result.payload;
       } catch (error) {
         throw rejection(error);
       }
+      const expiresAt =
+        typeof payload.exp === 'number' ? (payload.exp + options.leewaySeconds) * 1000 : Infinity;
+      verified.set(token, payload, Math.min(expiresAt, now() + VERIFIED_TTL_MS));
+      return payload;
     },
   };
+}
+
+/** How long a verified token is remembered (never past its `exp`). */
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_CAPACITY = 10_000;
+
+/**
+ * Tokens already verified, so a publisher sending many updates with one token pays for one
+ * signature check, not one per update. Keyed by a hash: no token is kept in memory.
+ */
+class VerifiedTokenCache {
+  private readonly entries = new Map<string, { payload: JWTPayload; until: number }>();
+
+  get(token: string, now: number): JWTPayload | undefined {
+    const id = hashOf(token);
+    const entry = this.entries.get(id);
+    if (!entry) return undefined;
+    if (entry.until <= now) {
+      this.entries.delete(id);
+      return undefined;
+    }
+    return entry.payload;
+  }
+
+  set(token: string, payload: JWTPayload, until: number): void {
+    if (this.entries.size >= VERIFIED_CAPACITY) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(hashOf(token), { payload, until });
+  }
+}
+
+function hashOf(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
 }
 
 function rejection(error: unknown): Error {

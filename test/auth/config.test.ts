@@ -101,6 +101,21 @@ describe('authorization settings', () => {
     expect(parseVerificationKey(ec, 'k', undefined).algorithms).toEqual(['ES384']);
   });
 
+  it('remembers a verified token only until it expires', async () => {
+    let now = Date.now();
+    const verifier = keyVerifier(parseVerificationKey(HS_SECRET, 'k', undefined), {
+      leewaySeconds: 2,
+      now: () => now,
+    });
+    const token = await mint(hmacKey(), { sub: 'cached' }, { expiresIn: 10 });
+    const exp = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).exp as number;
+    await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'cached' });
+    now = (exp + 2) * 1000 - 1;
+    await expect(verifier.verify(token)).resolves.toMatchObject({ sub: 'cached' });
+    now = (exp + 2) * 1000;
+    await expect(verifier.verify(token)).rejects.toThrow('token expired');
+  });
+
   it('refuses a token longer than 16 KiB before parsing it', async () => {
     const verifier = keyVerifier(parseVerificationKey(HS_SECRET, 'k', undefined), { leewaySeconds: 0 });
     const long = await mint(hmacKey(), { pad: 'x'.repeat(17_000) });
