@@ -1,5 +1,11 @@
 import type { BackoffOptions } from './types.js';
 
+/**
+ * Longest wait a timer can hold: browsers and Node.js fire a longer `setTimeout` at once, which a
+ * huge server `retry:` or `Retry-After` would turn into a reconnect loop.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface BackoffPolicy {
   initial: number;
   factor: number;
@@ -27,7 +33,7 @@ export function backoffPolicy(options: BackoffOptions = {}): BackoffPolicy {
 /**
  * The wait before retry number `attempt` (1-based): the base (the server's `retry:` when it sent one,
  * else `initial`) times `factor^(attempt-1)`, capped at `max` (or at the server's value when that is
- * larger: the server asked for it), minus up to `jitter` of itself.
+ * larger: the server asked for it), minus up to `jitter` of itself; never above `MAX_TIMER_MS`.
  */
 export function retryDelay(
   policy: BackoffPolicy,
@@ -38,5 +44,5 @@ export function retryDelay(
   const base = serverRetry ?? policy.initial;
   const cap = Math.max(policy.max, base);
   const grown = Math.min(cap, base * policy.factor ** Math.max(0, attempt - 1));
-  return Math.round(grown * (1 - policy.jitter * random()));
+  return Math.min(MAX_TIMER_MS, Math.round(grown * (1 - policy.jitter * random())));
 }

@@ -1,6 +1,6 @@
 import { EventStreamParser } from '../protocol/parse.js';
 import type { ParsedEvent } from '../protocol/parse.js';
-import { backoffPolicy, retryDelay } from './backoff.js';
+import { backoffPolicy, MAX_TIMER_MS, retryDelay } from './backoff.js';
 import type { BackoffPolicy } from './backoff.js';
 import { subscriptionUrl } from './url.js';
 import type {
@@ -85,7 +85,7 @@ class ReconnectingClient implements SseClient {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.policy = backoffPolicy(options.backoff);
-    this.heartbeatTimeout = options.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+    this.heartbeatTimeout = Math.min(MAX_TIMER_MS, options.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT_MS);
     this.maxAuthAttempts = options.maxAuthAttempts ?? DEFAULT_MAX_AUTH_ATTEMPTS;
     this.storageKey = options.storageKey ?? `ssehub:last-event-id:${this.url}`;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
@@ -186,9 +186,12 @@ class ReconnectingClient implements SseClient {
       attempt = healthy ? 1 : attempt + 1;
       const delay = outcome.immediate
         ? 0
-        : Math.max(
-            retryDelay(this.policy, attempt, this.serverRetry, this.random),
-            outcome.retryAfterMs ?? 0,
+        : Math.min(
+            MAX_TIMER_MS,
+            Math.max(
+              retryDelay(this.policy, attempt, this.serverRetry, this.random),
+              outcome.retryAfterMs ?? 0,
+            ),
           );
       this.setState({ state: 'retrying', attempt, delay, reason: outcome.reason });
       await this.sleep(delay);

@@ -29,6 +29,14 @@ describe('retryDelay', () => {
     expect([1, 2].map((attempt) => retryDelay(noJitter, attempt, 60_000, () => 0))).toEqual([60_000, 60_000]);
   });
 
+  it('never returns more than a timer can hold (a longer setTimeout fires at once)', () => {
+    expect(retryDelay(noJitter, 1, 1e12, () => 0)).toBe(2 ** 31 - 1);
+    expect(retryDelay(noJitter, 200, undefined, () => 0)).toBe(30_000);
+    expect(
+      retryDelay(backoffPolicy({ jitter: 0, max: Number.MAX_SAFE_INTEGER }), 80, undefined, () => 0),
+    ).toBe(2 ** 31 - 1);
+  });
+
   it('jitter takes off up to its fraction of the delay', () => {
     const policy = backoffPolicy({ jitter: 0.5 });
     expect(retryDelay(policy, 1, undefined, () => 0)).toBe(1000);
@@ -118,6 +126,23 @@ describe('client timing on a fake clock', () => {
       { attempt: 1, delay: 7000 },
       { attempt: 2, delay: 14_000 },
     ]);
+  });
+
+  it('a huge Retry-After or server retry waits the longest a timer allows, not zero', async () => {
+    fixture.serve((_req, res, index) => {
+      if (index === 0) return res.writeHead(503, { 'Retry-After': String(10 ** 10) }).end();
+      openStream(res);
+      res.end('retry: 99999999999999\n\n');
+    });
+    start({ backoff: { jitter: 0 }, heartbeatTimeout: 0 });
+    await waitForRetry(1);
+    await clock.advance(2 ** 31 - 1);
+    await waitForRetry(2);
+    expect(retries()).toEqual([
+      { attempt: 1, delay: 2 ** 31 - 1 },
+      { attempt: 2, delay: 2 ** 31 - 1 },
+    ]);
+    expect(fixture.requests).toHaveLength(2);
   });
 
   it('resets the backoff after a connection that stayed open for healthyAfter', async () => {
