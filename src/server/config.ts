@@ -472,25 +472,47 @@ function readConfigFile(path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
+const HELP_WIDTH = 100;
+
 export function helpText(): string {
   const lines = [
     'Usage: ssehub [options]',
     '',
     'Server-Sent Events hub speaking the Mercure protocol. Every option can also be set by the',
     'environment variable shown, or in a JSON file given with --config FILE (or SSEHUB_CONFIG).',
+    'Switches (shown without VALUE) are turned off with --no-NAME, e.g. --no-demo.',
     '',
   ];
+  const label = (spec: (typeof OPTIONS)[number]) => (spec.boolean ? spec.flag : `${spec.flag} VALUE`);
+  const column = Math.max(...OPTIONS.map((o) => label(o).length), '--config FILE'.length) + 4;
+  const entry = (flag: string, text: string) => {
+    const wrapped = wrap(text, HELP_WIDTH - column);
+    lines.push(`  ${flag.padEnd(column - 2)}${wrapped[0] ?? ''}`);
+    for (const line of wrapped.slice(1)) lines.push(`${''.padEnd(column)}${line}`);
+  };
   for (const spec of OPTIONS) {
-    lines.push(`  ${spec.flag.padEnd(22)} ${spec.description}`);
+    entry(label(spec), spec.description);
     lines.push(
-      `  ${''.padEnd(22)} env ${spec.env.join(', ')}; default ${spec.defaultText ?? String(spec.default)}`,
+      `${''.padEnd(column)}env ${spec.env.join(', ')}; default ${spec.defaultText ?? String(spec.default)}`,
     );
   }
-  lines.push(
-    `  ${'--config FILE'.padEnd(22)} JSON file with any of the options above (keys as in the README table)`,
-  );
-  lines.push(`  ${'--help'.padEnd(22)} Show this help`);
+  entry('--config FILE', 'JSON file with any of the options above (keys as in the README table)');
+  entry('--help', 'Show this help');
   return lines.join('\n');
+}
+
+/** Splits text into lines of at most `width` characters, at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }
 
 /** The configuration table in Markdown, for the README (a test keeps the two in step). */
