@@ -104,7 +104,7 @@ describe('cutting off a subject', () => {
     const publishing = await publish(
       hub.hubUrl,
       { topic: TOPIC, data: 'x' },
-      bearer(await mint(key, { sub: 'alice', ...publisherClaims('*') })),
+      bearer(await mint(key, { sub: 'alice', ...publisherClaims('*') }, { issuedIn: -5 })),
     );
     expectRefused(publishing, 401, /token revoked/, 'token revoked');
     const fresh = await mint(key, subscriberClaims([], 'alice'), { expiresIn: 600, issuedIn: 1 });
