@@ -1,6 +1,6 @@
 export { JwtAuthorizer } from './jwt-authorizer.js';
 export type { JwtAuthorizerOptions } from './jwt-authorizer.js';
-export { authorizerFromSettings } from './settings.js';
+export { authorizerFromSettings, keyWarnings } from './settings.js';
 export type { AuthSettings } from './settings.js';
 export { keyVerifier, jwksVerifier, TokenRejectedError, KeySetUnavailableError } from './verifier.js';
 export type { TokenVerifier, TokenProblem, VerifierOptions } from './verifier.js';

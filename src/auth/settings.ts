@@ -71,3 +71,26 @@ export function authorizerFromSettings(settings: AuthSettings): JwtAuthorizer | 
     allowsCredentialsFrom: settings.allowsCredentialsFrom,
   });
 }
+
+/** Shortest HMAC secret not flagged: shorter ones can be brute-forced offline from any token. */
+const MIN_SECRET_BYTES = 32;
+
+/** Weak but usable settings, one line each, for the start-up output. */
+export function keyWarnings(settings: AuthSettings): string[] {
+  const warnings: string[] = [];
+  const keys: [string | undefined, string][] = [
+    [settings.jwtKey, 'SSEHUB_JWT_KEY'],
+    [settings.publisherJwtKey, 'SSEHUB_PUBLISHER_JWT_KEY'],
+    [settings.subscriberJwtKey, 'SSEHUB_SUBSCRIBER_JWT_KEY'],
+  ];
+  for (const [raw, setting] of keys) {
+    if (raw === undefined) continue;
+    const key = parseVerificationKey(raw, setting, parseAlgorithms(settings.jwtAlgorithms, 'SSEHUB_JWT_ALG'));
+    if (key.kind === 'secret' && (key.key as Uint8Array).length < MIN_SECRET_BYTES) {
+      warnings.push(
+        `${setting}: an HMAC secret of ${(key.key as Uint8Array).length} bytes can be guessed offline from any token; use at least ${MIN_SECRET_BYTES} random bytes`,
+      );
+    }
+  }
+  return warnings;
+}

@@ -18,13 +18,19 @@ async function main(): Promise<void> {
   }
   const { config } = parsed;
   // Loaded only now, so configuration errors and --help answer at once.
-  const [{ createHubServer }, { createLogger }, { openStore, redactUrl }, { KeyConfigError }] =
-    await Promise.all([
-      import('./app.js'),
-      import('../ops/logger.js'),
-      import('./store.js'),
-      import('../auth/keys.js'),
-    ]);
+  const [
+    { createHubServer },
+    { createLogger },
+    { openStore, redactUrl },
+    { KeyConfigError },
+    { keyWarnings },
+  ] = await Promise.all([
+    import('./app.js'),
+    import('../ops/logger.js'),
+    import('./store.js'),
+    import('../auth/keys.js'),
+    import('../auth/settings.js'),
+  ]);
   let store: Store;
   try {
     store = await openStore(config);
@@ -62,6 +68,7 @@ async function main(): Promise<void> {
       `ssehub: warning: no authorization is configured, anyone who can reach the hub may publish and subscribe; ${exposure}\n`,
     );
   } else {
+    for (const warning of keyWarnings(config)) process.stderr.write(`ssehub: warning: ${warning}\n`);
     logger.info(
       { anonymousSubscribers: config.allowAnonymous },
       config.allowAnonymous

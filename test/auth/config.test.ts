@@ -205,6 +205,14 @@ describe('the command line', () => {
     expect(secured.stdout).toMatch(/authorization on: publishers need a token, subscribers need a token/);
   });
 
+  it('warns about a short HMAC secret, but starts', async () => {
+    const result = await runCli({ SSEHUB_JWT_KEY: 'short-secret' });
+    expect(result.stderr).toBe(
+      'ssehub: warning: SSEHUB_JWT_KEY: an HMAC secret of 12 bytes can be guessed offline from any token; use at least 32 random bytes\n',
+    );
+    expect(result.stdout).toMatch(/listening/);
+  });
+
   it('exits 2 with one line naming the setting for an unusable key', async () => {
     const result = await runCli({ SSEHUB_JWT_KEY: RSA_PRIVATE });
     expect(result.code).toBe(2);
