@@ -157,6 +157,39 @@ describe('client against a fixture server', () => {
     expect(fixture.requests).toHaveLength(1);
   });
 
+  for (const [wptCase, contentType] of [
+    ['format-mime-bogus', 'x bogus'],
+    ['format-mime-valid-bogus', 'text/x-bogus'],
+    ['no Content-Type at all', undefined],
+  ] as const) {
+    it(`wpt ${wptCase}: Content-Type ${String(contentType)} fails the connection for good`, async () => {
+      fixture.serve((_req, res) => {
+        res.writeHead(200, contentType === undefined ? {} : { 'Content-Type': contentType });
+        res.end('data: data\n\n');
+      });
+      const subject = client();
+      const seen = record(subject);
+      expect(await subject.closed).toMatchObject({
+        code: 'content-type',
+        message: `Expected Content-Type text/event-stream, got ${contentType ?? 'none'}.`,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      expect(seen.events).toEqual([]);
+      expect(fixture.requests).toHaveLength(1);
+    });
+  }
+
+  it('wpt format-mime-trailing-semicolon: `text/event-stream;` opens', async () => {
+    fixture.serve((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream;' });
+      res.write('data: data\n\n');
+    });
+    const subject = client();
+    const seen = record(subject);
+    await until(() => seen.events.length === 1, 'event');
+    expect(seen.states.map((change) => change.state)).toEqual(['connecting', 'open']);
+  });
+
   it('accepts text/event-stream with parameters and any letter case', async () => {
     fixture.serve((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'Text/Event-Stream; charset=windows-1252' });

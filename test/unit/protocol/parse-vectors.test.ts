@@ -93,6 +93,33 @@ const vectors: Vector[] = [
     lastEventId: '…',
   },
   {
+    name: 'wpt format-field-id-3 (persists): an id stays for later events without one',
+    input: 'id: 1\ndata: a\n\ndata: b\n\n',
+    events: [
+      { data: 'a', lastEventId: '1' },
+      { data: 'b', lastEventId: '1' },
+    ],
+  },
+  {
+    name: 'wpt format-field-id-3 (changes and persists)',
+    input: 'id: 1\ndata: a\n\nid: 2\ndata: b\n\ndata: c\n\n',
+    events: [
+      { data: 'a', lastEventId: '1' },
+      { data: 'b', lastEventId: '2' },
+      { data: 'c', lastEventId: '2' },
+    ],
+  },
+  {
+    name: 'wpt format-field-id-3 (resets): `id:` with no value resets it for later events too',
+    input: 'id: 1\ndata: a\n\nid:\ndata: b\n\ndata: c\n\n',
+    events: [
+      { data: 'a', lastEventId: '1' },
+      { data: 'b', lastEventId: '' },
+      { data: 'c', lastEventId: '' },
+    ],
+    lastEventId: '',
+  },
+  {
     name: 'wpt format-field-id-null: an id containing NUL is ignored entirely',
     input: wpt('id: \0\0\ndata: hello'),
     events: [{ data: 'hello', lastEventId: '' }],
