@@ -24,7 +24,16 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
       }
       chunks.push(chunk);
     });
+    // Over HTTP/2 a stream reset by the client still ends its request stream: without this check a
+    // truncated body would be taken as the whole one.
+    const abandoned = () => {
+      if (settled) return;
+      settled = true;
+      reject(new HttpError(400, 'Request body incomplete: the client abandoned the request.'));
+    };
+    req.on('aborted', abandoned);
     req.on('end', () => {
+      if ((req as { aborted?: boolean }).aborted) return abandoned();
       if (settled) return;
       settled = true;
       resolve(Buffer.concat(chunks, size));

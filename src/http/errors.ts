@@ -19,8 +19,11 @@ export function sendError(res: ServerResponse, error: HttpError): void {
     return;
   }
   const body = error.message.replace(/[\r\n]+/g, ' ') + '\n';
+  const headers = { ...error.headers };
+  // HTTP/2 (Node's compatibility response has a `stream`) forbids connection-specific headers.
+  if ('stream' in res) delete headers.Connection;
   res.writeHead(error.status, {
-    ...error.headers,
+    ...headers,
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',

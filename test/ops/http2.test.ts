@@ -180,6 +180,66 @@ describe.runIf(files !== undefined)('HTTP/2 over TLS', () => {
     }
   });
 
+  test('a publish reset mid-body stores nothing; a too-large one is refused without HTTP/1 headers', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    const own = createHubServer({
+      config: { port: 0, demo: false, tlsCert: files!.cert, tlsKey: files!.key, maxBodyBytes: 1024 },
+    });
+    const ownUrl = await own.listen();
+    const session = connect(ownUrl, { ca });
+    session.on('error', () => undefined);
+    const published = async () =>
+      parseMetrics((await requestH2(session, { ':path': '/metrics' })).body).get(
+        'ssehub_events_published_total',
+      );
+    try {
+      const subscriber = subscribeH2(session, 'urn:partial');
+      await subscriber.headers;
+      // Declared length, then RST_STREAM half-way (Node's client sends END_STREAM first: the
+      // length mismatch gives it away).
+      const reset = session.request({
+        ':method': 'POST',
+        ':path': HUB_PATH,
+        'content-type': 'application/x-www-form-urlencoded',
+        'content-length': '100',
+      });
+      reset.on('error', () => undefined);
+      reset.write('topic=urn:partial&data=');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      reset.close(8);
+      // No declared length, and the connection is lost half-way.
+      const lost = connect(ownUrl, { ca });
+      lost.on('error', () => undefined);
+      const cut = lost.request({
+        ':method': 'POST',
+        ':path': HUB_PATH,
+        'content-type': 'application/x-www-form-urlencoded',
+      });
+      cut.on('error', () => undefined);
+      cut.write('topic=urn:partial&data=');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      lost.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await published()).toBe(0);
+      expect(subscriber.events).toEqual([]);
+
+      const tooLarge = await publishH2(session, 'urn:partial', 'x'.repeat(2000));
+      expect(tooLarge.status).toBe(413);
+      expect(tooLarge.body).toBe('Request body too large: at most 1024 bytes.\n');
+      expect(tooLarge.headers.connection).toBeUndefined();
+      expect(warnings).toEqual([]);
+      expect((await publishH2(session, 'urn:partial', 'whole')).status).toBe(200);
+      await subscriber.waitFor(1);
+      expect(subscriber.events.map((e) => e.data)).toEqual(['whole']);
+    } finally {
+      process.off('warning', onWarning);
+      session.close();
+      await own.close(1000);
+    }
+  });
+
   test('HTTP/1.1 clients are still served on the TLS port', async () => {
     const answer = await new Promise<{ status: number; body: string; protocol: unknown }>(
       (resolve, reject) => {
