@@ -78,4 +78,53 @@ const runnable = chromiumAvailable('browser test of the client module');
     ]);
     await page.close();
   });
+  it('works cross-origin with credentials: preflighted Last-Event-ID on reconnect, nothing missed', async () => {
+    // The page comes from one origin; the hub is reached on another port (through a proxy that
+    // can drop the connection), and allows the page's origin.
+    const cross = await startTestHub({ config: { port: 0, retryMs: 50, demo: true } });
+    const pageOrigin = cross.url;
+    await cross.close();
+    const port = Number(new URL(pageOrigin).port);
+    const hubWithCors = await startTestHub({
+      config: { port, retryMs: 50, demo: true, corsOrigins: [pageOrigin] },
+    });
+    const hubProxy = await TcpProxy.start(port);
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${pageOrigin}/blank`);
+      await page.addScriptTag({
+        type: 'module',
+        content: `
+          import { createClient } from '/client/index.js';
+          window.log = { states: [], events: [] };
+          const client = createClient('${hubProxy.url}/.well-known/mercure', {
+            topics: ['cross'],
+            credentials: 'include',
+            backoff: { initial: 50, jitter: 0 },
+          });
+          client.onState((change) => window.log.states.push({ state: change.state, at: Date.now() }));
+          client.onAny((event) => window.log.events.push([event.id, event.data]));
+        `,
+      });
+      await page.waitForFunction(() => window.log?.states.some((change) => change.state === 'open'));
+      const first = (await publish(hubWithCors.hubUrl, { topic: 'cross', data: 'one' })).body;
+      await page.waitForFunction(() => window.log.events.length === 1);
+      expect(hubProxy.dropAll()).toBeGreaterThanOrEqual(1);
+      const missed = (await publish(hubWithCors.hubUrl, { topic: 'cross', data: 'two' })).body;
+      await page.waitForFunction(() => window.log.events.length === 2, undefined, { timeout: 10_000 });
+      expect(await page.evaluate(() => window.log.events)).toEqual([
+        [first, 'one'],
+        [missed, 'two'],
+      ]);
+      const heads = hubProxy.requestHeads;
+      expect(heads.some((head) => head.startsWith('OPTIONS ') && /last-event-id/i.test(head))).toBe(true);
+      const reconnect = heads.filter((head) => head.startsWith('GET ')).at(-1) ?? '';
+      expect(reconnect).toMatch(new RegExp(`\\r\\nlast-event-id: ${first}\\r\\n`, 'i'));
+      expect(reconnect).toMatch(new RegExp(`\\r\\norigin: ${pageOrigin}\\r\\n`, 'i'));
+      await page.close();
+    } finally {
+      await hubProxy.close();
+      await hubWithCors.close();
+    }
+  });
 });
