@@ -6,19 +6,31 @@ import type { TLSSocket } from 'node:tls';
 /**
  * The server's open connections, so shutdown can let each finish what it carries and then close
  * it: HTTP/2 connections get a GOAWAY (their open streams finish), HTTP/1.1 connections are closed
- * as soon as they carry no request. What is still open at the deadline is destroyed.
+ * as soon as they carry no request. What is still open at the deadline is destroyed, including
+ * connections that never completed a TLS handshake.
  */
 export class ConnectionTracker {
-  private readonly sockets = new Set<Socket>();
+  /** Every TCP connection: what is counted, waited for and destroyed at the deadline. */
+  private readonly connections = new Set<Socket>();
+  /** The sockets requests arrive on: the TCP socket itself, or over TLS the TLS socket. */
+  private readonly requestSockets = new Set<Socket>();
   private readonly sessions = new Set<Http2Session>();
-  /** HTTP/1.1 requests in progress per connection. */
+  /** HTTP/1.1 requests in progress per request socket. */
   private readonly activeRequests = new Map<Socket, number>();
   private draining = false;
   private readonly emptyWaiters = new Set<() => void>();
 
   constructor(server: HttpServer | Http2SecureServer, tls: boolean) {
+    server.on('connection', (socket: Socket) => {
+      this.connections.add(socket);
+      socket.once('close', () => {
+        this.connections.delete(socket);
+        if (this.connections.size === 0) for (const waiter of [...this.emptyWaiters]) waiter();
+      });
+      if (!tls) this.addRequestSocket(socket);
+    });
     // Over TLS the request's socket is the TLS socket, known once the handshake is done.
-    server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => this.add(socket));
+    if (tls) server.on('secureConnection', (socket: TLSSocket) => this.addRequestSocket(socket));
     server.on('session', (session: Http2Session) => {
       this.sessions.add(session);
       if (this.draining) session.close();
@@ -27,7 +39,7 @@ export class ConnectionTracker {
   }
 
   get size(): number {
-    return this.sockets.size;
+    return this.connections.size;
   }
 
   /** Call for every request: counts HTTP/1.1 requests per connection. */
@@ -47,14 +59,14 @@ export class ConnectionTracker {
   drain(): void {
     this.draining = true;
     for (const session of this.sessions) session.close();
-    for (const socket of this.sockets) {
+    for (const socket of this.requestSockets) {
       if (!this.activeRequests.has(socket) && !isHttp2(socket)) socket.end();
     }
   }
 
   /** Resolves when no connection is open, or at the deadline (then returns false). */
   whenEmpty(deadline: number): Promise<boolean> {
-    if (this.sockets.size === 0) return Promise.resolve(true);
+    if (this.connections.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(false), Math.max(0, deadline - Date.now()));
       const waiter = () => finish(true);
@@ -69,16 +81,16 @@ export class ConnectionTracker {
 
   destroyAll(): void {
     for (const session of this.sessions) session.destroy();
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.requestSockets) socket.destroy();
+    for (const socket of this.connections) socket.destroy();
   }
 
-  private add(socket: Socket): void {
-    this.sockets.add(socket);
+  private addRequestSocket(socket: Socket): void {
+    this.requestSockets.add(socket);
     if (this.draining && !isHttp2(socket)) socket.end();
     socket.once('close', () => {
-      this.sockets.delete(socket);
+      this.requestSockets.delete(socket);
       this.activeRequests.delete(socket);
-      if (this.sockets.size === 0) for (const waiter of [...this.emptyWaiters]) waiter();
     });
   }
 }

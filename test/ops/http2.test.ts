@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -238,6 +239,21 @@ describe.runIf(files !== undefined)('HTTP/2 over TLS', () => {
       session.close();
       await own.close(1000);
     }
+  });
+
+  test('shutdown is not held up past its deadline by a connection that never completes TLS', async () => {
+    const own = createHubServer({
+      config: { port: 0, demo: false, tlsCert: files!.cert, tlsKey: files!.key },
+    });
+    const ownUrl = await own.listen();
+    const silent = netConnect(Number(new URL(ownUrl).port), '127.0.0.1');
+    silent.on('error', () => undefined);
+    await new Promise((resolve) => silent.once('connect', resolve));
+    expect(own.status().connections).toBe(1);
+    const started = Date.now();
+    await own.close(500);
+    expect(Date.now() - started).toBeLessThan(1500);
+    silent.destroy();
   });
 
   test('HTTP/1.1 clients are still served on the TLS port', async () => {
