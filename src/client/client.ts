@@ -8,6 +8,7 @@ import type {
   ClientOptions,
   ClientState,
   Clock,
+  EventMap,
   OnlineEventSource,
   Reason,
   ResetNotice,
@@ -36,8 +37,11 @@ const systemClock: Clock = {
  * Opens a reconnecting event stream. It starts connecting on the next microtask, so listeners added
  * right after this call see every state change and event.
  */
-export function createClient(url: string | URL, options: ClientOptions = {}): SseClient {
-  return new ReconnectingClient(url, options);
+export function createClient<Events extends EventMap = EventMap>(
+  url: string | URL,
+  options: ClientOptions = {},
+): SseClient<Events> {
+  return new ReconnectingClient(url, options) as unknown as SseClient<Events>;
 }
 
 class ReconnectingClient implements SseClient {

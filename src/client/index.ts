@@ -14,6 +14,7 @@ export type {
   ClientOptions,
   ClientState,
   Clock,
+  EventMap,
   LastEventIdStorage,
   OnlineEventSource,
   Reason,

@@ -2,15 +2,15 @@
 
 export type ClientState = 'connecting' | 'open' | 'retrying' | 'closed';
 
-/** One server-sent event, as delivered to `on(type, …)` listeners. */
-export interface ClientEvent {
+/** One server-sent event, as delivered to `on(type, …)` listeners. `T` is its JSON payload type. */
+export interface ClientEvent<T = unknown> {
   /** The event type (`message` unless the server sent `event:`). */
   readonly type: string;
   readonly data: string;
   /** The stream's last event id when this event arrived (the id to resume after). */
   readonly id: string;
-  /** `JSON.parse(data)`, typed by the caller. */
-  json<T = unknown>(): T;
+  /** `JSON.parse(data)`, typed by the client's event map (or by the caller). */
+  json<U = T>(): U;
 }
 
 /**
@@ -130,10 +130,16 @@ export interface ClientOptions {
   random?: () => number;
 }
 
-export interface SseClient {
+/**
+ * Maps event types to their JSON payload types, e.g. `{ message: Note; 'book.updated': Book }`, so
+ * `client.on('book.updated', (event) => event.json())` is typed. Optional: the default is untyped.
+ */
+export type EventMap = Record<string, unknown>;
+
+export interface SseClient<Events extends EventMap = EventMap> {
   /** Listen to server events of one type (`message` for untyped ones). Returns an unsubscribe function. */
-  on(type: string, listener: (event: ClientEvent) => void): () => void;
-  off(type: string, listener: (event: ClientEvent) => void): void;
+  on<K extends keyof Events & string>(type: K, listener: (event: ClientEvent<Events[K]>) => void): () => void;
+  off<K extends keyof Events & string>(type: K, listener: (event: ClientEvent<Events[K]>) => void): void;
   /** Listen to every server event, whatever its type. */
   onAny(listener: (event: ClientEvent) => void): () => void;
   /** Listen to connection state changes (connecting, open, retrying, closed). */
