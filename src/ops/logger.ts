@@ -31,7 +31,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         sync: true,
         translateTime: 'SYS:HH:MM:ss.l',
         ignore: 'pid,hostname,service',
-        destination: options.destination ? undefined : 1,
+        destination: (options.destination as NodeJS.WritableStream | undefined) ?? 1,
       }),
     );
   }

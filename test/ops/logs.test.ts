@@ -71,4 +71,21 @@ describe('structured logs', () => {
       await hub.close(1000);
     }
   });
+
+  test('in a terminal the same logs are one readable line each', async () => {
+    let output = '';
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        output += chunk.toString();
+        done();
+      },
+    });
+    const logger = createLogger({ pretty: true, destination: stream });
+    logger.info({ requestId: 'req-1', reason: 'slow' }, 'stream closed: slow');
+    await eventually(() => output.includes('\n'));
+    const plain = output.replace(/\u001b\[[0-9;]*m/g, '');
+    expect(plain).toMatch(
+      /^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: stream closed: slow \{"requestId":"req-1","reason":"slow"\}\n$/,
+    );
+  });
 });
