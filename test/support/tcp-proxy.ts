@@ -32,7 +32,7 @@ export class TcpProxy {
 
   /** Connections currently forwarded (not frozen). */
   get liveConnections(): number {
-    return [...this.pairs].filter((pair) => !pair.frozen).length;
+    return [...this.pairs].filter((pair) => !pair.frozen && !pair.client.destroyed).length;
   }
 
   get url(): string {
@@ -55,7 +55,7 @@ export class TcpProxy {
   }
 
   dropAll(): number {
-    const count = this.pairs.size;
+    const count = [...this.pairs].filter((pair) => !pair.client.destroyed).length;
     for (const pair of this.pairs) {
       pair.client.destroy();
       pair.upstream.destroy();
@@ -76,11 +76,13 @@ export class TcpProxy {
     client.once('data', (chunk: Buffer) => this.requestHeads.push(chunk.toString('latin1')));
     this.pairs.add(pair);
     const teardown = (): void => {
-      this.pairs.delete(pair);
+      // A frozen pair keeps its other side open (a zombie, as on a real dead path) but stays
+      // tracked, so dropAll() and close() still release it.
       if (!pair.frozen) {
         client.destroy();
         upstream.destroy();
       }
+      if (client.destroyed && upstream.destroyed) this.pairs.delete(pair);
     };
     client.on('error', teardown).on('close', teardown);
     upstream.on('error', teardown).on('close', teardown);
