@@ -203,11 +203,11 @@ async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
 }
 
 /** The standalone hub, as users run it: `node dist/server/cli.js` (after `npm run build`). */
-function ssehubCli(name: string, store: 'memory' | 'redis'): SystemDefinition {
+function ssehubCli(name: string, store: 'memory' | 'redis', cli = SSEHUB_CLI): SystemDefinition {
   return {
     name,
     unavailable: () => {
-      if (!existsSync(SSEHUB_CLI)) return `${SSEHUB_CLI} not built (npm run build)`;
+      if (!existsSync(cli)) return `${cli} not built (npm run build)`;
       if (store === 'redis' && spawnSync('redis-server', ['--version']).status !== 0)
         return 'redis-server not installed';
       return undefined;
@@ -215,7 +215,7 @@ function ssehubCli(name: string, store: 'memory' | 'redis'): SystemDefinition {
     async start(options) {
       const redis = store === 'redis' ? await startRedis() : undefined;
       const port = await freePort();
-      const child = spawn(process.execPath, [...(options.nodeFlags ?? []), SSEHUB_CLI], {
+      const child = spawn(process.execPath, [...(options.nodeFlags ?? []), cli], {
         cwd: repoRoot,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
@@ -332,6 +332,12 @@ const nchan: SystemDefinition = {
 export const ALL_SYSTEMS: SystemDefinition[] = [
   ssehubCli('ssehub', 'memory'),
   ssehubCli('ssehub-redis', 'redis'),
+  // A/B runs of a change: copy dist/ aside before it (cp -r dist bench/results/before) and name the copy.
+  ssehubCli(
+    'ssehub-before',
+    'memory',
+    path.join(process.env.SSEHUB_BENCH_BEFORE ?? '/nonexistent', 'server/cli.js'),
+  ),
   nodeServer('ssehub-core', 'bench/servers/ssehub-core.ts'),
   nodeServer('plain-node', 'bench/servers/plain-http.ts'),
   nodeServer('better-sse', 'bench/servers/better-sse.ts'),
