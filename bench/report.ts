@@ -7,7 +7,7 @@ import path from 'node:path';
 import { latencyChart } from './chart.js';
 import type { ChartSeries } from './chart.js';
 import { median } from './ledger.js';
-import { markdownTable, ratioLines, summarize } from './summary.js';
+import { marginalRss, markdownTable, ratioLines, summarize } from './summary.js';
 import type { BenchResults } from './summary.js';
 
 const START = '<!-- bench:results:start -->';
@@ -29,6 +29,12 @@ export function chartSeries(results: BenchResults): ChartSeries[] {
   }));
 }
 
+function loadLine(results: BenchResults): string {
+  const loads = results.cases.map((result) => result.loadAverage).filter(Number.isFinite);
+  if (loads.length === 0) return '- machine load average during the run: not recorded';
+  return `- machine load average (1 min) when each case started: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} on ${results.machine.nproc} cores (other work shared the machine)`;
+}
+
 function resultsSection(results: BenchResults, chartFile: string): string {
   const rows = summarize(results.cases);
   const { machine, options } = results;
@@ -44,6 +50,11 @@ function resultsSection(results: BenchResults, chartFile: string): string {
     markdownTable(rows),
     '',
     ...ratioLines(rows).map((line) => `- ${line}`),
+    ...marginalRss(results.cases).map(
+      (m) =>
+        `- ${m.system}: each idle subscriber beyond ${m.fromN.toLocaleString('en-US')} adds ${m.kbPerConnection.toFixed(1)} KB of RSS (slope ${m.fromN.toLocaleString('en-US')} → ${m.toN.toLocaleString('en-US')})`,
+    ),
+    loadLine(results),
     END,
   ].join('\n');
 }

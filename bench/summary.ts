@@ -175,10 +175,52 @@ export function ratioLines(rows: readonly SummaryRow[]): string[] {
     const ourMedian = median(ours.reachMedianMs);
     const ratios = rows
       .filter((row) => row.n === n && row !== ours && row.reachMedianMs.length > 0)
-      .map((row) => `${row.system} ${(median(row.reachMedianMs) / ourMedian).toFixed(2)}×`);
+      .map(
+        (row) =>
+          `${row.system} ${(median(row.reachMedianMs) / ourMedian).toFixed(2)}×` +
+          (row.failedConnections > 0
+            ? ` (held only ${(row.n - row.failedConnections / row.reps).toLocaleString('en-US')} subscribers on average)`
+            : ''),
+      );
     lines.push(
       `N=${n.toLocaleString('en-US')}: time to reach all N, other ÷ ${ours.system} (above 1: ${ours.system} faster): ${ratios.join(', ')}`,
     );
   }
   return lines;
+}
+
+export interface MarginalRss {
+  system: string;
+  fromN: number;
+  toN: number;
+  /** Growth of the server's RSS per extra idle subscriber between two N: fixed costs cancel out. */
+  kbPerConnection: number;
+}
+
+/**
+ * RSS ÷ N charges a connection with whatever the process grows by once anything connects (V8's
+ * young generation, code caches); the slope between the two largest N leaves those out.
+ */
+export function marginalRss(cases: readonly CaseResult[]): MarginalRss[] {
+  const out: MarginalRss[] = [];
+  for (const system of [...new Set(cases.map((result) => result.system))]) {
+    const byN = new Map<number, CaseResult[]>();
+    for (const result of cases) {
+      if (result.system !== system || result.open === 0) continue;
+      byN.set(result.n, [...(byN.get(result.n) ?? []), result]);
+    }
+    const ns = [...byN.keys()].sort((a, b) => a - b);
+    if (ns.length < 2) continue;
+    const [fromN, toN] = ns.slice(-2) as [number, number];
+    const at = (n: number): { rss: number; open: number } => {
+      const results = byN.get(n) ?? [];
+      return { rss: median(results.map((r) => r.rssIdleKb)), open: median(results.map((r) => r.open)) };
+    };
+    const from = at(fromN);
+    const to = at(toN);
+    if (to.open > from.open) {
+      out.push({ system, fromN, toN, kbPerConnection: (to.rss - from.rss) / (to.open - from.open) });
+    }
+  }
+  return out;
 }
