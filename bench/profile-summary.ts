@@ -49,6 +49,7 @@ export function selfTimes(profile: CpuProfile, key: (node: ProfileNode) => strin
 }
 
 function main(): void {
+  process.stdout.on('error', () => process.exit(0)); // e.g. piped into `head`
   const file = process.argv[2];
   if (!file) throw new Error('usage: profile-summary.ts FILE.cpuprofile [top]');
   const top = Number(process.argv[3] ?? 25);

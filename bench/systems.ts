@@ -217,7 +217,9 @@ function ssehubCli(name: string, store: 'memory' | 'redis', cli = SSEHUB_CLI): S
       const port = await freePort();
       const child = spawn(process.execPath, [...(options.nodeFlags ?? []), cli], {
         cwd: repoRoot,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its info log (a line per stream opened and closed) goes to /dev/null: a pipe that the busy
+        // coordinator drains late would stall the hub's synchronous logger and bill the hub for it.
+        stdio: ['ignore', 'ignore', 'pipe'],
         env: {
           ...process.env,
           SSEHUB_HOST: '127.0.0.1',
@@ -228,7 +230,6 @@ function ssehubCli(name: string, store: 'memory' | 'redis', cli = SSEHUB_CLI): S
           ...(redis ? { SSEHUB_REDIS_URL: redis.url } : {}),
         },
       });
-      child.stdout?.resume();
       // The open-hub warning is expected here; anything else on stderr is shown.
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (text: string) => {
