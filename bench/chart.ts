@@ -10,12 +10,15 @@ export interface ChartSeries {
 
 const COLORS: Record<string, string> = {
   ssehub: '#d9480f',
-  'ssehub-redis': '#e8590c',
-  'ssehub-core': '#f08c00',
+  'ssehub-redis': '#f59f00',
+  'ssehub-before': '#868e96',
+  'ssehub-core': '#e64980',
   nchan: '#1971c2',
   'plain-node': '#2f9e44',
   'better-sse': '#7048e8',
 };
+/** Reference lines (the same hub before a change) are dashed. */
+const DASHED = new Set(['ssehub-before']);
 const FALLBACK_COLORS = ['#495057', '#c2255c', '#0c8599', '#5c940d'];
 
 const WIDTH = 760;
@@ -90,7 +93,7 @@ export function latencyChart(series: ChartSeries[], title: string, subtitle: str
     ];
     out.push(`<polygon points="${band.join(' ')}" fill="${color}" fill-opacity="0.12" stroke="none"/>`);
     out.push(
-      `<polyline points="${points.map((p) => `${x(p.n).toFixed(1)},${y(p.medianMs).toFixed(1)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2.5"/>`,
+      `<polyline points="${points.map((p) => `${x(p.n).toFixed(1)},${y(p.medianMs).toFixed(1)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2.5"${DASHED.has(s.system) ? ' stroke-dasharray="6 4"' : ''}/>`,
     );
     for (const p of points) {
       out.push(
@@ -99,7 +102,7 @@ export function latencyChart(series: ChartSeries[], title: string, subtitle: str
     }
     const legendY = MARGIN.top + 10 + index * 20;
     out.push(
-      `<line x1="${WIDTH - MARGIN.right + 16}" x2="${WIDTH - MARGIN.right + 36}" y1="${legendY}" y2="${legendY}" stroke="${color}" stroke-width="3"/>`,
+      `<line x1="${WIDTH - MARGIN.right + 16}" x2="${WIDTH - MARGIN.right + 36}" y1="${legendY}" y2="${legendY}" stroke="${color}" stroke-width="3"${DASHED.has(s.system) ? ' stroke-dasharray="6 4"' : ''}/>`,
       `<text x="${WIDTH - MARGIN.right + 42}" y="${legendY + 4}" fill="#212529">${escapeXml(s.system)}</text>`,
     );
   });

@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PhaseLedger, clockMs, encodePayload, median } from './ledger.js';
-import { fmt, markdownTable, ratioLines, summarize } from './summary.js';
+import { fmt, keptUpWith, markdownTable, ratioLines, summarize } from './summary.js';
 import type { CaseResult, PhaseResult } from './summary.js';
 import type { PhaseLedgerJson } from './ledger.js';
 import type { ConnectCommand, WorkerCommand, WorkerReply } from './load-worker.js';
@@ -314,7 +314,7 @@ class Bench {
       const step = await this.phase(system, result.open, count, eventsPerSec);
       baseP50 ??= step.p50Ms;
       // "Latency starts to climb": the median doubles (plus 5 ms of slack) over the gentlest step, or anything is lost.
-      const keptUp = step.lost === 0 && step.p50Ms <= 2 * baseP50 + 5;
+      const keptUp = keptUpWith(step, baseP50);
       result.ramp.push({ ...step, reachMs: [], eventsPerSec, offeredDeliveriesPerSec: offered, keptUp });
       if (!keptUp) break;
       result.sustainedDeliveriesPerSec = offered;

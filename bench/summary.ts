@@ -56,9 +56,29 @@ export interface BenchResults {
   cases: CaseResult[];
 }
 
+/**
+ * "Latency starts to climb": a ramp step keeps up while its median delivery latency stays within
+ * twice that of the gentlest step (plus 5 ms of slack), nothing is lost and every publish succeeded.
+ */
+export function keptUpWith(step: PhaseResult, baseP50Ms: number): boolean {
+  return step.lost === 0 && (step.publishFailures ?? 0) === 0 && step.p50Ms <= 2 * baseP50Ms + 5;
+}
+
+/** Offered deliveries/s of the last step that kept up, before the first that did not. */
+export function sustainedOf(ramp: readonly RampStep[]): number | undefined {
+  let sustained: number | undefined;
+  const base = ramp[0]?.p50Ms;
+  for (const step of ramp) {
+    if (base === undefined || !keptUpWith(step, base)) break;
+    sustained = step.offeredDeliveriesPerSec;
+  }
+  return sustained;
+}
+
 export function fmt(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '–';
-  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+  // Thresholds just below 100 and 10 so that 9.999 prints as 10.0, not 10.00.
+  return ms >= 99.95 ? ms.toFixed(0) : ms >= 9.995 ? ms.toFixed(1) : ms.toFixed(2);
 }
 
 function range(values: number[], unit = ''): string {
@@ -80,6 +100,8 @@ export interface SummaryRow {
   /** Deliveries expected but not received, plus subscribers that could not connect. */
   lost: number;
   failedConnections: number;
+  /** Publish requests the system refused or dropped (fan-out and ramp). */
+  failedPublishes: number;
   duplicates: number;
   rssPerConnectionKb: number[];
   sustainedDeliveriesPerSec: number[];
@@ -103,6 +125,7 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
         p99Ms: [],
         lost: 0,
         failedConnections: 0,
+        failedPublishes: 0,
         duplicates: 0,
         rssPerConnectionKb: [],
         sustainedDeliveriesPerSec: [],
@@ -119,16 +142,19 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
       row.p50Ms.push(result.fanout.p50Ms);
       row.p99Ms.push(result.fanout.p99Ms);
       row.lost += result.fanout.lost;
+      row.failedPublishes += result.fanout.publishFailures ?? 0;
       row.duplicates += result.fanout.duplicates;
     }
     for (const step of result.ramp) {
+      row.failedPublishes += step.publishFailures ?? 0;
       row.lost += step.lost;
       row.duplicates += step.duplicates;
     }
     const peak = Math.max(...result.ramp.map((step) => step.deliveredPerSec).filter(Number.isFinite));
     if (Number.isFinite(peak)) row.peakDeliveredPerSec.push(peak);
-    if (result.sustainedDeliveriesPerSec !== undefined) {
-      row.sustainedDeliveriesPerSec.push(result.sustainedDeliveriesPerSec);
+    const sustained = sustainedOf(result.ramp);
+    if (sustained !== undefined) {
+      row.sustainedDeliveriesPerSec.push(sustained);
     }
   }
   return [...rows.values()];
@@ -136,8 +162,8 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
 
 export function markdownTable(rows: readonly SummaryRow[]): string {
   const lines = [
-    '| N | system | reach all N, median (range over runs) | reach all N, worst event | delivery p50 | delivery p99 | lost | dup | failed connects | RSS per idle conn | sustained deliveries/s | peak delivered/s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| N | system | reach all N, median (range over runs) | reach all N, worst event | delivery p50 | delivery p99 | lost | dup | failed connects | failed publishes | RSS per idle conn | sustained deliveries/s | peak delivered/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
     const sustained = row.sustainedDeliveriesPerSec.length
@@ -153,7 +179,7 @@ export function markdownTable(rows: readonly SummaryRow[]): string {
         )
       : '–';
     lines.push(
-      `| ${row.n.toLocaleString('en-US')} | ${row.system} | ${range(row.reachMedianMs, ' ms')} | ${range(row.reachMaxMs, ' ms')} | ${range(row.p50Ms, ' ms')} | ${range(row.p99Ms, ' ms')} | ${row.lost.toLocaleString('en-US')} | ${row.duplicates} | ${row.failedConnections} | ${range(row.rssPerConnectionKb, ' KB')} | ${sustained} | ${peak} |`,
+      `| ${row.n.toLocaleString('en-US')} | ${row.system} | ${range(row.reachMedianMs, ' ms')} | ${range(row.reachMaxMs, ' ms')} | ${range(row.p50Ms, ' ms')} | ${range(row.p99Ms, ' ms')} | ${row.lost.toLocaleString('en-US')} | ${row.duplicates} | ${row.failedConnections} | ${row.failedPublishes} | ${range(row.rssPerConnectionKb, ' KB')} | ${sustained} | ${peak} |`,
     );
   }
   return lines.join('\n');

@@ -11,6 +11,8 @@ import {
   encodePayload,
 } from '../bench/ledger.js';
 import { SseResponseParser, subscribeRequest } from '../bench/sse-wire.js';
+import { marginalRss, sustainedOf } from '../bench/summary.js';
+import type { CaseResult, RampStep } from '../bench/summary.js';
 
 interface Seen {
   status: number;
@@ -159,5 +161,57 @@ describe('bench client against a real node:http SSE stream', () => {
       Array.from({ length: 50 }, (_, i) => i),
     );
     expect(seen.events.at(-1)?.id).toBe('49');
+  });
+});
+
+describe('bench summary', () => {
+  const step = (eventsPerSec: number, p50Ms: number, extra: Partial<RampStep> = {}): RampStep => ({
+    published: 10,
+    publishFailures: 0,
+    expected: 100,
+    deliveries: 100,
+    lost: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    reachMs: [],
+    reachMedianMs: p50Ms,
+    reachMaxMs: p50Ms,
+    p50Ms,
+    p99Ms: p50Ms,
+    deliveredPerSec: eventsPerSec * 10,
+    eventsPerSec,
+    offeredDeliveriesPerSec: eventsPerSec * 10,
+    keptUp: true,
+    ...extra,
+  });
+
+  it('sustained rate: the last step before latency doubles, anything is lost or a publish fails', () => {
+    expect(sustainedOf([step(2, 10), step(5, 12), step(10, 30), step(20, 12)])).toBe(50);
+    expect(sustainedOf([step(2, 10), step(5, 12, { lost: 1 })])).toBe(20);
+    expect(sustainedOf([step(2, 10), step(5, 12, { publishFailures: 3 })])).toBe(20);
+    expect(sustainedOf([])).toBeUndefined();
+  });
+
+  it('marginal RSS per connection is the slope between the two largest N', () => {
+    const result = (n: number, rssIdleKb: number): CaseResult => ({
+      system: 'x',
+      n,
+      rep: 1,
+      open: n,
+      failed: 0,
+      firstError: undefined,
+      connectMs: 0,
+      rssBaseKb: 50_000,
+      rssIdleKb,
+      rssPerConnectionKb: (rssIdleKb - 50_000) / n,
+      closedByServer: 0,
+      fanout: undefined,
+      ramp: [],
+      sustainedDeliveriesPerSec: undefined,
+      loadAverage: 1,
+    });
+    expect(marginalRss([result(1000, 70_000), result(5000, 100_000), result(10_000, 140_000)])).toEqual([
+      { system: 'x', fromN: 5000, toN: 10_000, kbPerConnection: 8 },
+    ]);
   });
 });
