@@ -108,6 +108,29 @@ describe('fan-out', () => {
   });
 });
 
+describe('heartbeat', () => {
+  it('goes only to streams idle for the interval, judged by the hub clock', async () => {
+    let now = 0;
+    hub = new Hub({ heartbeatIntervalMs: 40, now: () => now });
+    const idle = new MemorySink();
+    const busy = new MemorySink();
+    await hub.subscribe({ topics: ['idle'], sink: idle });
+    await hub.subscribe({ topics: ['busy'], sink: busy });
+    await nextTick();
+    const heartbeat = (sink: MemorySink) => sink.chunks.filter((chunk) => chunk.toString() === ':\n').length;
+    for (let step = 0; step < 20; step++) {
+      now += 20;
+      await hub.publish(event('busy', String(step)));
+      // Real time for the sweep (every 10 ms) to run; what counts as idle is decided by `now`.
+      await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+    expect(heartbeat(busy)).toBe(0);
+    expect(busy.events).toHaveLength(20);
+    expect(heartbeat(idle)).toBeGreaterThanOrEqual(5);
+    expect(heartbeat(idle)).toBeLessThanOrEqual(10);
+  });
+});
+
 describe('lifecycle', () => {
   it('ends streams of a subject, at token expiry, and on close, releasing every subscriber', async () => {
     let now = 1_000_000;
