@@ -1,24 +1,62 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { SubscriberSink } from '../hub/subscriber.js';
 
-/** Adapts a streaming HTTP response to the hub's subscriber sink. */
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * Frames wrapped as HTTP/1.1 chunks, one per shared frame: like the frames themselves, a chunk is
+ * built once per event and written to every subscriber.
+ */
+const chunks = new WeakMap<Buffer, Buffer>();
+
+function chunkOf(frame: Buffer): Buffer {
+  let chunk = chunks.get(frame);
+  if (chunk === undefined) {
+    chunk = Buffer.concat([Buffer.from(`${frame.length.toString(16)}\r\n`, 'latin1'), frame, CRLF]);
+    chunks.set(frame, chunk);
+  }
+  return chunk;
+}
+
+/**
+ * Adapts a streaming HTTP response to the hub's subscriber sink. Once the response head is out,
+ * frames go straight to the socket as ready-made chunks: `ServerResponse.write` would frame each
+ * write anew, cork the socket and schedule an uncork per response, which at 10,000 subscribers is
+ * most of the hub's own CPU time.
+ */
 export class ResponseSink implements SubscriberSink {
+  /** Set once the head is written, when the response uses chunked encoding as Node set it up. */
+  private socket: Socket | undefined;
+
   constructor(private readonly res: ServerResponse) {}
 
   write(chunk: Buffer): void {
+    const socket = this.socket;
+    if (socket !== undefined) {
+      socket.write(chunkOf(chunk));
+      return;
+    }
     this.res.write(chunk);
+    // The head went out with that write. `chunkedEncoding` is how Node marks a response it frames
+    // as chunks; anything else (HTTP/1.0, a Content-Length, a Node without the flag) stays on
+    // `res.write`.
+    const chunked = (this.res as unknown as { chunkedEncoding?: unknown }).chunkedEncoding === true;
+    if (chunked && this.res.socket) this.socket = this.res.socket;
   }
 
   cork(): void {
-    this.res.cork();
+    if (this.socket) this.socket.cork();
+    else this.res.cork();
   }
 
   uncork(): void {
-    this.res.uncork();
+    if (this.socket) this.socket.uncork();
+    else this.res.uncork();
   }
 
   get bufferedBytes(): number {
-    return this.res.writableLength;
+    return this.socket ? this.socket.writableLength : this.res.writableLength;
   }
 
   end(): void {
