@@ -16,6 +16,11 @@ export interface SubscribeHandlerOptions extends AdmissionOptions {
   maxTopicLength?: number;
   /** Called with unexpected errors (for logs). */
   onError?(error: unknown): void;
+  /**
+   * Headers to add to this request's answer, stream or error. Given here rather than set with
+   * `res.setHeader` beforehand, which would keep a header map alive for the stream's whole life.
+   */
+  extraHeaders?(req: IncomingMessage): Record<string, string>;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -32,9 +37,16 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
 
   return (req, res) => {
     subscribe(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendError(res, error);
-      options.onError?.(error);
-      sendError(res, new HttpError(503, 'Subscription failed: the hub could not read its store.'));
+      const failure =
+        error instanceof HttpError
+          ? error
+          : new HttpError(503, 'Subscription failed: the hub could not read its store.');
+      if (!(error instanceof HttpError)) options.onError?.(error);
+      const extra = options.extraHeaders?.(req);
+      sendError(
+        res,
+        extra ? new HttpError(failure.status, failure.message, { ...failure.headers, ...extra }) : failure,
+      );
     });
   };
 
@@ -61,7 +73,7 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
       privateTopics: grant.privateTopics,
       expiresAt: grant.expiresAt,
       subject: grant.subject,
-      onStart: (start) => res.writeHead(200, streamHeaders(start)),
+      onStart: (start) => res.writeHead(200, { ...streamHeaders(start), ...options.extraHeaders?.(req) }),
     });
     if (connection.gone) connection.subscription.close('client');
   }

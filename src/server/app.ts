@@ -119,6 +119,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     maxConnectionsPerSubject: config.maxConnectionsPerSubject,
     corsOrigins: config.corsOrigins,
     onError,
+    extraHeaders: (req) => ({ 'X-Request-Id': requestIds.get(req) ?? '' }),
   });
   const disconnect = createDisconnectHandler(hub, { authorizer, onError });
   // Every hub sharing the store hears a cut-off, so each refuses the subject's older tokens.
@@ -139,9 +140,12 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   const readinessNow = () =>
     readiness({ storeKind: store.kind, storeReady: () => store.isReady(), draining: () => draining });
 
+  const requestIds = new WeakMap<IncomingMessage, string>();
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = requestIdFrom(req.headers['x-request-id']);
-    res.setHeader('X-Request-Id', requestId);
+    // Event streams add it to their own head: a header set now would be kept for the stream's life.
+    if (req.method === 'GET' && isHubPath(req)) requestIds.set(req, requestId);
+    else res.setHeader('X-Request-Id', requestId);
     connections.trackRequest(req, res);
     if (logger) logRequest(logger, requestId, req, res);
     requestContext.run({ requestId }, () => route(req, res));
@@ -395,4 +399,10 @@ async function serveDemo(req: IncomingMessage, res: ServerResponse, path: string
     ...(path === '/' ? { Link: `<${MERCURE_PATH}>; rel="mercure"` } : {}),
   });
   res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function isHubPath(req: IncomingMessage): boolean {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return (query === -1 ? url : url.slice(0, query)) === MERCURE_PATH;
 }
