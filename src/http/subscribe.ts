@@ -56,10 +56,12 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
     const lastEventId = lastEventIdOf(req, query);
     const grant = await authorizer.authorizeSubscriber(req, topics);
     if (res.destroyed) return;
-    res.once('close', admission.admit(grant.subject));
+    const releaseAdmission = admission.admit(grant.subject);
     // The client may leave while history is being read, before the subscription exists.
     const connection: { subscription?: Subscription; gone: boolean } = { gone: false };
-    res.on('close', () => {
+    // One listener for everything this stream holds: each one would live as long as the stream.
+    res.once('close', () => {
+      releaseAdmission();
       connection.gone = true;
       connection.subscription?.close('client');
     });
