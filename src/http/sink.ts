@@ -1,6 +1,7 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { SubscriberSink } from '../hub/subscriber.js';
+import { giveBackStreamSocket, takeStreamSocket } from './stream-socket.js';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -31,17 +32,35 @@ function compactSentHead(res: ServerResponse): void {
   }
 }
 
+/** The last chunk of a chunked body: the stream ended normally. */
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+
 /**
  * Adapts a streaming HTTP response to the hub's subscriber sink. Once the response head is out,
  * frames go straight to the socket as ready-made chunks: `ServerResponse.write` would frame each
  * write anew, cork the socket and schedule an uncork per response, which at 10,000 subscribers is
- * most of the hub's own CPU time.
+ * most of the hub's own CPU time. Where it can, the sink also takes the socket away from
+ * `node:http` (see `takeStreamSocket`), so that an open stream costs its socket and little more.
  */
 export class ResponseSink implements SubscriberSink {
+  /** Until the head is written; dropped once the socket is taken over, so neither is kept. */
+  private req: IncomingMessage | undefined;
+  private res: ServerResponse | undefined;
   /** Set once the head is written, when the response uses chunked encoding as Node set it up. */
   private socket: Socket | undefined;
+  /** The socket is ours: the stream ends with the connection. */
+  private taken = false;
 
-  constructor(private readonly res: ServerResponse) {}
+  /** `onClose` runs once, when the stream's connection closes (or the response does). */
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    private readonly onClose: () => void,
+  ) {
+    this.req = req;
+    this.res = res;
+    res.once('close', onClose);
+  }
 
   write(chunk: Buffer): void {
     const socket = this.socket;
@@ -49,37 +68,73 @@ export class ResponseSink implements SubscriberSink {
       socket.write(chunkOf(chunk));
       return;
     }
-    this.res.write(chunk);
-    // The head went out with that write. `chunkedEncoding` is how Node marks a response it frames
-    // as chunks; anything else (HTTP/1.0, a Content-Length, a Node without the flag) stays on
-    // `res.write`.
-    const chunked = (this.res as unknown as { chunkedEncoding?: unknown }).chunkedEncoding === true;
-    if (chunked && this.res.socket) this.socket = this.res.socket;
-    compactSentHead(this.res);
+    const res = this.res as ServerResponse;
+    res.write(chunk);
+    if (this.req !== undefined) this.afterHead(this.req, res);
+  }
+
+  private afterHead(req: IncomingMessage, res: ServerResponse): void {
+    this.req = undefined;
+    // `chunkedEncoding` is how Node marks a response it frames as chunks; anything else (HTTP/1.0,
+    // a Content-Length, HTTP/2) stays on `res.write`.
+    const chunked = (res as unknown as { chunkedEncoding?: unknown }).chunkedEncoding === true;
+    if (!chunked || !res.socket) return;
+    this.socket = res.socket;
+    // Not now: the head may have been written from inside the HTTP parser's callback, and the
+    // parser must not be freed while it runs (a request pipelined behind this one is parsed by then).
+    process.nextTick(() => this.takeSocket(req, res));
+  }
+
+  private takeSocket(req: IncomingMessage, res: ServerResponse): void {
+    if (res.writableEnded || res.destroyed) return;
+    res.removeListener('close', this.onClose);
+    const taken = takeStreamSocket(req, res);
+    if (taken === undefined) {
+      res.once('close', this.onClose);
+      compactSentHead(res);
+      return;
+    }
+    // `on`, not `once`: a socket closes once, and `once` keeps a wrapper per stream.
+    taken.on('close', this.onClose);
+    this.taken = true;
+    this.res = undefined;
   }
 
   cork(): void {
     if (this.socket) this.socket.cork();
-    else this.res.cork();
+    else this.res?.cork();
   }
 
   uncork(): void {
     if (this.socket) this.socket.uncork();
-    else this.res.uncork();
+    else this.res?.uncork();
   }
 
   get bufferedBytes(): number {
-    return this.socket ? this.socket.writableLength : this.res.writableLength;
+    return this.socket ? this.socket.writableLength : (this.res?.writableLength ?? 0);
   }
 
   end(): void {
+    const socket = this.socket;
+    if (this.taken && socket !== undefined) {
+      // The stream is over even though the connection lives on for the client's next request.
+      socket.removeListener('close', this.onClose);
+      this.taken = false;
+      this.socket = undefined;
+      giveBackStreamSocket(socket, LAST_CHUNK);
+      this.onClose();
+      return;
+    }
+    const res = this.res;
+    if (res === undefined) return;
     // Ended before its headers (shutdown or expiry while history was being read): an empty 200
     // without text/event-stream would make an EventSource give up for good, a reset makes it retry.
-    if (!this.res.headersSent) return void this.res.destroy();
-    this.res.end();
+    if (!res.headersSent) return void res.destroy();
+    res.end();
   }
 
   destroy(): void {
-    this.res.destroy();
+    if (this.taken) this.socket?.destroy();
+    else this.res?.destroy();
   }
 }

@@ -56,22 +56,15 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
     const lastEventId = lastEventIdOf(req, query);
     const grant = await authorizer.authorizeSubscriber(req, topics);
     if (res.destroyed) return;
-    const releaseAdmission = admission.admit(grant.subject);
-    // The client may leave while history is being read, before the subscription exists.
-    const connection: { subscription?: Subscription; gone: boolean } = { gone: false };
-    // One listener for everything this stream holds: each one would live as long as the stream.
-    res.once('close', () => {
-      releaseAdmission();
-      connection.gone = true;
-      connection.subscription?.close('client');
-    });
+    const connection = new StreamConnection(admission.admit(grant.subject));
+    const sink = new ResponseSink(req, res, connection.closed);
     req.socket.setTimeout(0);
     req.socket.setNoDelay(true);
     req.socket.setKeepAlive(true);
     connection.subscription = await hub.subscribe({
       topics,
       lastEventId,
-      sink: new ResponseSink(res),
+      sink,
       privateTopics: grant.privateTopics,
       expiresAt: grant.expiresAt,
       subject: grant.subject,
@@ -79,6 +72,24 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
     });
     if (connection.gone) connection.subscription.close('client');
   }
+}
+
+/**
+ * What an open stream holds until its connection closes. A class of its own so that the close
+ * listener does not keep the request handler's scope (and with it the request and the response).
+ */
+class StreamConnection {
+  /** Unset while history is being read: the client may leave before the subscription exists. */
+  subscription: Subscription | undefined;
+  gone = false;
+
+  constructor(private readonly releaseAdmission: () => void) {}
+
+  readonly closed = (): void => {
+    this.releaseAdmission();
+    this.gone = true;
+    this.subscription?.close('client');
+  };
 }
 
 function topicsOf(query: URLSearchParams, maxTopics: number, maxTopicLength: number): string[] {

@@ -21,16 +21,21 @@ export class ConnectionTracker {
   private readonly emptyWaiters = new Set<() => void>();
 
   constructor(server: HttpServer | Http2SecureServer, tls: boolean) {
+    // One listener function for every socket (`this` is the socket): a closure per socket would be
+    // kept for as long as the connection, and an idle event stream is little more than that.
+    const connectionClosed = socketListener((socket) => this.forgetConnection(socket));
+    const requestSocketClosed = socketListener((socket) => this.forgetRequestSocket(socket));
+    this.requestSocketClosed = requestSocketClosed;
     server.on('connection', (socket: Socket) => {
+      // An event stream's connection handed back by the hub (see takeStreamSocket): its request
+      // is over, and it now waits for the next one like any idle keep-alive connection.
+      if (this.connections.has(socket)) return this.handedBack(socket);
       this.connections.add(socket);
-      socket.once('close', () => {
-        this.connections.delete(socket);
-        if (this.connections.size === 0) for (const waiter of [...this.emptyWaiters]) waiter();
-      });
-      if (!tls) this.addRequestSocket(socket);
+      socket.on('close', connectionClosed);
+      if (!tls) this.addRequestSocket(socket, false);
     });
     // Over TLS the request's socket is the TLS socket, known once the handshake is done.
-    if (tls) server.on('secureConnection', (socket: TLSSocket) => this.addRequestSocket(socket));
+    if (tls) server.on('secureConnection', (socket: TLSSocket) => this.addRequestSocket(socket, true));
     server.on('session', (session: Http2Session) => {
       this.sessions.add(session);
       if (this.draining) session.close();
@@ -47,7 +52,9 @@ export class ConnectionTracker {
     if (req.httpVersionMajor !== 1) return;
     const socket = req.socket as Socket;
     this.activeRequests.set(socket, (this.activeRequests.get(socket) ?? 0) + 1);
-    res.once('close', () => {
+    // 'finish', not 'close': an event stream's response never finishes, and a 'close' listener
+    // would keep it (see takeStreamSocket). A response that does not finish goes with its socket.
+    res.once('finish', () => {
       const left = (this.activeRequests.get(socket) ?? 1) - 1;
       if (left > 0) return void this.activeRequests.set(socket, left);
       this.activeRequests.delete(socket);
@@ -85,14 +92,37 @@ export class ConnectionTracker {
     for (const socket of this.connections) socket.destroy();
   }
 
-  private addRequestSocket(socket: Socket): void {
+  private readonly requestSocketClosed: (this: Socket) => void;
+
+  /** `listen`: false when the socket is the TCP connection, whose close listener forgets both. */
+  private addRequestSocket(socket: Socket, listen: boolean): void {
     this.requestSockets.add(socket);
     if (this.draining && !isHttp2(socket)) socket.end();
-    socket.once('close', () => {
-      this.requestSockets.delete(socket);
-      this.activeRequests.delete(socket);
-    });
+    if (listen) socket.on('close', this.requestSocketClosed);
   }
+
+  private handedBack(socket: Socket): void {
+    this.activeRequests.delete(socket);
+    if (this.draining) socket.end();
+  }
+
+  private forgetConnection(socket: Socket): void {
+    this.connections.delete(socket);
+    this.forgetRequestSocket(socket);
+    if (this.connections.size === 0) for (const waiter of [...this.emptyWaiters]) waiter();
+  }
+
+  private forgetRequestSocket(socket: Socket): void {
+    this.requestSockets.delete(socket);
+    this.activeRequests.delete(socket);
+  }
+}
+
+/** A listener that passes the socket it is called on (`this`) to `forget`. */
+function socketListener(forget: (socket: Socket) => void): (this: Socket) => void {
+  return function (this: Socket): void {
+    forget(this);
+  };
 }
 
 function isHttp2(socket: Socket): boolean {

@@ -26,7 +26,7 @@ async function startStreamServer(): Promise<number> {
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    const sink = new ResponseSink(res);
+    const sink = new ResponseSink(req, res, () => undefined);
     sink.write(FIRST);
     setTimeout(() => {
       sink.cork?.();
@@ -42,6 +42,14 @@ async function startStreamServer(): Promise<number> {
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
   return (server?.address() as net.AddressInfo).port;
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 /** Sends raw requests on one connection and collects bytes until `done` says the reply is complete. */
@@ -63,7 +71,28 @@ function exchange(port: number, request: string, done: (received: string) => boo
 }
 
 describe('ResponseSink', () => {
-  it('frames every write as one HTTP/1.1 chunk, ends with the last chunk, and keeps the connection usable', async () => {
+  it('frames every write as one HTTP/1.1 chunk, ends with the last chunk, and hands the connection back', async () => {
+    const port = await startStreamServer();
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (text: string) => (received += text));
+    socket.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
+    const body = chunk(FIRST) + chunk(SECOND) + chunk(THIRD) + chunk(FIRST) + '0\r\n\r\n';
+    await until(() => received.endsWith(body));
+    const [head] = received.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(head).toMatch(/transfer-encoding: chunked/i);
+    expect(received.slice(received.indexOf('\r\n\r\n') + 4)).toBe(body);
+    // The stream took the socket from node:http (nothing pipelined behind it) and gave it back.
+    socket.write('GET /ping HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => received.endsWith('pong') || received.endsWith('4\r\npong\r\n0\r\n\r\n'));
+    socket.destroy();
+  });
+
+  // A request pipelined behind the stream is already parsed when the head goes out: the socket
+  // stays with node:http, which answers it once the stream has ended.
+  it('with a request pipelined behind the stream: same framing, and the connection stays usable', async () => {
     const port = await startStreamServer();
     const received = await exchange(
       port,

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -40,9 +40,10 @@ describe('slow consumer (DESIGN invariant 5)', () => {
     });
     hub = test;
     const url = topicUrl(test.hubUrl, ['big']);
-    const streams: ServerResponse[] = [];
-    test.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (req.method === 'GET') streams.push(res);
+    // The socket, not the response: the hub writes to the socket once the head is out.
+    const streams: Socket[] = [];
+    test.server.on('request', (req: IncomingMessage) => {
+      if (req.method === 'GET') streams.push(req.socket);
     });
     const slow = await stalledSubscriber(url);
     const fast = await openStream(url);
