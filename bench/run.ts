@@ -19,7 +19,7 @@ import { fmt, keptUpWith, markdownTable, ratioLines, summarize } from './summary
 import type { CaseResult, PhaseResult } from './summary.js';
 import type { PhaseLedgerJson } from './ledger.js';
 import type { ConnectCommand, WorkerCommand, WorkerReply } from './load-worker.js';
-import { ALL_SYSTEMS, ensureNchan, rssKb } from './systems.js';
+import { ALL_SYSTEMS, cpuMs, ensureNchan, rssKb } from './systems.js';
 import type { RunningSystem, SystemDefinition } from './systems.js';
 
 interface Options {
@@ -238,6 +238,7 @@ class Bench {
     eventsPerSec: number,
   ): Promise<PhaseResult> {
     const phase = this.nextPhase++;
+    const cpuBefore = sumCpu(system);
     const started = clockMs();
     const publishes: Promise<boolean>[] = [];
     const publishedAt: number[] = [];
@@ -258,6 +259,7 @@ class Bench {
     const published = outcomes.filter(Boolean).length;
     this.totalPublished += published;
     await this.settle(open * this.totalPublished, 60_000);
+    const serverCpuMs = sumCpu(system) - cpuBefore;
     const replies = await this.pool.all(() => ({ type: 'collect' }), 'collected', 30_000);
     const ledger = new PhaseLedger(phase);
     for (const reply of replies) {
@@ -283,6 +285,7 @@ class Bench {
       p50Ms: ledger.histogram.quantile(0.5),
       p99Ms: ledger.histogram.quantile(0.99),
       deliveredPerSec: lastArrival > started ? ledger.deliveries / ((lastArrival - started) / 1000) : NaN,
+      cpuUsPerDelivery: ledger.deliveries > 0 ? (serverCpuMs * 1000) / ledger.deliveries : NaN,
     };
   }
 
@@ -321,6 +324,10 @@ class Bench {
       await sleep(300);
     }
   }
+}
+
+function sumCpu(system: RunningSystem): number {
+  return system.pids().reduce((sum, pid) => sum + cpuMs(pid), 0);
 }
 
 function sumRss(system: RunningSystem): number {
@@ -374,7 +381,7 @@ async function main(): Promise<void> {
           const f = result.fanout;
           console.log(
             `${definition.name.padEnd(11)} N=${n} rep ${rep}: open ${result.open}/${n} in ${fmt(result.connectMs)} ms, ` +
-              `RSS/conn ${fmt(result.rssPerConnectionKb)} KB, reach all median ${fmt(f?.reachMedianMs)} max ${fmt(f?.reachMaxMs)} ms, ` +
+              `RSS/conn ${fmt(result.rssPerConnectionKb)} KB, reach all median ${fmt(f?.reachMedianMs)} max ${fmt(f?.reachMaxMs)} ms, CPU/delivery ${fmt(f?.cpuUsPerDelivery)} µs, ` +
               `p50 ${fmt(f?.p50Ms)} p99 ${fmt(f?.p99Ms)} ms, lost ${f?.lost ?? '–'} dup ${f?.duplicates ?? '–'}, ` +
               `sustained ${result.sustainedDeliveriesPerSec?.toLocaleString('en-US') ?? '–'} deliveries/s` +
               (result.error ? ` ERROR ${result.error}` : '') +

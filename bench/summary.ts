@@ -20,6 +20,12 @@ export interface PhaseResult {
   p99Ms: number;
   /** Deliveries counted ÷ time from the first publish to the last arrival. */
   deliveredPerSec: number;
+  /**
+   * CPU time the system's processes used from the first publish until the deliveries settled, per
+   * delivery (µs): how much of a core one delivery costs, whatever the load tool's share of the
+   * machine. Includes the kernel's work for the server's writes on loopback.
+   */
+  cpuUsPerDelivery?: number;
 }
 
 export interface RampStep extends PhaseResult {
@@ -104,6 +110,7 @@ export interface SummaryRow {
   failedPublishes: number;
   duplicates: number;
   rssPerConnectionKb: number[];
+  cpuUsPerDelivery: number[];
   sustainedDeliveriesPerSec: number[];
   /** Highest delivered/s of any ramp step: the throughput the system reached at saturation. */
   peakDeliveredPerSec: number[];
@@ -128,6 +135,7 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
         failedPublishes: 0,
         duplicates: 0,
         rssPerConnectionKb: [],
+        cpuUsPerDelivery: [],
         sustainedDeliveriesPerSec: [],
         peakDeliveredPerSec: [],
       };
@@ -144,6 +152,8 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
       row.lost += result.fanout.lost;
       row.failedPublishes += result.fanout.publishFailures ?? 0;
       row.duplicates += result.fanout.duplicates;
+      const cpu = result.fanout.cpuUsPerDelivery;
+      if (cpu !== undefined && Number.isFinite(cpu)) row.cpuUsPerDelivery.push(cpu);
     }
     for (const step of result.ramp) {
       row.failedPublishes += step.publishFailures ?? 0;
@@ -162,8 +172,8 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
 
 export function markdownTable(rows: readonly SummaryRow[]): string {
   const lines = [
-    '| N | system | reach all N, median (range over runs) | reach all N, worst event | delivery p50 | delivery p99 | lost | dup | failed connects | failed publishes | RSS per idle conn | sustained deliveries/s | peak delivered/s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| N | system | reach all N, median (range over runs) | reach all N, worst event | delivery p50 | delivery p99 | lost | dup | failed connects | failed publishes | RSS per idle conn | server CPU per delivery | sustained deliveries/s | peak delivered/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
     const sustained = row.sustainedDeliveriesPerSec.length
@@ -179,7 +189,7 @@ export function markdownTable(rows: readonly SummaryRow[]): string {
         )
       : '–';
     lines.push(
-      `| ${row.n.toLocaleString('en-US')} | ${row.system} | ${range(row.reachMedianMs, ' ms')} | ${range(row.reachMaxMs, ' ms')} | ${range(row.p50Ms, ' ms')} | ${range(row.p99Ms, ' ms')} | ${row.lost.toLocaleString('en-US')} | ${row.duplicates} | ${row.failedConnections} | ${row.failedPublishes} | ${range(row.rssPerConnectionKb, ' KB')} | ${sustained} | ${peak} |`,
+      `| ${row.n.toLocaleString('en-US')} | ${row.system} | ${range(row.reachMedianMs, ' ms')} | ${range(row.reachMaxMs, ' ms')} | ${range(row.p50Ms, ' ms')} | ${range(row.p99Ms, ' ms')} | ${row.lost.toLocaleString('en-US')} | ${row.duplicates} | ${row.failedConnections} | ${row.failedPublishes} | ${range(row.rssPerConnectionKb, ' KB')} | ${row.cpuUsPerDelivery.length ? range(row.cpuUsPerDelivery, ' µs') : '–'} | ${sustained} | ${peak} |`,
     );
   }
   return lines.join('\n');
@@ -211,6 +221,15 @@ export function ratioLines(rows: readonly SummaryRow[]): string[] {
     lines.push(
       `N=${n.toLocaleString('en-US')}: time to reach all N, other ÷ ${ours.system} (above 1: ${ours.system} faster): ${ratios.join(', ')}`,
     );
+    if (ours.cpuUsPerDelivery.length > 0) {
+      const ourCpu = median(ours.cpuUsPerDelivery);
+      const cpuRatios = rows
+        .filter((row) => row.n === n && row !== ours && row.cpuUsPerDelivery.length > 0)
+        .map((row) => `${row.system} ${(median(row.cpuUsPerDelivery) / ourCpu).toFixed(2)}×`);
+      lines.push(
+        `N=${n.toLocaleString('en-US')}: server CPU per delivery, other ÷ ${ours.system} (above 1: ${ours.system} cheaper): ${cpuRatios.join(', ')}`,
+      );
+    }
   }
   return lines;
 }

@@ -54,6 +54,26 @@ export function rssKb(pid: number): number {
   }
 }
 
+/** CPU time (user + system) the process has used so far, in ms; 0 once it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** `getconf CLK_TCK`: the unit of /proc/<pid>/stat times (100 on Linux everywhere we run). */
+const CLOCK_TICKS_PER_SECOND = (() => {
+  const answer = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const value = Number(answer.stdout?.trim());
+  return Number.isFinite(value) && value > 0 ? value : 100;
+})();
+
 function childPids(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
