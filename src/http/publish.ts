@@ -64,7 +64,7 @@ export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = 
     res.writeHead(200, {
       'Content-Type': 'text/plain; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
-      'Cache-Control': 'no-store',
+      'Cache-Control': 'private, no-store',
     });
     res.end(body);
   }

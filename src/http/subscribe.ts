@@ -126,7 +126,9 @@ function streamHeaders(start: SubscriptionStart): Record<string, string> {
   const startAfter = headerSafe(start.startAfter);
   return {
     'Content-Type': 'text/event-stream',
-    'Cache-Control': 'no-cache',
+    // `private`: the stream may be authorized by a token in its URL (a Mercure SHOULD); the rest:
+    // no cache, shared or not, ever answers with a stored copy of a stream.
+    'Cache-Control': 'private, no-cache, no-store, must-revalidate, max-age=0',
     'X-Accel-Buffering': 'no',
     'Last-Event-ID': startAfter,
     'Mercure-Last-Event-ID': startAfter,

@@ -13,7 +13,9 @@ describe('subscribe: headers, opening block, heartbeat', () => {
     const stream = await openStream(topicUrl(hub.hubUrl, ['a']));
     expect(stream.response.statusCode).toBe(200);
     expect(stream.response.headers['content-type']).toBe('text/event-stream');
-    expect(stream.response.headers['cache-control']).toBe('no-cache');
+    expect(stream.response.headers['cache-control']).toBe(
+      'private, no-cache, no-store, must-revalidate, max-age=0',
+    );
     expect(stream.response.headers['x-accel-buffering']).toBe('no');
     expect(stream.response.headers['last-event-id']).toBe('earliest');
     await stream.waitFor(() => stream.retries.length > 0, 5000, 'retry');
