@@ -27,5 +27,5 @@ export type {
   ResumeFailure,
   LiveListener,
 } from './store/types.js';
-export { encodeMessage, encodeComment, EventStreamParser } from './protocol/index.js';
-export type { SseMessage, ParsedEvent, ParserHandlers } from './protocol/index.js';
+export { encodeMessage, encodeComment, EventStreamParser, EventTooLargeError } from './protocol/index.js';
+export type { SseMessage, ParsedEvent, ParserHandlers, ParserOptions } from './protocol/index.js';

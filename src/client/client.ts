@@ -1,4 +1,4 @@
-import { EventStreamParser } from '../protocol/parse.js';
+import { EventStreamParser, EventTooLargeError } from '../protocol/parse.js';
 import type { ParsedEvent } from '../protocol/parse.js';
 import { backoffPolicy, MAX_TIMER_MS, retryDelay } from './backoff.js';
 import type { BackoffPolicy } from './backoff.js';
@@ -20,6 +20,7 @@ import type {
 const RESET_EVENT_TYPE = 'ssehub-reset';
 const DEFAULT_HEARTBEAT_TIMEOUT_MS = 45_000;
 const DEFAULT_MAX_AUTH_ATTEMPTS = 3;
+const DEFAULT_MAX_EVENT_LENGTH = 16 * 1024 * 1024;
 /** Longest error-body excerpt quoted in a reason. */
 const SNIPPET_CHARS = 300;
 
@@ -101,6 +102,7 @@ class ReconnectingClient implements SseClient {
         onLastEventId: (id) => this.persist(id),
       },
       options.lastEventId ?? this.readStoredId() ?? '',
+      { maxEventLength: options.maxEventLength ?? DEFAULT_MAX_EVENT_LENGTH },
     );
 
     this.onlineEvents =
@@ -321,6 +323,17 @@ class ReconnectingClient implements SseClient {
       }
     } catch (error) {
       this.parser.resetConnectionState();
+      if (error instanceof EventTooLargeError) {
+        // Reconnecting would resume before the same event and meet it again: stop, and say why.
+        void reader.cancel().catch(() => undefined);
+        return {
+          final: true,
+          reason: {
+            code: 'event-too-large',
+            message: `${error.message} The client's maxEventLength is ${error.limit}.`,
+          },
+        };
+      }
       return this.interrupted(error);
     }
     // A listener closed the client or asked for a reconnect in the middle of a chunk.

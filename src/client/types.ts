@@ -17,7 +17,7 @@ export interface ClientEvent<T = unknown> {
  * Why the client is retrying or closed. `message` is a one-line human explanation; `code` is for
  * programs. Retryable codes: network, stream-ended, heartbeat-timeout, server-error, unauthorized
  * (while token refreshes remain), token-error, reconnect. Final codes: closed, aborted, no-content,
- * unauthorized, http-status, content-type.
+ * unauthorized, http-status, content-type, event-too-large.
  */
 export interface Reason {
   readonly code:
@@ -32,7 +32,8 @@ export interface Reason {
     | 'aborted'
     | 'no-content'
     | 'http-status'
-    | 'content-type';
+    | 'content-type'
+    | 'event-too-large';
   readonly message: string;
   /** The HTTP status, when a response caused this. */
   readonly status?: number;
@@ -117,6 +118,12 @@ export interface ClientOptions {
    * replaced. Set it above the hub's heartbeat interval. Default 45,000; 0 disables the watchdog.
    */
   heartbeatTimeout?: number;
+  /**
+   * Longest event accepted, in characters (its data, or any one line). A longer one closes the
+   * client (`event-too-large`) rather than being buffered without bound. Default 16 Mi characters
+   * (the hub accepts 1 MiB publishes by default).
+   */
+  maxEventLength?: number;
   /** Closes the client when aborted. */
   signal?: AbortSignal;
   /** Persists the last event id (e.g. `sessionStorage`) so a page reload resumes. */

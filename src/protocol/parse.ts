@@ -22,6 +22,23 @@ export interface ParserHandlers {
   onLastEventId?(id: string): void;
 }
 
+export interface ParserOptions {
+  /**
+   * Most characters one event may hold (its data, or any one line's value). Past it, `push`
+   * throws `EventTooLargeError` and the parser keeps nothing of the block: a peer cannot make it
+   * buffer without bound. Default: no limit.
+   */
+  maxEventLength?: number;
+}
+
+/** An event (or a line) longer than the parser's `maxEventLength`. */
+export class EventTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`An event longer than ${limit} characters arrived.`);
+    this.name = 'EventTooLargeError';
+  }
+}
+
 const DIGITS_ONLY = /^[0-9]+$/;
 
 export class EventStreamParser {
@@ -30,7 +47,12 @@ export class EventStreamParser {
   private lastCharWasCr = false;
   private atStreamStart = true;
   private data: string[] = [];
+  /** Characters in `data` (plus a line ending per line), checked against the limit. */
+  private dataLength = 0;
   private hasData = false;
+  private readonly maxEventLength: number;
+  /** A line may hold a whole event's worth of value plus its field name (`event: ` is the longest). */
+  private readonly maxLineLength: number;
   private eventType = '';
   private idBuffer: string;
   /** The last event id string, as the EventSource keeps it between events and reconnections. */
@@ -39,7 +61,10 @@ export class EventStreamParser {
   constructor(
     private readonly handlers: ParserHandlers,
     initialLastEventId = '',
+    options: ParserOptions = {},
   ) {
+    this.maxEventLength = options.maxEventLength ?? Infinity;
+    this.maxLineLength = this.maxEventLength + 'event: '.length;
     this.lastEventId = initialLastEventId;
     this.idBuffer = initialLastEventId;
   }
@@ -69,6 +94,7 @@ export class EventStreamParser {
     this.lastCharWasCr = false;
     this.atStreamStart = true;
     this.data = [];
+    this.dataLength = 0;
     this.hasData = false;
     this.eventType = '';
     this.idBuffer = this.lastEventId;
@@ -92,9 +118,16 @@ export class EventStreamParser {
         else if (text.charCodeAt(i + 1) === 10) i++;
       }
       start = i + 1;
+      if (line.length > this.maxLineLength) this.overflow();
       this.processLine(line);
     }
     if (start < length) this.pending += text.slice(start);
+    if (this.pending.length > this.maxLineLength) this.overflow();
+  }
+
+  private overflow(): never {
+    this.resetConnectionState();
+    throw new EventTooLargeError(this.maxEventLength);
   }
 
   private processLine(line: string): void {
@@ -122,7 +155,9 @@ export class EventStreamParser {
         break;
       case 'data':
         this.data.push(value);
+        this.dataLength += value.length + 1;
         this.hasData = true;
+        if (this.dataLength > this.maxEventLength + 1) this.overflow();
         break;
       case 'id':
         if (!value.includes('\0')) this.idBuffer = value;
@@ -150,6 +185,7 @@ export class EventStreamParser {
       lastEventId: this.lastEventId,
     };
     this.data = [];
+    this.dataLength = 0;
     this.hasData = false;
     this.eventType = '';
     this.handlers.onEvent(event);

@@ -144,6 +144,26 @@ describe('client against a fixture server', () => {
     expect(subject.state).toBe('closed');
   });
 
+  it('an event longer than maxEventLength closes the client for good and says why', async () => {
+    fixture.serve((_req, res) => {
+      openStream(res);
+      res.write('id: 1\ndata: small\n\n');
+      // Sent in pieces, as a hostile or broken server would stream it.
+      for (let i = 0; i < 8; i++) res.write(i === 0 ? 'data: ' + 'x'.repeat(200) : 'x'.repeat(200));
+    });
+    const subject = client({ maxEventLength: 1000 });
+    const seen = record(subject);
+    const reason = await subject.closed;
+    expect(reason.code).toBe('event-too-large');
+    expect(reason.message).toBe(
+      "An event longer than 1000 characters arrived. The client's maxEventLength is 1000.",
+    );
+    expect(seen.events.map((event) => event.data)).toEqual(['small']);
+    expect(subject.lastEventId).toBe('1');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(fixture.requests).toHaveLength(1);
+  });
+
   it('a wrong Content-Type is fatal and the reason names it', async () => {
     fixture.serve((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<p>login</p>'));
     const subject = client();
