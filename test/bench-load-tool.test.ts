@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import net from 'node:net';
@@ -12,6 +13,7 @@ import {
 } from '../bench/ledger.js';
 import { SseResponseParser, subscribeRequest } from '../bench/sse-wire.js';
 import { marginalRss, sustainedOf } from '../bench/summary.js';
+import { cpuMs } from '../bench/systems.js';
 import type { CaseResult, RampStep } from '../bench/summary.js';
 
 interface Seen {
@@ -214,4 +216,39 @@ describe('bench summary', () => {
       { system: 'x', fromN: 5000, toN: 10_000, kbPerConnection: 8 },
     ]);
   });
+});
+
+describe('bench process accounting', () => {
+  it('cpuMs reads a process CPU time from /proc, and it grows while the process computes', () => {
+    const before = cpuMs(process.pid);
+    const until = performance.now() + 60;
+    let spin = 0;
+    while (performance.now() < until) spin++;
+    expect(spin).toBeGreaterThan(0);
+    expect(cpuMs(process.pid)).toBeGreaterThanOrEqual(before + 30);
+    expect(cpuMs(2 ** 22 + 12345)).toBe(0); // no such process
+  });
+
+  it('bench:heap finds one Subscriber per idle stream and no response kept for it', async () => {
+    const output = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [
+          '--expose-gc',
+          '--import',
+          'tsx',
+          'bench/heap-per-stream.ts',
+          '--system=ssehub-handler',
+          '--n=200',
+          '--top=60',
+        ],
+        { timeout: 60_000 },
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+      );
+    });
+    expect(output).toMatch(/heap per stream \(heapUsed after GC\): \d+\.\d\d KB/);
+    expect(output).toMatch(/\s1\.00 +object Subscriber\n/);
+    expect(output).not.toMatch(/object ServerResponse/);
+  }, 90_000);
 });
