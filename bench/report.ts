@@ -32,7 +32,10 @@ export function chartSeries(results: BenchResults): ChartSeries[] {
 function loadLine(results: BenchResults): string {
   const loads = results.cases.map((result) => result.loadAverage).filter(Number.isFinite);
   if (loads.length === 0) return '- machine load average during the run: not recorded';
-  return `- machine load average (1 min) when each case started: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} on ${results.machine.nproc} cores (other work shared the machine)`;
+  const busy = Math.max(...loads) > Number(results.machine.nproc ?? 1);
+  // The bench's own server and load workers count towards it: only above the core count is it other work.
+  const note = busy ? 'other work shared the machine' : 'the bench itself counts towards it';
+  return `- machine load average (1 min) when each case started: ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} on ${results.machine.nproc} cores (${note})`;
 }
 
 function resultsSection(results: BenchResults, chartFile: string): string {
