@@ -30,6 +30,8 @@ export function redisAvailable(suite: string): boolean {
 export interface RedisServerOptions {
   /** Append-only file with fsync on every write: acknowledged writes survive a restart. */
   appendOnly?: boolean;
+  /** More `redis-server` arguments, e.g. `['--cluster-enabled', 'yes']` or `['--replicaof', …]`. */
+  extraArgs?: readonly string[];
 }
 
 /** A real `redis-server` on a free loopback port, with its own data directory. */
@@ -38,20 +40,34 @@ export class RedisServer {
   readonly dir: string;
   private readonly binary: string;
   private readonly appendOnly: boolean;
+  private readonly extraArgs: readonly string[];
   private child: ChildProcess | undefined;
 
-  private constructor(binary: string, port: number, dir: string, appendOnly: boolean) {
+  private constructor(
+    binary: string,
+    port: number,
+    dir: string,
+    appendOnly: boolean,
+    extraArgs: readonly string[],
+  ) {
     this.binary = binary;
     this.port = port;
     this.dir = dir;
     this.appendOnly = appendOnly;
+    this.extraArgs = extraArgs;
   }
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
     const binary = findRedisServer();
     if (!binary) throw new Error('redis-server not found');
     const dir = mkdtempSync(join(tmpdir(), 'ssehub-redis-'));
-    const server = new RedisServer(binary, await freePort(), dir, options.appendOnly ?? false);
+    const server = new RedisServer(
+      binary,
+      await freePort(),
+      dir,
+      options.appendOnly ?? false,
+      options.extraArgs ?? [],
+    );
     await server.restart();
     return server;
   }
@@ -82,6 +98,7 @@ export class RedisServer {
       'warning',
     ];
     if (this.appendOnly) args.push('--appendonly', 'yes', '--appendfsync', 'always');
+    args.push(...this.extraArgs);
     const child = spawn(this.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     let stderr = '';
