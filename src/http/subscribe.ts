@@ -52,9 +52,9 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
 
   async function subscribe(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const query = queryOf(req);
-    const topics = topicsOf(query, maxTopics, maxTopicLength);
+    const { topics, exactTopics } = topicsOf(query, maxTopics, maxTopicLength);
     const lastEventId = lastEventIdOf(req, query);
-    const grant = await authorizer.authorizeSubscriber(req, topics);
+    const grant = await authorizer.authorizeSubscriber(req, [...topics, ...exactTopics]);
     if (res.destroyed) return;
     const connection = new StreamConnection(admission.admit(grant.subject));
     const sink = new ResponseSink(req, res, connection.closed);
@@ -63,6 +63,7 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
     req.socket.setKeepAlive(true);
     connection.subscription = await hub.subscribe({
       topics,
+      exactTopics,
       lastEventId,
       sink,
       privateTopics: grant.privateTopics,
@@ -92,34 +93,50 @@ class StreamConnection {
   };
 }
 
-function topicsOf(query: URLSearchParams, maxTopics: number, maxTopicLength: number): string[] {
+/**
+ * `topic` (draft-07) and `match` (draft-08) are selectors: `*`, exact or URI template; draft-08's
+ * `match_exact` is byte-for-byte only.
+ */
+function topicsOf(
+  query: URLSearchParams,
+  maxTopics: number,
+  maxTopicLength: number,
+): { topics: string[]; exactTopics: string[] } {
   for (const name of query.keys()) {
     if (name.startsWith('match_') && name !== 'match_exact') {
       throw new HttpError(400, `Unsupported parameter "${name}": use "topic" or "match".`);
     }
   }
-  const topics = [...query.getAll('topic'), ...query.getAll('match'), ...query.getAll('match_exact')];
-  if (topics.length === 0) throw new HttpError(400, 'Missing "topic" parameter.');
-  if (topics.length > maxTopics) throw new HttpError(400, `Too many topics: at most ${maxTopics}.`);
-  for (const topic of topics) {
+  const topics = [...query.getAll('topic'), ...query.getAll('match')];
+  const exactTopics = query.getAll('match_exact');
+  const all = [...topics, ...exactTopics];
+  if (all.length === 0) throw new HttpError(400, 'Missing "topic" parameter.');
+  if (all.length > maxTopics) throw new HttpError(400, `Too many topics: at most ${maxTopics}.`);
+  for (const topic of all) {
     if (topic === '') throw new HttpError(400, 'Empty "topic" parameter.');
     if (topic.length > maxTopicLength) {
       throw new HttpError(400, `Topic too long: at most ${maxTopicLength} characters.`);
     }
   }
-  return topics;
+  return { topics, exactTopics };
 }
 
-/** The header wins over the query parameter (Mercure); draft-08 and legacy names are accepted. */
+/**
+ * The header wins over the query parameter (Mercure); draft-08 and legacy names are accepted. An
+ * empty value counts as absent, as in the reference hub: it must not hide the next source.
+ */
 function lastEventIdOf(req: IncomingMessage, query: URLSearchParams): string | undefined {
   return (
-    utf8Header(req, 'last-event-id') ??
-    utf8Header(req, 'mercure-last-event-id') ??
-    query.get('lastEventID') ??
-    query.get('last_event_id') ??
-    query.get('Last-Event-ID') ??
-    undefined
+    nonEmpty(utf8Header(req, 'last-event-id')) ??
+    nonEmpty(utf8Header(req, 'mercure-last-event-id')) ??
+    nonEmpty(query.get('lastEventID')) ??
+    nonEmpty(query.get('last_event_id')) ??
+    nonEmpty(query.get('Last-Event-ID'))
   );
+}
+
+function nonEmpty(value: string | null | undefined): string | undefined {
+  return value === null || value === '' ? undefined : value;
 }
 
 function streamHeaders(start: SubscriptionStart): Record<string, string> {
@@ -129,6 +146,8 @@ function streamHeaders(start: SubscriptionStart): Record<string, string> {
     // `private`: the stream may be authorized by a token in its URL (a Mercure SHOULD); the rest:
     // no cache, shared or not, ever answers with a stored copy of a stream.
     'Cache-Control': 'private, no-cache, no-store, must-revalidate, max-age=0',
+    // For HTTP/1.0 caches, which do not know Cache-Control (the reference hub sends it too).
+    Pragma: 'no-cache',
     'X-Accel-Buffering': 'no',
     'Last-Event-ID': startAfter,
     'Mercure-Last-Event-ID': startAfter,

@@ -4,7 +4,7 @@ import { MemoryStore } from '../store/memory.js';
 import { controlCommandOf, controlEvent, isControlEvent } from './control.js';
 import { HEARTBEAT_FRAME, frameOf, openingFrame, resetFrame } from './frame.js';
 import type { ResetSignal } from './frame.js';
-import { SelectorCache } from './topic-selector.js';
+import { SelectorCache, exactSelector } from './topic-selector.js';
 import type { TopicSelector } from './topic-selector.js';
 import { Subscriber } from './subscriber.js';
 import type { CloseReason, SubscriberSink } from './subscriber.js';
@@ -38,6 +38,8 @@ export interface HubObserver {
 export interface SubscribeOptions {
   /** Topic selectors (exact topics, `*`, URI templates). At least one. */
   topics: readonly string[];
+  /** Topics matched byte for byte only, never as templates (draft-08's `match_exact`). */
+  exactTopics?: readonly string[] | undefined;
   /** Resume after this id; `earliest` replays all retained history; absent: live only. */
   lastEventId?: string | undefined;
   sink: SubscriberSink;
@@ -147,9 +149,15 @@ export class Hub {
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     if (this.closed) throw new Error('hub is closed');
-    if (options.topics.length === 0) throw new RangeError('at least one topic selector is required');
+    const exactTopics = options.exactTopics ?? [];
+    if (options.topics.length + exactTopics.length === 0) {
+      throw new RangeError('at least one topic selector is required');
+    }
     await this.ready;
-    const selectors = options.topics.map((topic) => this.selectors.get(topic));
+    const selectors = [
+      ...options.topics.map((topic) => this.selectors.get(topic)),
+      ...exactTopics.map(exactSelector),
+    ];
     const privateSelectors = options.privateTopics?.map((topic) => this.selectors.get(topic));
     const subscriber = new Subscriber(
       this.nextSubscriberId++,

@@ -62,13 +62,18 @@ function compileTemplate(template: string): RegExp | undefined {
   return new RegExp(pattern + escapeLiteral(tail) + '$');
 }
 
+/** A selector matching only the byte-for-byte identical topic, even when it looks like a template. */
+export function exactSelector(source: string): TopicSelector {
+  return { source, kind: 'exact', matches: (topic) => topic === source };
+}
+
 export function compileSelector(source: string): TopicSelector {
   if (source === '*') return { source, kind: 'all', matches: () => true };
   const regexp = source.includes('{') ? compileTemplate(source) : undefined;
   if (regexp) {
     return { source, kind: 'template', matches: (topic) => topic === source || regexp.test(topic) };
   }
-  return { source, kind: 'exact', matches: (topic) => topic === source };
+  return exactSelector(source);
 }
 
 /** True when any topic matches any selector. */

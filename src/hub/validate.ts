@@ -31,6 +31,26 @@ export const DEFAULT_EVENT_LIMITS: EventLimits = {
 /** Topics under the hub's own path are reserved for the hub (Mercure subscription events). */
 const RESERVED_TOPIC_PART = '/.well-known/mercure';
 
+const UNRESERVED_CHARACTER = /^[A-Za-z0-9\-._~]$/;
+
+/**
+ * Whether a topic names something under the hub's path. Like the Mercure reference hub, anywhere
+ * in the string; like draft-08, also once percent-escaped unreserved characters are decoded and
+ * dot segments resolved, so `/.well-known/%6Dercure` or `/x/../.well-known/mercure` do not slip by.
+ */
+function isReservedTopic(topic: string): boolean {
+  const decoded = topic.replace(/%[0-9A-Fa-f]{2}/g, (escape) => {
+    const character = String.fromCharCode(parseInt(escape.slice(1), 16));
+    return UNRESERVED_CHARACTER.test(character) ? character : escape;
+  });
+  if (decoded.includes(RESERVED_TOPIC_PART)) return true;
+  try {
+    return new URL(decoded, 'http://hub.invalid/').pathname.includes(RESERVED_TOPIC_PART);
+  } catch {
+    return false;
+  }
+}
+
 /** Checks a publish and returns it normalized; throws HubInputError naming the first problem. */
 export function validateEventInput(
   input: EventInput,
@@ -49,8 +69,7 @@ export function validateEventInput(
     if (/[\u0000-\u001f\u007f]/.test(topic))
       throw new HubInputError('Topic must not contain control characters.');
     if (topic === '*') throw new HubInputError('"*" is a selector, not a topic.');
-    if (topic.includes(RESERVED_TOPIC_PART))
-      throw new HubInputError('Topics under /.well-known/mercure are reserved.');
+    if (isReservedTopic(topic)) throw new HubInputError('Topics under /.well-known/mercure are reserved.');
   }
   if (typeof input.data !== 'string') throw new HubInputError('"data" must be a string.');
   if (input.id !== undefined) {

@@ -1,0 +1,432 @@
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HubConfig } from '../../src/server/config.js';
+import { openStream, publish, rawRequest, startTestHub, topicUrl } from '../helpers/hub.js';
+import type { RawStream, TestHub } from '../helpers/hub.js';
+import { expectRefused } from '../auth/support.js';
+import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } from '../auth/tokens.js';
+
+/**
+ * Black-box conformance of the standalone hub to the Mercure protocol (draft-07 as the 0.x hubs
+ * speak it, draft-08 names where they do not conflict) and to the WHATWG server-sent events rules,
+ * over real HTTP. One case per rule, named after it; docs/protocol.md "Conformance" maps each rule
+ * to its status and its test.
+ *
+ * Rules that other files already check well are not repeated here:
+ * - publish: 200 text/plain with the id as body; supplied ids; `private` by presence; 400 for
+ *   CR/LF/NUL in id/type, `#id`, `earliest`, missing/empty/`*`/reserved topic, bad retry; 415; 413
+ *   (test/integration/publish.test.ts)
+ * - subscribe: text/event-stream + Cache-Control + X-Accel-Buffering + Last-Event-ID headers, `:`
+ *   first, retry on connect, heartbeats, exact / template / `*` matching, alternate topics, one
+ *   delivery per event, multi-line data, 400 for no/empty/too many topics, match= and
+ *   last_event_id= (test/integration/subscribe.test.ts)
+ * - Last-Event-ID header, lastEventID query, header wins, `earliest`, reset signal
+ *   (test/integration/resume.test.ts)
+ * - 401/403 with WWW-Authenticate for every bad token, publish rights on every topic (alternates
+ *   too), header > query > cookie precedence, namespaced claim, CSRF for cookie publishes, CORS
+ *   preflight and allowlist (test/auth/security.test.ts)
+ * - private updates by canonical or alternate topic, live and replayed (test/auth/private-updates.test.ts)
+ * - exp closes the stream; an expired token gets 401 (test/auth/refresh.test.ts)
+ * - browsers: EventSource with the cookie, cross-origin (test/auth/browser-cors.test.ts,
+ *   test/browser/native-eventsource.test.ts, test/browser/mercure-interop.test.ts)
+ */
+
+const key = hmacKey();
+const SECURED: Partial<HubConfig> = { jwtKey: HS_SECRET, demo: false, publishRatePerSecond: 0 };
+const APP_ORIGIN = 'http://app.example';
+
+let hub: TestHub | undefined;
+const streams: RawStream[] = [];
+afterEach(async () => {
+  for (const stream of streams.splice(0)) stream.destroy();
+  await hub?.close();
+  hub = undefined;
+});
+
+async function subscribe(url: string, headers: Record<string, string> = {}): Promise<RawStream> {
+  const stream = await openStream(url, headers);
+  streams.push(stream);
+  expect(stream.response.statusCode, stream.text()).toBe(200);
+  return stream;
+}
+
+async function published(
+  target: TestHub,
+  fields: Record<string, string | readonly string[]>,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const answer = await publish(target.hubUrl, fields, headers);
+  expect(answer.status, answer.body).toBe(200);
+  return answer.body;
+}
+
+/** Sends a raw HTTP/1.1 request and returns the response head and the first body bytes. */
+function rawExchange(url: string, request: string, until: (received: string) => boolean): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(request));
+    let received = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`timed out; got ${JSON.stringify(received)}`));
+    }, 10_000);
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (!until(received)) return;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(received);
+    });
+    socket.on('error', reject);
+  });
+}
+
+interface ConformanceCase {
+  /** The rule, as the spec states it. */
+  rule: string;
+  /** Where it comes from. */
+  source: string;
+  config?: Partial<HubConfig>;
+  check(hub: TestHub): Promise<void>;
+}
+
+const publishing: ConformanceCase[] = [
+  {
+    rule: 'publish: data is optional; an update without data is dispatched with empty data',
+    source: 'draft-07 §Publication',
+    async check(target) {
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t']));
+      const id = await published(target, { topic: 't' });
+      await stream.waitFor(() => stream.events.length === 1);
+      expect(stream.events[0]).toMatchObject({ data: '', lastEventId: id });
+      expect(stream.text()).toContain(`id: ${id}\ndata: \n\n`);
+    },
+  },
+  {
+    rule: 'publish: the form may declare a charset (application/x-www-form-urlencoded; charset=UTF-8)',
+    source: 'draft-07 §Publication; form encoders of Symfony and others add it',
+    async check(target) {
+      const stream = await subscribe(topicUrl(target.hubUrl, ['https://example.com/a b']));
+      const answer = await rawRequest(target.hubUrl, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=UTF-8' },
+        // PHP's http_build_query encodes spaces as "+": they decode as in any form.
+        body: 'topic=https%3A%2F%2Fexample.com%2Fa+b&data=caf%C3%A9+au+lait',
+      });
+      expect(answer.status, answer.body).toBe(200);
+      await stream.waitFor(() => stream.events.length === 1);
+      expect(stream.events[0]?.data).toBe('café au lait');
+    },
+  },
+  {
+    rule: 'publish: 2xx answers carry Cache-Control: private (the token may be in the URL)',
+    source: 'draft-07 §Authorization (query parameter)',
+    async check(target) {
+      const answer = await publish(target.hubUrl, { topic: 't', data: 'x' });
+      expect(answer.status).toBe(200);
+      expect(String(answer.headers['cache-control']).split(/,\s*/)).toContain('private');
+    },
+  },
+  {
+    rule: 'publish: more than 1000 topics in one update is refused with 400',
+    source: '0.x reference hub',
+    async check(target) {
+      const topics = Array.from({ length: 1001 }, (_, i) => `t${i}`);
+      const answer = await publish(target.hubUrl, { topic: topics, data: 'x' });
+      expectRefused(answer, 400, /Too many topics: at most 1000/);
+      expect(await target.hub.store.head()).toBe('earliest');
+    },
+  },
+  {
+    rule: 'publish: a topic with control characters is refused with 400',
+    source: 'draft-08 §Publication',
+    async check(target) {
+      for (const topic of ['a\tb', 'a\u007fb', 'a\u0001']) {
+        const answer = await publish(target.hubUrl, { topic, data: 'x' });
+        expectRefused(answer, 400, /control characters/);
+      }
+      expect(await target.hub.store.head()).toBe('earliest');
+    },
+  },
+  {
+    rule: 'publish: the event type "mercure" is reserved (400)',
+    source: 'draft-08 §Publication',
+    async check(target) {
+      const answer = await publish(target.hubUrl, { topic: 't', data: 'x', type: 'mercure' });
+      expectRefused(answer, 400, /"type" "mercure" is reserved/);
+      expect(await target.hub.store.head()).toBe('earliest');
+    },
+  },
+  {
+    rule: 'publish: a topic under the hub path is reserved, also behind percent-encoding or dot segments (400)',
+    source: 'draft-08 §Publication; 0.x refuses topics containing /.well-known/mercure',
+    async check(target) {
+      const disguised = [
+        '/.well-known/mercure/subscriptions/x',
+        'https://example.com/.well-known/mercure',
+        'https://example.com/.well-known/%6Dercure/subscriptions',
+        'https://example.com/.well-known/%6d%65rcure',
+        'https://example.com/books/../.well-known/mercure/ssehub/control',
+        'https://example.com/books/%2E%2E/.well-known/mercure',
+        'books/./../.well-known/mercure',
+      ];
+      for (const topic of disguised) {
+        const answer = await publish(target.hubUrl, { topic, data: 'x' });
+        expectRefused(answer, 400, /reserved/);
+      }
+      expect(await target.hub.store.head()).toBe('earliest');
+      // Look-alikes that are not under the hub path stay usable.
+      for (const topic of [
+        'https://example.com/.well-known/mercury',
+        'https://example.com/well-known/mercure',
+      ]) {
+        await published(target, { topic, data: 'fine' });
+      }
+    },
+  },
+  {
+    rule: 'publish: the publisher token may come from the authorization query parameter',
+    source: 'draft-07 §Authorization',
+    config: SECURED,
+    async check(target) {
+      const token = await mint(key, publisherClaims('t'));
+      const answer = await publish(`${target.hubUrl}?authorization=${token}`, { topic: 't', data: 'x' });
+      expect(answer.status, answer.body).toBe(200);
+      const hidden = await publish(
+        `${target.hubUrl}?authorization=${token}`,
+        { topic: 't', data: 'x' },
+        bearer('bad'),
+      );
+      expectRefused(hidden, 401, /malformed token/, 'malformed token');
+    },
+  },
+];
+
+const subscribing: ConformanceCase[] = [
+  {
+    rule: 'subscribe: the stream head carries Pragma: no-cache (as the reference hub)',
+    source: '0.x subscribe.go',
+    async check(target) {
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t']));
+      expect(stream.response.headers.pragma).toBe('no-cache');
+    },
+  },
+  {
+    rule: 'subscribe: headers and the first bytes are sent at once, before any event',
+    source: 'draft-07 §Subscription; WHATWG authoring notes',
+    async check(target) {
+      const path = new URL(topicUrl(target.hubUrl, ['t']));
+      const head = await rawExchange(
+        target.hubUrl,
+        `GET ${path.pathname}${path.search} HTTP/1.1\r\nHost: ${path.host}\r\n\r\n`,
+        (received) => /\r\n\r\n[\s\S]*:\n/.test(received),
+      );
+      expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(head.toLowerCase()).toContain('content-type: text/event-stream\r\n');
+    },
+  },
+  {
+    rule: 'subscribe: no Accept header is needed',
+    source: 'draft-07 §Subscription (EventSource semantics; the reference hub does not check it)',
+    async check(target) {
+      const path = new URL(topicUrl(target.hubUrl, ['t']));
+      const head = await rawExchange(
+        target.hubUrl,
+        `GET ${path.pathname}${path.search} HTTP/1.1\r\nHost: ${path.host}\r\nAccept: */*\r\n\r\n`,
+        (received) => received.includes('\r\n\r\n'),
+      );
+      expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    },
+  },
+  {
+    rule: 'subscribe: the legacy Last-Event-ID query parameter resumes too',
+    source: 'older Mercure revisions (0.x compatibility mode)',
+    async check(target) {
+      const first = await published(target, { topic: 't', data: '1' });
+      await published(target, { topic: 't', data: '2' });
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t'], { 'Last-Event-ID': first }));
+      await stream.waitFor(() => stream.events.length === 1);
+      expect(stream.events[0]?.data).toBe('2');
+      expect(stream.response.headers['last-event-id']).toBe(first);
+    },
+  },
+  {
+    rule: 'subscribe: the Mercure-Last-Event-ID request header resumes too',
+    source: 'draft-08 §Reconciliation',
+    async check(target) {
+      const first = await published(target, { topic: 't', data: '1' });
+      await published(target, { topic: 't', data: '2' });
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t']), { 'Mercure-Last-Event-ID': first });
+      await stream.waitFor(() => stream.events.length === 1);
+      expect(stream.events[0]?.data).toBe('2');
+    },
+  },
+  {
+    rule: 'subscribe: an empty Last-Event-ID header does not hide the lastEventID query parameter',
+    source: '0.x reference hub (an empty header counts as absent)',
+    async check(target) {
+      const first = await published(target, { topic: 't', data: '1' });
+      await published(target, { topic: 't', data: '2' });
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t'], { lastEventID: first }), {
+        'Last-Event-ID': '',
+      });
+      await stream.waitFor(() => stream.events.length === 1);
+      expect(stream.events[0]?.data).toBe('2');
+      expect(stream.response.headers['last-event-id']).toBe(first);
+    },
+  },
+  {
+    rule: 'subscribe: the Last-Event-ID response header differs from an unknown requested id, so the client knows it may have missed events',
+    source: 'draft-07 §Reconciliation',
+    async check(target) {
+      const newest = await published(target, { topic: 't', data: '1' });
+      const stream = await subscribe(
+        topicUrl(target.hubUrl, ['t'], { lastEventID: 'urn:uuid:never-issued' }),
+      );
+      expect(stream.response.headers['last-event-id']).toBe(newest);
+      expect(stream.response.headers['mercure-last-event-id']).toBe(newest);
+    },
+  },
+  {
+    rule: 'subscribe: match_exact= is byte-for-byte, never a URI template',
+    source: 'draft-08 §Subscription',
+    async check(target) {
+      const template = 'https://example.com/books/{id}';
+      const stream = await subscribe(`${target.hubUrl}?match_exact=${encodeURIComponent(template)}`);
+      await published(target, { topic: 'https://example.com/books/1', data: 'expanded' });
+      const literal = await published(target, { topic: template, data: 'literal' });
+      await stream.waitFor(() => stream.events.length >= 1);
+      expect(stream.events.map((event) => event.lastEventId)).toEqual([literal]);
+    },
+  },
+  {
+    rule: 'subscribe: private updates reach a subscriber through an alternate topic matched by its {?topic} right',
+    source: 'draft-07 §Authorization (the per-user trick)',
+    config: { ...SECURED, allowAnonymous: true },
+    async check(target) {
+      const book = 'https://example.com/books/1';
+      const aliceAlternate = `https://example.com/users/alice/?topic=${encodeURIComponent(book)}`;
+      const alice = await subscribe(
+        topicUrl(target.hubUrl, ['https://example.com/books/{id}']),
+        bearer(
+          await mint(key, subscriberClaims(['https://example.com/users/alice/{?topic}'], 'alice'), {
+            expiresIn: 600,
+          }),
+        ),
+      );
+      const bob = await subscribe(
+        topicUrl(target.hubUrl, ['https://example.com/books/{id}']),
+        bearer(
+          await mint(key, subscriberClaims(['https://example.com/users/bob/{?topic}'], 'bob'), {
+            expiresIn: 600,
+          }),
+        ),
+      );
+      const publisher = bearer(await mint(key, publisherClaims('*')));
+      const forAlice = await published(
+        target,
+        { topic: [book, aliceAlternate], data: 'for alice', private: 'on' },
+        publisher,
+      );
+      const everyone = await published(target, { topic: book, data: 'public' }, publisher);
+      await alice.waitFor(() => alice.events.length === 2);
+      await bob.waitFor(() => bob.events.length === 1);
+      expect(alice.events.map((event) => event.lastEventId)).toEqual([forAlice, everyone]);
+      expect(bob.events.map((event) => event.lastEventId)).toEqual([everyone]);
+    },
+  },
+  {
+    rule: 'subscribe: the Bearer scheme is case-insensitive',
+    source: 'RFC 6750 / RFC 9110 (auth schemes are case-insensitive)',
+    config: SECURED,
+    async check(target) {
+      const token = await mint(key, subscriberClaims(['t']), { expiresIn: 600 });
+      await subscribe(topicUrl(target.hubUrl, ['t']), { Authorization: `bearer ${token}` });
+    },
+  },
+];
+
+const sse: ConformanceCase[] = [
+  {
+    rule: 'sse: every dispatched event carries an id',
+    source: 'draft-07 §Reconciliation',
+    async check(target) {
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t'], { lastEventID: 'unknown' }));
+      await published(target, { topic: 't', data: 'a' });
+      await published(target, { topic: 't', data: 'b', type: 'typed', retry: '10' });
+      await stream.waitFor(() => stream.events.filter((event) => event.type !== 'ssehub-reset').length === 2);
+      const blocks = stream
+        .text()
+        .split('\n\n')
+        .filter((block) => /^data:/m.test(block));
+      expect(blocks).toHaveLength(3);
+      for (const block of blocks) expect(block).toMatch(/^id: \S/m);
+    },
+  },
+  {
+    rule: 'sse: a heartbeat comment about every 15 s by default',
+    source: 'WHATWG authoring notes; draft-08 keep-alive (SHOULD)',
+    async check(target) {
+      expect(target.hub.heartbeatIntervalMs).toBe(15_000);
+    },
+  },
+];
+
+const cors: ConformanceCase[] = [
+  {
+    rule: 'cors: with no origins configured, no CORS header is sent (same-origin only)',
+    source: 'draft-08 §CORS (allowlist)',
+    async check(target) {
+      const preflight = await rawRequest(target.hubUrl, {
+        method: 'OPTIONS',
+        headers: { Origin: APP_ORIGIN, 'Access-Control-Request-Method': 'GET' },
+      });
+      expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t']), { Origin: APP_ORIGIN });
+      expect(stream.response.headers['access-control-allow-origin']).toBeUndefined();
+    },
+  },
+  {
+    rule: 'cors: "*" lets any origin in, never with credentials',
+    source: 'draft-08 §CORS; Fetch (no * with credentials)',
+    config: { corsOrigins: ['*'] },
+    async check(target) {
+      const preflight = await rawRequest(target.hubUrl, {
+        method: 'OPTIONS',
+        headers: {
+          Origin: APP_ORIGIN,
+          'Access-Control-Request-Method': 'GET',
+          'Access-Control-Request-Headers': 'last-event-id',
+        },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe('*');
+      expect(preflight.headers['access-control-allow-credentials']).toBeUndefined();
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t']), { Origin: APP_ORIGIN });
+      expect(stream.response.headers['access-control-allow-origin']).toBe('*');
+      expect(stream.response.headers['access-control-allow-credentials']).toBeUndefined();
+    },
+  },
+  {
+    rule: 'cors: a cross-origin publish from an allowed origin can read its answer (the id)',
+    source: 'draft-08 §CORS',
+    config: { corsOrigins: [APP_ORIGIN] },
+    async check(target) {
+      const answer = await publish(target.hubUrl, { topic: 't', data: 'x' }, { Origin: APP_ORIGIN });
+      expect(answer.status).toBe(200);
+      expect(answer.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
+      expect(answer.headers['access-control-allow-credentials']).toBe('true');
+    },
+  },
+];
+
+for (const [group, cases] of Object.entries({ publishing, subscribing, sse, cors })) {
+  describe(`Mercure conformance: ${group}`, () => {
+    for (const testCase of cases) {
+      it(testCase.rule, async () => {
+        hub = await startTestHub({ config: { demo: false, ...testCase.config } });
+        await testCase.check(hub);
+      });
+    }
+  });
+}
