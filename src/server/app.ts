@@ -17,7 +17,8 @@ import { createMercureHandler, MERCURE_PATH } from '../http/mercure.js';
 import type { Authorizer } from '../http/authorizer.js';
 import { HttpError, sendError } from '../http/errors.js';
 import { MemoryStore } from '../store/memory.js';
-import type { Store } from '../store/types.js';
+import type { Store, StoredEvent } from '../store/types.js';
+import { EARLIEST } from '../store/types.js';
 import { ConnectionTracker } from '../ops/connections.js';
 import { readiness } from '../ops/health.js';
 import type { Readiness } from '../ops/health.js';
@@ -123,13 +124,24 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   });
   const disconnect = createDisconnectHandler(hub, { authorizer, onError });
   // Every hub sharing the store hears a cut-off, so each refuses the subject's older tokens.
-  const detachRevocations =
+  const revokeOn = (event: StoredEvent): void => {
+    const command = isControlEvent(event) ? controlCommandOf(event) : undefined;
+    if (command?.action === 'disconnect' && authorizer instanceof JwtAuthorizer) {
+      authorizer.revokeSubject(command.subject, event.time);
+    }
+  };
+  const detachRevocations = authorizer instanceof JwtAuthorizer ? store.onEvent(revokeOn) : () => undefined;
+  // A hub that starts after a cut-off (a deploy, one more instance) learns it from the history the
+  // store retains; listening waits for that, so no revoked token slips in meanwhile.
+  const revocationsLearned =
     authorizer instanceof JwtAuthorizer
-      ? store.onEvent((event) => {
-          const command = isControlEvent(event) ? controlCommandOf(event) : undefined;
-          if (command?.action === 'disconnect') authorizer.revokeSubject(command.subject, event.time);
-        })
-      : () => undefined;
+      ? store.readAfter(EARLIEST).then(
+          (history) => {
+            if (history.ok) for (const event of history.events) revokeOn(event);
+          },
+          (error: unknown) => onError(error),
+        )
+      : Promise.resolve();
 
   /** Readiness is 503 (load balancers stop routing here); requests are still served. */
   let draining = false;
@@ -307,8 +319,9 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     },
     readiness: readinessNow,
     status,
-    listen: () =>
-      new Promise((resolve, reject) => {
+    listen: async () => {
+      await revocationsLearned;
+      return new Promise<string>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
           server.off('error', reject);
@@ -318,7 +331,8 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
           url = `${tls ? 'https' : 'http'}://${host}:${port}`;
           resolve(url);
         });
-      }),
+      });
+    },
     close: (timeoutMs = config.shutdownTimeoutMs) => (closing ??= shutdown(timeoutMs)),
   };
 }

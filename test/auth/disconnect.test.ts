@@ -151,4 +151,35 @@ describe('cutting off a subject across hubs sharing Redis', () => {
       carol.destroy();
     },
   );
+
+  it.skipIf(!available)(
+    'a hub started after the cut-off learns it from the store and refuses the older tokens too',
+    async () => {
+      const prefix = `auth-disconnect-later-${process.pid}`;
+      const start = async () => {
+        const store = await RedisStore.connect({ url: redis!.url, prefix });
+        const hub = await startTestHub({ store, config: { jwtKey: HS_SECRET, demo: false } });
+        hubs.push(hub);
+        return hub;
+      };
+      const first = await start();
+      const aliceToken = await mint(key, subscriberClaims([], 'alice'), { expiresIn: 600, issuedIn: -5 });
+      const done = await requestDisconnect(first, 'alice', bearer(await mint(key, publisherClaims('*'))));
+      expect(done.status).toBe(200);
+      // Other events after the command: it is found anywhere in the retained history.
+      await isOpenAndServed(first, []);
+
+      const later = await start();
+      expectRefused(
+        await trySubscribe(later.hubUrl, [TOPIC], bearer(aliceToken)),
+        401,
+        /token revoked/,
+        'token revoked',
+      );
+      const fresh = await mint(key, subscriberClaims([], 'alice'), { expiresIn: 600, issuedIn: 1 });
+      (await subscribe(later, 'alice', [], 'header', fresh)).destroy();
+      const bob = await subscribe(later, 'bob');
+      bob.destroy();
+    },
+  );
 });
