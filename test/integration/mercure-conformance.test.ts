@@ -119,6 +119,36 @@ const publishing: ConformanceCase[] = [
     },
   },
   {
+    rule: 'publish: a client waiting for 100 Continue (curl, PHP) gets it, then its answer',
+    source: 'RFC 9110 §10.1.1; what curl-based publishers send for larger bodies',
+    async check(target) {
+      const body = `topic=t&data=${'x'.repeat(2000)}`;
+      const { host, pathname } = new URL(target.hubUrl);
+      const socket = connect(Number(new URL(target.hubUrl).port), '127.0.0.1');
+      let received = '';
+      const continued = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no 100 Continue; got ${received}`)), 10_000);
+        socket.on('data', (chunk: Buffer) => {
+          received += chunk.toString('latin1');
+          if (received.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      socket.write(
+        `POST ${pathname} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+          `Content-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      );
+      await continued;
+      socket.write(body);
+      await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      const answer = received.slice(received.indexOf('\r\n\r\n') + 4);
+      expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(answer.split('\r\n\r\n')[1]).toBe(await target.hub.store.head());
+    },
+  },
+  {
     rule: 'publish: 2xx answers carry Cache-Control: private (the token may be in the URL)',
     source: 'draft-07 §Authorization (query parameter)',
     async check(target) {
@@ -223,6 +253,7 @@ const subscribing: ConformanceCase[] = [
       );
       expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
       expect(head.toLowerCase()).toContain('content-type: text/event-stream\r\n');
+      expect(head.toLowerCase()).toContain('connection: keep-alive\r\n');
     },
   },
   {
@@ -285,6 +316,49 @@ const subscribing: ConformanceCase[] = [
       );
       expect(stream.response.headers['last-event-id']).toBe(newest);
       expect(stream.response.headers['mercure-last-event-id']).toBe(newest);
+    },
+  },
+  {
+    rule: 'subscribe: non-ASCII ids resume from the Last-Event-ID header a browser sends (UTF-8)',
+    source: 'WHATWG §The Last-Event-ID header',
+    async check(target) {
+      const id = 'urn:événement:1';
+      await published(target, { topic: 't', data: '1', id });
+      const next = await published(target, { topic: 't', data: '2' });
+      const first = await subscribe(topicUrl(target.hubUrl, ['t'], { lastEventID: 'earliest' }));
+      await first.waitFor(() => first.events.length === 2);
+      expect(first.events.map((event) => event.lastEventId)).toEqual([id, next]);
+      // Node sends header strings as Latin-1: these are the UTF-8 bytes a browser puts on the wire.
+      const utf8OnTheWire = Buffer.from(id, 'utf8').toString('latin1');
+      const resumed = await subscribe(topicUrl(target.hubUrl, ['t']), { 'Last-Event-ID': utf8OnTheWire });
+      await resumed.waitFor(() => resumed.events.length === 1);
+      expect(resumed.events[0]?.lastEventId).toBe(next);
+    },
+  },
+  {
+    rule: 'subscribe: a reused id resumes from its first occurrence',
+    source: 'draft-08 §Reconciliation (duplicate ids)',
+    async check(target) {
+      await published(target, { topic: 't', data: 'a', id: 'urn:dup' });
+      await published(target, { topic: 't', data: 'b' });
+      await published(target, { topic: 't', data: 'c', id: 'urn:dup' });
+      await published(target, { topic: 't', data: 'd' });
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t']), { 'Last-Event-ID': 'urn:dup' });
+      await stream.waitFor(() => stream.events.length === 3);
+      expect(stream.events.map((event) => event.data)).toEqual(['b', 'c', 'd']);
+    },
+  },
+  {
+    rule: 'subscribe: the optional QUERY method is not supported; it is refused plainly (405 with Allow)',
+    source: 'draft-08 §Subscription (QUERY, optional)',
+    async check(target) {
+      const answer = await rawRequest(target.hubUrl, {
+        method: 'QUERY',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: 'topic=t',
+      });
+      expectRefused(answer, 405, /Method QUERY not allowed/);
+      expect(answer.headers.allow).toBe('GET, POST, OPTIONS');
     },
   },
   {
