@@ -128,6 +128,7 @@ const publishing: ConformanceCase[] = [
       let received = '';
       const continued = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no 100 Continue; got ${received}`)), 10_000);
+        socket.on('error', reject);
         socket.on('data', (chunk: Buffer) => {
           received += chunk.toString('latin1');
           if (received.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
