@@ -19,7 +19,10 @@ export interface JwtAuthorizerOptions {
   subscriber?: TokenVerifier | undefined;
   /** Let subscribers without a token in (they receive public updates only). */
   allowAnonymous?: boolean;
-  /** Seconds added to `exp` before a stream is closed (the same leeway the verifier grants). */
+  /**
+   * The clock skew (seconds) the verifier tolerates on `exp`. A stream closes at `exp`; one whose
+   * token was accepted only thanks to this leeway closes when the leeway ends.
+   */
   leewaySeconds?: number;
   /** Updates per second one publisher token may send; 0 or absent: unlimited. */
   publishRatePerSecond?: number;
@@ -63,10 +66,9 @@ export class JwtAuthorizer implements Authorizer {
     }
     const payload = await this.verify(verifier, presented);
     const rights = rightsOf(payload);
-    const leewayMs = (this.options.leewaySeconds ?? 0) * 1000;
     return {
       privateTopics: rights.subscribe,
-      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 + leewayMs : undefined,
+      expiresAt: typeof payload.exp === 'number' ? this.streamEnd(payload.exp * 1000) : undefined,
       subject: typeof payload.sub === 'string' ? payload.sub : undefined,
     };
   }
@@ -98,6 +100,15 @@ export class JwtAuthorizer implements Authorizer {
         { 'Retry-After': String(wait) },
       );
     }
+  }
+
+  /**
+   * Mercure: the hub MUST close the connection at `exp`. A token whose `exp` has already passed by
+   * the hub's clock was accepted within the leeway: closing it at once would only make the client
+   * reconnect in a loop with it, so it lasts until the leeway ends.
+   */
+  private streamEnd(expMs: number): number {
+    return expMs > Date.now() ? expMs : expMs + (this.options.leewaySeconds ?? 0) * 1000;
   }
 
   /**

@@ -287,7 +287,7 @@ export const OPTIONS = [
     key: 'jwtLeewaySeconds',
     flag: '--jwt-leeway',
     env: ['SSEHUB_JWT_LEEWAY'],
-    description: 'Clock skew tolerated on `exp` and `nbf` (seconds); a stream closes at `exp` plus this',
+    description: 'Clock skew tolerated on `exp` and `nbf` (seconds); a stream still closes at `exp`',
     default: 5,
     parse: integer(0, 600),
   }),

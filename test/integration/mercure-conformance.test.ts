@@ -411,6 +411,21 @@ const subscribing: ConformanceCase[] = [
     },
   },
   {
+    rule: 'subscribe: the hub closes the stream when the token expires, at exp (not exp plus the clock-skew leeway)',
+    source: 'draft-07 §Authorization (MUST close the connection at exp)',
+    // A leeway far longer than the wait below: a stream kept open until exp + leeway fails the case.
+    config: { ...SECURED, jwtLeewaySeconds: 60 },
+    async check(target) {
+      const token = await mint(key, subscriberClaims(['t']), { expiresIn: 2 });
+      const exp = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).exp * 1000;
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t']), bearer(token));
+      await stream.waitFor(() => stream.response.closed, 20_000, 'the stream to close');
+      // The hub checks expiries once a second; the margin covers a loaded machine, not the leeway.
+      expect(Date.now()).toBeLessThan(exp + 20_000);
+      expect(Date.now()).toBeGreaterThanOrEqual(exp);
+    },
+  },
+  {
     rule: 'subscribe: the Bearer scheme is case-insensitive',
     source: 'RFC 6750 / RFC 9110 (auth schemes are case-insensitive)',
     config: SECURED,
