@@ -47,17 +47,17 @@ export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = 
     const form = await formOf(req, maxBodyBytes);
     const topics = form.getAll('topic');
     if (topics.length === 0) throw new HttpError(400, 'Missing "topic" parameter.');
-    const retry = form.get('retry');
-    if (retry !== null && !/^[0-9]{1,10}$/.test(retry)) {
+    const retry = filled(form, 'retry');
+    if (retry !== undefined && !/^[0-9]{1,10}$/.test(retry)) {
       throw new HttpError(400, '"retry" must be a non-negative integer.');
     }
     await authorizer.authorizePublisher(req, topics);
     const event = await hub.publish({
       topics,
       data: form.get('data') ?? '',
-      id: form.get('id') ?? undefined,
-      type: form.get('type') ?? undefined,
-      retry: retry === null ? undefined : Number(retry),
+      id: filled(form, 'id'),
+      type: filled(form, 'type'),
+      retry: retry === undefined ? undefined : Number(retry),
       private: form.has('private'),
     });
     const body = event.id;
@@ -68,6 +68,12 @@ export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = 
     });
     res.end(body);
   }
+}
+
+/** A field's value; an empty field counts as a missing one, as in the Mercure reference hub. */
+function filled(form: URLSearchParams, name: string): string | undefined {
+  const value = form.get(name);
+  return value === null || value === '' ? undefined : value;
 }
 
 /** The form fields, from the body, or from a body a framework (e.g. Express) already parsed. */

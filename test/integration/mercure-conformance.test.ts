@@ -103,6 +103,18 @@ const publishing: ConformanceCase[] = [
     },
   },
   {
+    rule: 'publish: an empty id, type or retry field counts as absent (the hub generates the id)',
+    source: '0.x reference hub (an empty form field is a missing one)',
+    async check(target) {
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t']));
+      const id = await published(target, { topic: 't', data: 'x', id: '', type: '', retry: '' });
+      expect(id).not.toBe('');
+      await stream.waitFor(() => stream.events.length === 1);
+      expect(stream.events[0]).toMatchObject({ data: 'x', type: 'message', lastEventId: id });
+      expect(stream.text()).not.toMatch(/^retry: (?!3000$)/m);
+    },
+  },
+  {
     rule: 'publish: the form may declare a charset (application/x-www-form-urlencoded; charset=UTF-8)',
     source: 'draft-07 §Publication; form encoders of Symfony and others add it',
     async check(target) {
