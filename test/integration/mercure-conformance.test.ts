@@ -115,6 +115,16 @@ const publishing: ConformanceCase[] = [
     },
   },
   {
+    rule: 'publish: retry=0 is passed on as retry: 0 (deliberate; the reference hub drops a zero retry)',
+    source: 'draft-07 §Publication (retry → the SSE retry field)',
+    async check(target) {
+      const stream = await subscribe(topicUrl(target.hubUrl, ['t']));
+      const id = await published(target, { topic: 't', data: 'x', retry: '0' });
+      await stream.waitFor(() => stream.events.length === 1);
+      expect(stream.text()).toContain(`id: ${id}\nretry: 0\ndata: x\n\n`);
+    },
+  },
+  {
     rule: 'publish: the form may declare a charset (application/x-www-form-urlencoded; charset=UTF-8)',
     source: 'draft-07 §Publication; form encoders of Symfony and others add it',
     async check(target) {
