@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
  * more than the subscriber's own state. Once taken, the connection is only its socket. When the
  * stream ends, its last chunk is written and the connection is handed back to its server (the
  * documented `'connection'` event), which reads the client's next request as on any keep-alive
- * connection.
+ * connection; or it is closed, when the server no longer listens or the stream's head said so.
  *
  * This leans on Node internals (`socket.parser`, the server's socket listeners, `freeParser` from
  * `_http_common`), the ones the `Upgrade` path has used for years. Every precondition is checked
@@ -51,6 +51,9 @@ const SERVER_SOCKET_LISTENERS: Record<string, string> = {
 const REQUIRED_EVENTS = ['data', 'end', 'close'];
 
 interface ResponseInternals {
+  /** Node closes the connection after this response (its head said `Connection: close`). */
+  _last?: unknown;
+  maxRequestsOnConnectionReached?: unknown;
   chunkedEncoding?: unknown;
   outputData?: unknown;
   detachSocket?: unknown;
@@ -64,19 +67,26 @@ interface SocketInternals {
   encrypted?: unknown;
 }
 
-/** Applications' `close` listeners on responses whose socket was taken, to call at the stream's end. */
+/** Applications' `close` listeners on streams whose socket was taken, to call at the stream's end. */
 const closeRelays = new WeakMap<Socket, () => void>();
+/** Taken connections whose stream's head said `Connection: close`: closed when the stream ends. */
+const lastOnConnection = new WeakSet<Socket>();
+/** Handed-back connections whose next request has not come yet (see `idleUntilNextRequest`). */
+const awaitingRequest = new WeakSet<Socket>();
+const serversWatched = new WeakSet<HttpServer>();
+/** Node waits this much longer than the `Keep-Alive: timeout` it advertises, against races. */
+const KEEP_ALIVE_TIMEOUT_BUFFER_MS = 1000;
 
 /**
  * Takes the socket of a chunked HTTP/1.1 response on a plain TCP connection of a `node:http`
  * server, whose head (and anything written so far) has been handed to the socket. Returns
  * undefined, changing nothing, when that is not the case or this Node does not look as expected.
  *
- * From then on `res` emits nothing more, except that its `close` listeners (if it has any) still
- * run when the stream ends or its connection closes: the response is then kept as long as the
- * stream, so the hub itself listens on the socket instead. The caller ends the stream with
- * `giveBackStreamSocket` or destroys the socket; data the client sends meanwhile, or its
- * half-close, closes the connection.
+ * From then on `req` and `res` emit nothing more, except that their `close` listeners (if they
+ * have any) still run, response first as in Node, when the stream ends or its connection closes:
+ * they are then kept as long as the stream, so the hub itself listens on the socket instead. The
+ * caller ends the stream with `giveBackStreamSocket` or destroys the socket; data the client sends
+ * meanwhile, or its half-close, closes the connection.
  */
 export function takeStreamSocket(req: IncomingMessage, res: ServerResponse): Socket | undefined {
   if (freeParser === undefined) return undefined;
@@ -115,7 +125,15 @@ export function takeStreamSocket(req: IncomingMessage, res: ServerResponse): Soc
   (response.detachSocket as (socket: Socket) => void).call(res, socket);
   for (const [event, listener] of serverListeners) socket.removeListener(event, listener);
   freeParser(parser, req, socket);
-  if (res.listenerCount('close') > 0) relayClose(socket, res);
+  // Node would close the connection after this response: the stream's end will.
+  if (response._last === true || response.maxRequestsOnConnectionReached === true) {
+    lastOnConnection.add(socket);
+  }
+  const requestListens = req.listenerCount('close') > 0;
+  const responseListens = res.listenerCount('close') > 0;
+  if (requestListens || responseListens) {
+    relayClose(socket, requestListens ? req : undefined, responseListens ? res : undefined);
+  }
   socket.on('data', destroySocket);
   socket.on('end', destroySocket);
   // Errors end in `close`, which the stream's owner listens to.
@@ -126,13 +144,14 @@ export function takeStreamSocket(req: IncomingMessage, res: ServerResponse): Soc
 }
 
 /**
- * Ends a taken stream: writes `lastChunk` (the chunked body's end), then hands the connection
- * back to its server for the client's next request, or closes it if the server no longer listens.
+ * Ends a taken stream: writes `lastChunk` (the chunked body's end), then hands the connection back
+ * to its server for the client's next request. It is closed instead, once written, when the server
+ * no longer listens, when the stream's head said `Connection: close`, or when the server would
+ * not time an idle connection out (`keepAliveTimeout` 0): a handed-back connection is, to
+ * `node:http`, a new one that has not sent its request yet, which `server.close()` and
+ * `closeIdleConnections()` wait for rather than close.
  */
 export function giveBackStreamSocket(socket: Socket, lastChunk: Buffer): void {
-  socket.removeListener('data', destroySocket);
-  socket.removeListener('end', destroySocket);
-  socket.removeListener('error', ignore);
   const relay = closeRelays.get(socket);
   if (relay !== undefined) {
     closeRelays.delete(socket);
@@ -140,17 +159,44 @@ export function giveBackStreamSocket(socket: Socket, lastChunk: Buffer): void {
   }
   const server = (socket as Socket & SocketInternals).server as HttpServer;
   if (socket.destroyed) return relay?.();
-  if (!server.listening) {
+  if (!server.listening || lastOnConnection.has(socket) || !(server.keepAliveTimeout > 0)) {
+    // Still ours until it closes: errors (a reset while the last bytes drain) stay ignored.
     socket.end(lastChunk);
+    // Not left half-open: the server's sockets allow it, and a client need never close its side.
+    socket.destroySoon();
   } else {
+    socket.removeListener('data', destroySocket);
+    socket.removeListener('end', destroySocket);
+    socket.removeListener('error', ignore);
     socket.write(lastChunk);
     server.emit('connection', socket);
+    idleUntilNextRequest(server, socket);
   }
   relay?.();
 }
 
-function relayClose(socket: Socket, res: ServerResponse): void {
-  const relay = (): void => void res.emit('close');
+/**
+ * Gives a handed-back connection the time `node:http` gives an idle keep-alive connection for its
+ * next request, and the server's own timeout once that request comes, as `node:http` does.
+ */
+function idleUntilNextRequest(server: HttpServer, socket: Socket): void {
+  socket.setTimeout(server.keepAliveTimeout + KEEP_ALIVE_TIMEOUT_BUFFER_MS);
+  awaitingRequest.add(socket);
+  if (serversWatched.has(server)) return;
+  serversWatched.add(server);
+  server.prependListener('request', requestCame);
+}
+
+/** A server's `request` listener (`this` is the server), one for all its connections. */
+function requestCame(this: HttpServer, req: IncomingMessage): void {
+  if (awaitingRequest.delete(req.socket)) req.socket.setTimeout(this.timeout || 0);
+}
+
+function relayClose(socket: Socket, req: IncomingMessage | undefined, res: ServerResponse | undefined): void {
+  const relay = (): void => {
+    res?.emit('close');
+    req?.emit('close');
+  };
   closeRelays.set(socket, relay);
   socket.on('close', relay);
 }

@@ -1,3 +1,5 @@
+import express from 'express';
+import type { Express } from 'express';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import net from 'node:net';
@@ -6,9 +8,14 @@ import vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Hub } from '../../src/hub/hub.js';
 import { createSubscribeHandler } from '../../src/http/subscribe.js';
+import type { SubscribeHandlerOptions } from '../../src/http/subscribe.js';
+import { EventStreamParser } from '../../src/protocol/parse.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { RedisStore } from '../../src/store/redis.js';
 import { delay, openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
+import { RedisServer, redisAvailable } from '../helpers/redis.js';
+import { HS_SECRET, hmacKey, mint, subscriberClaims } from '../auth/tokens.js';
 
 // Once an event stream's head is out, its socket is taken away from node:http so that the request,
 // the response and the HTTP parser are not kept for the stream's life (see src/http/stream-socket.ts).
@@ -47,8 +54,10 @@ interface Mounted {
   sockets: net.Socket[];
 }
 
+/** `before` sees every request first; returning true means it answered it. */
 async function mountSubscribeHandler(
-  before?: (req: IncomingMessage, res: ServerResponse) => void,
+  before?: (req: IncomingMessage, res: ServerResponse) => boolean | void,
+  options: SubscribeHandlerOptions = {},
 ): Promise<Mounted> {
   hub = new Hub({ store: new MemoryStore() });
   // Every subscriber is "alice", so a test can end streams with disconnectSubject.
@@ -57,18 +66,46 @@ async function mountSubscribeHandler(
       authorizeSubscriber: () => Promise.resolve({ subject: 'alice' }),
       authorizePublisher: () => Promise.resolve(),
     },
+    ...options,
   });
   const requests: WeakRef<object>[] = [];
   const sockets: net.Socket[] = [];
   server = createServer((req, res) => {
+    if (req.url === '/ping') return void res.end('pong');
     requests.push(new WeakRef(req), new WeakRef(res));
-    before?.(req, res);
+    if (before?.(req, res) === true) return;
     handler(req, res);
   });
   server.on('connection', (socket: net.Socket) => sockets.push(socket));
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return { url: `http://127.0.0.1:${port}/.well-known/mercure?topic=t`, hub, requests, sockets };
+}
+
+/** The subscribe handler in an Express app, after what `configure` adds. */
+async function mountExpress(
+  configure?: (app: Express) => void,
+): Promise<{ port: number; hub: Hub; requests: WeakRef<object>[]; sockets: net.Socket[] }> {
+  hub = new Hub({ store: new MemoryStore() });
+  const handler = createSubscribeHandler(hub, {
+    authorizer: {
+      authorizeSubscriber: () => Promise.resolve({ subject: 'alice' }),
+      authorizePublisher: () => Promise.resolve(),
+    },
+  });
+  const requests: WeakRef<object>[] = [];
+  const sockets: net.Socket[] = [];
+  const app = express();
+  app.use((req, res, next) => {
+    requests.push(new WeakRef(req), new WeakRef(res));
+    next();
+  });
+  configure?.(app);
+  app.get('/.well-known/mercure', handler);
+  server = createServer(app);
+  server.on('connection', (socket: net.Socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, hub, requests, sockets };
 }
 
 describe('event stream socket takeover', () => {
@@ -107,33 +144,44 @@ describe('event stream socket takeover', () => {
     expect(mounted.hub.stats().subscribers).toBe(0);
   });
 
-  it('when a stream ends, its connection goes back to the server and answers the next request', async () => {
+  it('a stream the hub ends behind a reader that stopped reading: every event once, in order, the last chunk, then the next request is answered', async () => {
     let heard = 0;
-    const mounted = await mountSubscribeHandler((_req, res) => res.on('close', () => heard++));
+    const mounted = await mountSubscribeHandler((_req, res) => void res.on('close', () => heard++));
     const { port } = server?.address() as net.AddressInfo;
-    const socket = net.connect({ host: '127.0.0.1', port });
-    let received = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (text: string) => (received += text));
-    const request = 'GET /.well-known/mercure?topic=t HTTP/1.1\r\nHost: x\r\n\r\n';
-    socket.write(request);
+    const client = connectRaw(port, STREAM_REQUEST);
+    await waitUntil(() => client.text().includes('\r\n\r\n'));
     await waitUntil(() => mounted.hub.stats().subscribers === 1);
-    await mounted.hub.publish({ topics: ['t'], data: 'one' });
-    await waitUntil(() => received.includes('data: one'));
-    expect((mounted.sockets[0] as unknown as { parser: unknown }).parser).toBeNull();
+    client.socket.pause();
+    const serverSocket = mounted.sockets[0] as net.Socket;
+    expect((serverSocket as unknown as { parser: unknown }).parser).toBeNull();
 
+    // Until the kernel's buffers are full and the socket holds writes of its own (bounded).
+    const published: string[] = [];
+    const payload = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 400 && serverSocket.writableLength === 0; i++) {
+      published.push((await mounted.hub.publish({ topics: ['t'], data: `${i} ${payload}` })).id);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(serverSocket.writableLength).toBeGreaterThan(0);
+    // Queued for the next flush when the stream ends: written before the last chunk.
+    published.push((await mounted.hub.publish({ topics: ['t'], data: 'last' })).id);
     expect(mounted.hub.disconnectSubject('alice')).toBe(1);
-    await waitUntil(() => received.endsWith('\r\n0\r\n\r\n'));
+    expect(mounted.hub.stats().subscribers).toBe(0);
     expect(heard).toBe(1);
-    socket.write(request);
-    await waitUntil(() => received.split('HTTP/1.1 200 OK').length === 3);
-    await waitUntil(() => mounted.hub.stats().subscribers === 1);
-    // The same connection, handed back to the server (which emits it as a connection again).
-    expect(new Set(mounted.sockets).size).toBe(1);
-    await mounted.hub.publish({ topics: ['t'], data: 'two' });
-    await waitUntil(() => received.includes('data: two'));
-    socket.destroy();
-    await waitUntil(() => mounted.hub.stats().subscribers === 0 && heard === 2);
+
+    client.socket.resume();
+    await waitUntil(() => dechunk(bodyOf(client.text())).last, 10_000);
+    client.socket.write('GET /ping HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitUntil(() => client.text().endsWith('pong'));
+    const { chunks, last, rest } = dechunk(bodyOf(client.text()));
+    expect(last).toBe(true);
+    expect(rest).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\npong$/);
+    const ids: string[] = [];
+    const parser = new EventStreamParser({ onEvent: (event) => ids.push(event.lastEventId) });
+    parser.push(chunks.join(''));
+    expect(ids).toEqual(published);
+    expect(heard).toBe(1);
+    client.socket.destroy();
   });
 
   it('a client that sends anything more on a stream connection, or half-closes it, is disconnected', async () => {
@@ -159,33 +207,309 @@ describe('event stream socket takeover', () => {
     }
   });
 
-  it("a response 'close' listener of the application still hears the stream's connection close", async () => {
-    let heard = 0;
-    const mounted = await mountSubscribeHandler((_req, res) => res.on('close', () => heard++));
+  it("the application's request and response 'close' listeners still hear the stream's connection close, once each", async () => {
+    const heard: string[] = [];
+    const mounted = await mountSubscribeHandler((req, res) => {
+      // The common way to notice a client leaving: on the request.
+      req.on('close', () => heard.push('request'));
+      res.on('close', () => heard.push('response'));
+    });
     const stream = await openStream(mounted.url);
     await mounted.hub.publish({ topics: ['t'], data: 'one' });
     await stream.waitFor(() => stream.events.length === 1);
     expect((mounted.sockets[0] as unknown as { parser: unknown }).parser).toBeNull();
     stream.destroy();
-    await waitUntil(() => heard === 1);
-    expect(mounted.hub.stats().subscribers).toBe(0);
+    await waitUntil(() => heard.length === 2 && mounted.hub.stats().subscribers === 0);
+    expect(heard).toEqual(['response', 'request']);
   });
 
   it('the standalone hub (request ids, logs, connection tracking) keeps neither request nor response', async () => {
     testHub = await startTestHub();
-    const refs: WeakRef<object>[] = [];
-    testHub.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-      refs.push(new WeakRef(req), new WeakRef(res));
+    await expectStandaloneStreamsCollected(testHub);
+  });
+
+  it.runIf(redisAvailable('stream takeover on Redis'))(
+    'on the Redis store too, the standalone hub keeps neither request nor response',
+    async () => {
+      const redis = await RedisServer.start();
+      try {
+        const store = await RedisStore.connect({ url: redis.url, prefix: `takeover-${process.pid}` });
+        testHub = await startTestHub({ store });
+        await expectStandaloneStreamsCollected(testHub);
+        await testHub.close(1000);
+      } finally {
+        await redis.destroy();
+      }
+    },
+  );
+});
+
+async function expectStandaloneStreamsCollected(started: TestHub): Promise<void> {
+  const refs: WeakRef<object>[] = [];
+  started.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    refs.push(new WeakRef(req), new WeakRef(res));
+  });
+  const url = topicUrl(started.hubUrl, ['t']);
+  const streams = await Promise.all([1, 2].map(() => openStream(url)));
+  // Published over HTTP: that request's own objects must go too.
+  expect((await publish(started.hubUrl, { topic: 't', data: 'one' })).status).toBe(200);
+  for (const stream of streams) await stream.waitFor(() => stream.events.length === 1);
+  expect(refs.length).toBe(6);
+  expect(await collected(refs)).toBe(true);
+  expect((await publish(started.hubUrl, { topic: 't', data: 'two' })).status).toBe(200);
+  for (const stream of streams) await stream.waitFor(() => stream.events.length === 2);
+}
+
+/** A raw HTTP/1.1 client on one connection: every byte received, and whether the server ended it. */
+interface RawConnection {
+  socket: net.Socket;
+  text(): string;
+  /** The server closed its side (FIN) or the connection closed. */
+  readonly ended: boolean;
+  readonly closed: boolean;
+}
+
+function connectRaw(port: number, request: string): RawConnection {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  let received = '';
+  let ended = false;
+  let closed = false;
+  socket.setEncoding('latin1');
+  socket.on('data', (text: string) => (received += text));
+  socket.on('end', () => (ended = true));
+  socket.on('close', () => (closed = true));
+  socket.on('error', () => undefined);
+  socket.write(request);
+  return {
+    socket,
+    text: () => received,
+    get ended() {
+      return ended;
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+const STREAM_REQUEST = 'GET /.well-known/mercure?topic=t HTTP/1.1\r\nHost: x\r\n\r\n';
+
+/** The chunks of a chunked body received so far, whether its last chunk came, and what followed. */
+function dechunk(body: string): { chunks: string[]; last: boolean; rest: string } {
+  const chunks: string[] = [];
+  let at = 0;
+  for (;;) {
+    const lineEnd = body.indexOf('\r\n', at);
+    if (lineEnd < 0) return { chunks, last: false, rest: body.slice(at) };
+    const size = parseInt(body.slice(at, lineEnd), 16);
+    const end = size === 0 ? lineEnd + 4 : lineEnd + 4 + size;
+    if (body.length < end) return { chunks, last: false, rest: body.slice(at) };
+    // Framing errors fail the test rather than being read past.
+    expect(body.slice(end - 2, end)).toBe('\r\n');
+    if (size === 0) return { chunks, last: true, rest: body.slice(end) };
+    chunks.push(body.slice(lineEnd + 2, lineEnd + 2 + size));
+    at = end;
+  }
+}
+
+function bodyOf(received: string): string {
+  return received.slice(received.indexOf('\r\n\r\n') + 4);
+}
+
+function closeServer(target: Server): Promise<void> {
+  return new Promise((resolve) => target.close(() => resolve()));
+}
+
+describe('event stream socket takeover: attacks and shutdown', () => {
+  it('a handed-back connection serves slow requests and further streams, and server.close() after hub.close() completes once it idles past keepAliveTimeout', async () => {
+    const mounted = await mountSubscribeHandler((req, res) => {
+      if (req.url !== '/slow') return false;
+      setTimeout(() => res.end('slow'), 1500);
+      return true;
     });
-    const url = topicUrl(testHub.hubUrl, ['t']);
+    const target = server as Server;
+    // Node gives an idle keep-alive connection this (plus a second): far less than the slow request.
+    target.keepAliveTimeout = 100;
+    const { port } = target.address() as net.AddressInfo;
+    const client = connectRaw(port, STREAM_REQUEST);
+    await waitUntil(() => mounted.hub.stats().subscribers === 1);
+    expect(mounted.hub.disconnectSubject('alice')).toBe(1);
+    await waitUntil(() => dechunk(bodyOf(client.text())).last);
+
+    client.socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitUntil(() => client.text().endsWith('slow'), 10_000);
+    client.socket.write(STREAM_REQUEST);
+    await waitUntil(() => mounted.hub.stats().subscribers === 1);
+    await mounted.hub.publish({ topics: ['t'], data: 'one' });
+    await waitUntil(() => client.text().includes('data: one'));
+    expect(new Set(mounted.sockets).size).toBe(1);
+
+    // Streams ended first, then the server closed: the client never closes its side.
+    await mounted.hub.close();
+    let serverClosed = false;
+    void closeServer(target).then(() => (serverClosed = true));
+    await waitUntil(() => serverClosed && client.closed, 10_000);
+    expect(client.text().endsWith('\r\n0\r\n\r\n')).toBe(true);
+    server = undefined;
+  });
+
+  it('a stream whose head said Connection: close closes its connection when it ends', async () => {
+    const mounted = await mountSubscribeHandler();
+    const { port } = server?.address() as net.AddressInfo;
+    const client = connectRaw(port, STREAM_REQUEST.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
+    await waitUntil(() => mounted.hub.stats().subscribers === 1);
+    expect(client.text()).toMatch(/\r\nConnection: close\r\n/);
+    expect((mounted.sockets[0] as unknown as { parser: unknown }).parser).toBeNull();
+    expect(mounted.hub.disconnectSubject('alice')).toBe(1);
+    await waitUntil(() => client.ended);
+    expect(dechunk(bodyOf(client.text()))).toMatchObject({ last: true, rest: '' });
+  });
+
+  it('bytes behind the request: garbage is refused by node:http, a pipelined request keeps the stream on its response; neither keeps the slot', async () => {
+    // One stream per subject: a slot left held would refuse the next stream with 429.
+    const mounted = await mountSubscribeHandler(undefined, { maxConnectionsPerSubject: 1 });
+    const { port } = server?.address() as net.AddressInfo;
+
+    const garbage = connectRaw(port, `${STREAM_REQUEST}\x01\x02 garbage\r\n\r\n`);
+    await waitUntil(() => garbage.closed);
+    expect(garbage.text()).toMatch(/^HTTP\/1\.1 400 /);
+
+    const pipelined = connectRaw(port, `${STREAM_REQUEST}GET /ping HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await waitUntil(() => mounted.hub.stats().subscribers === 1);
+    await mounted.hub.publish({ topics: ['t'], data: 'one' });
+    await waitUntil(() => pipelined.text().includes('data: one'));
+    // Not taken: the request behind it is node:http's to answer once the stream ends.
+    expect((mounted.sockets[1] as unknown as { parser: unknown }).parser).not.toBeNull();
+    expect(mounted.hub.disconnectSubject('alice')).toBe(1);
+    await waitUntil(() => pipelined.text().endsWith('pong'));
+    const { last, rest } = dechunk(bodyOf(pipelined.text()));
+    expect(last).toBe(true);
+    expect(rest).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\npong$/);
+    expect(pipelined.ended).toBe(false);
+
+    const again = connectRaw(port, STREAM_REQUEST);
+    await waitUntil(() => again.text().includes('\r\n\r\n'));
+    expect(again.text()).toMatch(/^HTTP\/1\.1 200 OK/);
+    await waitUntil(() => mounted.hub.stats().subscribers === 1);
+    pipelined.socket.destroy();
+    again.socket.destroy();
+  });
+
+  it("under Express: the stream is taken; request and response 'close' listeners run once when it ends or is reset, 'finish' never, and nothing crashes", async () => {
+    const heard = { requestClose: 0, close: 0, finish: 0, socketClose: 0 };
+    const mounted = await mountExpress((app) =>
+      app.use((req, res, next) => {
+        req.on('close', () => heard.requestClose++);
+        res.on('close', () => heard.close++);
+        res.on('finish', () => heard.finish++);
+        // As on-finished does: the socket's close, for a response that may never finish.
+        res.socket?.once('close', () => heard.socketClose++);
+        next();
+      }),
+    );
+    const ended = connectRaw(mounted.port, STREAM_REQUEST);
+    await waitUntil(() => mounted.hub.stats().subscribers === 1);
+    await mounted.hub.publish({ topics: ['t'], data: 'one' });
+    await waitUntil(() => ended.text().includes('data: one'));
+    expect((mounted.sockets[0] as unknown as { parser: unknown }).parser).toBeNull();
+    expect(mounted.hub.disconnectSubject('alice')).toBe(1);
+    await waitUntil(() => dechunk(bodyOf(ended.text())).last);
+    expect(heard).toEqual({ requestClose: 1, close: 1, finish: 0, socketClose: 0 });
+    // The connection lives on (handed back): the socket's own close comes when the client leaves.
+    ended.socket.destroy();
+    await waitUntil(() => heard.socketClose === 1);
+    expect(heard).toEqual({ requestClose: 1, close: 1, finish: 0, socketClose: 1 });
+
+    // A client that vanishes with a reset: the socket's error must not reach the process.
+    const reset = connectRaw(mounted.port, STREAM_REQUEST);
+    await waitUntil(() => mounted.hub.stats().subscribers === 1);
+    await mounted.hub.publish({ topics: ['t'], data: 'two' });
+    await waitUntil(() => reset.text().includes('data: two'));
+    reset.socket.resetAndDestroy();
+    await waitUntil(() => mounted.hub.stats().subscribers === 0 && heard.socketClose === 2);
+    expect(heard).toEqual({ requestClose: 2, close: 2, finish: 0, socketClose: 2 });
+  });
+
+  it('standalone hub: an expired stream hands its connection back for the next request; at shutdown a reader that stopped reading is cut at the deadline; no connection is left', async () => {
+    const started = await startTestHub({
+      config: { jwtKey: HS_SECRET, jwtLeewaySeconds: 0, heartbeatMs: 200, demo: false },
+    });
+    testHub = started;
+    const port = Number(new URL(started.url).port);
+    const key = hmacKey();
+    const streamRequest = async (topic: string, subject: string, expiresIn: number) =>
+      `GET /.well-known/mercure?topic=${topic} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${await mint(
+        key,
+        subscriberClaims([topic], subject),
+        { expiresIn },
+      )}\r\n\r\n`;
+    const streamSockets: net.Socket[] = [];
+    started.server.on('request', (req: IncomingMessage) => streamSockets.push(req.socket));
+
+    const stalled = connectRaw(port, await streamRequest('big', 'bob', 600));
+    await waitUntil(() => started.hub.stats().subscribers === 1);
+    await waitUntil(() => stalled.text().includes('\r\n\r\n'));
+    stalled.socket.pause();
+    const expiring = connectRaw(port, await streamRequest('small', 'alice', 2));
+    await waitUntil(() => started.hub.stats().subscribers === 2);
+    await waitUntil(() => dechunk(bodyOf(expiring.text())).last, 5000);
+    expect(expiring.text()).toMatch(/^HTTP\/1\.1 200 OK/);
+    expiring.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitUntil(() => /\r\n0\r\n\r\nHTTP\/1\.1 200 OK\r\n[\s\S]*ok/.test(expiring.text()));
+    expect(started.status().connections).toBe(2);
+
+    const stalledSocket = streamSockets[0] as net.Socket;
+    const payload = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 400 && stalledSocket.writableLength === 0; i++) {
+      await started.hub.publish({ topics: ['big'], data: payload });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(stalledSocket.writableLength).toBeGreaterThan(0);
+    const shutdownStarted = Date.now();
+    await started.close(300);
+    expect(Date.now() - shutdownStarted).toBeLessThan(300 + 2000);
+    expect(started.hub.stats().subscribers).toBe(0);
+    // Destroyed at the deadline; the socket's close event follows.
+    await waitUntil(() => started.status().connections === 0);
+    stalled.socket.resume();
+    await waitUntil(() => stalled.closed && expiring.closed);
+  });
+
+  it('standalone hub: a stalled reader that resets its connection while shutdown ends its stream does not crash the process', async () => {
+    const started = await startTestHub();
+    testHub = started;
+    const port = Number(new URL(started.url).port);
+    const streamSockets: net.Socket[] = [];
+    started.server.on('request', (req: IncomingMessage) => streamSockets.push(req.socket));
+    const stalled = connectRaw(port, STREAM_REQUEST);
+    await waitUntil(() => started.hub.stats().subscribers === 1);
+    await waitUntil(() => stalled.text().includes('\r\n\r\n'));
+    stalled.socket.pause();
+    const stalledSocket = streamSockets[0] as net.Socket;
+    const payload = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 400 && stalledSocket.writableLength === 0; i++) {
+      await started.hub.publish({ topics: ['t'], data: payload });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(stalledSocket.writableLength).toBeGreaterThan(0);
+    const closing = started.close(2000);
+    await waitUntil(() => started.hub.stats().subscribers === 0);
+    stalled.socket.resetAndDestroy();
+    await closing;
+    await waitUntil(() => started.status().connections === 0);
+  });
+
+  it('under Express, an open stream keeps neither its request nor its response', async () => {
+    const mounted = await mountExpress();
+    const url = `http://127.0.0.1:${mounted.port}/.well-known/mercure?topic=t`;
     const streams = await Promise.all([1, 2].map(() => openStream(url)));
-    // Published over HTTP: that request's own objects must go too.
-    expect((await publish(testHub.hubUrl, { topic: 't', data: 'one' })).status).toBe(200);
+    await mounted.hub.publish({ topics: ['t'], data: 'one' });
     for (const stream of streams) await stream.waitFor(() => stream.events.length === 1);
-    expect(refs.length).toBe(6);
-    expect(await collected(refs)).toBe(true);
-    expect((await publish(testHub.hubUrl, { topic: 't', data: 'two' })).status).toBe(200);
+    expect(mounted.requests.length).toBe(4);
+    expect(await collected(mounted.requests)).toBe(true);
+    await mounted.hub.publish({ topics: ['t'], data: 'two' });
     for (const stream of streams) await stream.waitFor(() => stream.events.length === 2);
+    for (const stream of streams) stream.destroy();
   });
 });
 
