@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { SubscriberSink } from '../hub/subscriber.js';
 import { giveBackStreamSocket, takeStreamSocket } from './stream-socket.js';
@@ -30,6 +31,14 @@ function compactSentHead(res: ServerResponse): void {
   if (sent._headerSent === true && typeof sent._header === 'string') {
     sent._header = Buffer.from(sent._header, 'latin1').toString('latin1');
   }
+}
+
+/**
+ * Whether `res.write` and `res.end` are Node's own. An application that wraps them (compression, a
+ * byte counter) must see every byte, and going around it would put raw chunks beside its output.
+ */
+function unwrapped(res: ServerResponse): boolean {
+  return res.write === ServerResponse.prototype.write && res.end === ServerResponse.prototype.end;
 }
 
 /** The last chunk of a chunked body: the stream ended normally. */
@@ -76,9 +85,9 @@ export class ResponseSink implements SubscriberSink {
   private afterHead(req: IncomingMessage, res: ServerResponse): void {
     this.req = undefined;
     // `chunkedEncoding` is how Node marks a response it frames as chunks; anything else (HTTP/1.0,
-    // a Content-Length, HTTP/2) stays on `res.write`.
+    // a Content-Length, HTTP/2, a wrapped response) stays on `res.write`.
     const chunked = (res as unknown as { chunkedEncoding?: unknown }).chunkedEncoding === true;
-    if (!chunked || !res.socket) return;
+    if (!chunked || !res.socket || !unwrapped(res)) return;
     this.socket = res.socket;
     // Not now: the head may have been written from inside the HTTP parser's callback, and the
     // parser must not be freed while it runs (a request pipelined behind this one is parsed by then).
@@ -117,7 +126,7 @@ export class ResponseSink implements SubscriberSink {
   end(): void {
     const socket = this.socket;
     if (this.taken && socket !== undefined) {
-      // The stream is over even though the connection lives on for the client's next request.
+      // The stream is over even though the connection may live on for the client's next request.
       socket.removeListener('close', this.onClose);
       this.taken = false;
       this.socket = undefined;
