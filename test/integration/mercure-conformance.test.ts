@@ -1,5 +1,9 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from '../support/browser.js';
 import type { HubConfig } from '../../src/server/config.js';
 import { openStream, publish, rawRequest, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { RawStream, TestHub } from '../helpers/hub.js';
@@ -541,4 +545,79 @@ for (const [group, cases] of Object.entries({ publishing, subscribing, sse, cors
       });
     }
   });
+}
+
+declare global {
+  interface Window {
+    conformanceReceived: string[];
+  }
+}
+
+const browserRunnable = chromiumAvailable('Mercure conformance in Chromium');
+
+(browserRunnable ? describe : describe.skip)('Mercure conformance: in Chromium', () => {
+  it('cors: a cross-origin EventSource reconnects with a urn:uuid Last-Event-ID and resumes', async () => {
+    const page = createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<!doctype html><title>app</title>');
+    });
+    await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
+    const address = page.address();
+    const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const browser = await launchChromium();
+    try {
+      const target = await startTestHub({ config: { corsOrigins: [origin], retryMs: 100, demo: false } });
+      hub = target;
+      const resumeHeaders: (string | undefined)[] = [];
+      const streamSockets = new Set<Socket>();
+      target.server.on('request', (req: IncomingMessage) => {
+        if (req.method !== 'GET') return;
+        resumeHeaders.push(req.headers['last-event-id'] as string | undefined);
+        streamSockets.add(req.socket);
+        req.socket.on('close', () => streamSockets.delete(req.socket));
+      });
+      const tab = await browser.context.newPage();
+      await tab.goto(origin);
+      await tab.evaluate(
+        (url) => {
+          window.conformanceReceived = [];
+          const source = new EventSource(url);
+          source.onmessage = (event) => window.conformanceReceived.push(`${event.lastEventId} ${event.data}`);
+        },
+        topicUrl(target.hubUrl, ['t']),
+      );
+      await until(() => streamSockets.size === 1);
+      // Chromium sends Last-Event-ID on a cross-origin reconnect without a preflight, whatever the
+      // id; engines that preflight it get `last-event-id` allowed (security.test.ts, CORS).
+      const id = 'urn:uuid:3f1e2a4c-0d6b-4c8e-9a51-7b2f0c9d1e63';
+      await published(target, { topic: 't', data: 'first', id });
+      await tab.waitForFunction(() => window.conformanceReceived.length === 1, undefined, {
+        timeout: 10_000,
+      });
+      // Drop the connection from the server side, as a network failure would; the browser reconnects.
+      const [socket] = streamSockets;
+      socket?.destroy();
+      await until(() => !streamSockets.has(socket as Socket));
+      const missed = await published(target, { topic: 't', data: 'while away' });
+      await tab.waitForFunction(() => window.conformanceReceived.length === 2, undefined, {
+        timeout: 15_000,
+      });
+      expect(await tab.evaluate(() => window.conformanceReceived)).toEqual([
+        `${id} first`,
+        `${missed} while away`,
+      ]);
+      expect(resumeHeaders).toEqual([undefined, id]);
+    } finally {
+      await browser.close();
+      page.close();
+    }
+  }, 60_000);
+});
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
