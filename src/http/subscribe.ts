@@ -51,6 +51,11 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
   };
 
   async function subscribe(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Express's app.get() routes HEAD here too, and a stream's head goes out only with its body:
+    // the client would wait for ever while the stream held a subscriber.
+    if (req.method === 'HEAD') {
+      throw new HttpError(405, 'Method HEAD not allowed: use GET to subscribe.', { Allow: 'GET' });
+    }
     const query = queryOf(req);
     const { topics, exactTopics } = topicsOf(query, maxTopics, maxTopicLength);
     const lastEventId = lastEventIdOf(req, query);

@@ -528,6 +528,19 @@ describe('event stream socket takeover: attacks and shutdown', () => {
     await waitUntil(() => started.status().connections === 0);
   });
 
+  it('under Express, whose app.get() also routes HEAD, a HEAD request is refused with 405 instead of held open without a head', async () => {
+    const mounted = await mountExpress();
+    const head = connectRaw(mounted.port, STREAM_REQUEST.replace('GET', 'HEAD'));
+    await waitUntil(() => head.text().includes('\r\n\r\n'));
+    expect(head.text()).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+    expect(head.text()).toMatch(/\r\nAllow: GET\r\n/);
+    expect(mounted.hub.stats().subscribers).toBe(0);
+    // Nothing held: the same connection subscribes with GET.
+    head.socket.write(STREAM_REQUEST);
+    await waitUntil(() => mounted.hub.stats().subscribers === 1);
+    head.socket.destroy();
+  });
+
   it('under Express, an open stream keeps neither its request nor its response', async () => {
     const mounted = await mountExpress();
     const url = `http://127.0.0.1:${mounted.port}/.well-known/mercure?topic=t`;
