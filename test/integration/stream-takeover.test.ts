@@ -316,6 +316,14 @@ function bodyOf(received: string): string {
   return received.slice(received.indexOf('\r\n\r\n') + 4);
 }
 
+/** Listener counts by event: what a connection carries. */
+function listenersOf(socket: net.Socket): string[] {
+  return socket
+    .eventNames()
+    .map((name) => `${String(name)}: ${socket.listenerCount(name)}`)
+    .sort();
+}
+
 function closeServer(target: Server): Promise<void> {
   return new Promise((resolve) => target.close(() => resolve()));
 }
@@ -333,6 +341,9 @@ describe('event stream socket takeover: attacks and shutdown', () => {
     const { port } = target.address() as net.AddressInfo;
     const client = connectRaw(port, STREAM_REQUEST);
     await waitUntil(() => mounted.hub.stats().subscribers === 1);
+    const serverSocket = mounted.sockets[0] as net.Socket;
+    await waitUntil(() => (serverSocket as unknown as { parser: unknown }).parser === null);
+    const listenersWhileTaken = listenersOf(serverSocket);
     expect(mounted.hub.disconnectSubject('alice')).toBe(1);
     await waitUntil(() => dechunk(bodyOf(client.text())).last);
 
@@ -343,6 +354,8 @@ describe('event stream socket takeover: attacks and shutdown', () => {
     await mounted.hub.publish({ topics: ['t'], data: 'one' });
     await waitUntil(() => client.text().includes('data: one'));
     expect(new Set(mounted.sockets).size).toBe(1);
+    // Taken again after a hand-back: nothing left behind by the first round.
+    expect(listenersOf(serverSocket)).toEqual(listenersWhileTaken);
 
     // Streams ended first, then the server closed: the client never closes its side.
     await mounted.hub.close();
