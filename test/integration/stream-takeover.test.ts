@@ -517,6 +517,27 @@ describe('event stream socket takeover: attacks and shutdown', () => {
     await waitUntil(() => stalled.closed && expiring.closed);
   });
 
+  it('standalone hub: a stream ended during the drain delay hands its connection back, and the drain closes it without waiting for the deadline', async () => {
+    const started = await startTestHub({ config: { jwtKey: HS_SECRET, drainDelayMs: 300, demo: false } });
+    testHub = started;
+    const token = await mint(hmacKey(), subscriberClaims(['t'], 'alice'), { expiresIn: 600 });
+    const client = connectRaw(
+      Number(new URL(started.url).port),
+      STREAM_REQUEST.replace('\r\n\r\n', `\r\nAuthorization: Bearer ${token}\r\n\r\n`),
+    );
+    await waitUntil(() => started.hub.stats().subscribers === 1);
+    const began = Date.now();
+    const closing = started.close(10_000);
+    expect(started.draining).toBe(true);
+    expect(started.server.listening).toBe(true);
+    expect(started.hub.disconnectSubject('alice')).toBe(1);
+    await waitUntil(() => dechunk(bodyOf(client.text())).last);
+    await closing;
+    // An idle connection the tracker still counted as busy would be closed only at the deadline.
+    expect(Date.now() - began).toBeLessThan(5000);
+    await waitUntil(() => client.closed);
+  });
+
   it('standalone hub: a stalled reader that resets its connection while shutdown ends its stream does not crash the process', async () => {
     const started = await startTestHub();
     testHub = started;
