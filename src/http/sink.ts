@@ -34,11 +34,13 @@ function compactSentHead(res: ServerResponse): void {
 }
 
 /**
- * Whether `res.write` and `res.end` are Node's own. An application that wraps them (compression, a
- * byte counter) must see every byte, and going around it would put raw chunks beside its output.
+ * Whether `res.write` is Node's own. An application that wraps it (compression, a byte counter)
+ * must see every byte, and going around it would put raw chunks beside its output. A wrapped `end`
+ * alone (sessions save on it) is no reason to give up the takeover: a taken stream never ends its
+ * response, as it never finishes.
  */
 function unwrapped(res: ServerResponse): boolean {
-  return res.write === ServerResponse.prototype.write && res.end === ServerResponse.prototype.end;
+  return res.write === ServerResponse.prototype.write;
 }
 
 /** The last chunk of a chunked body: the stream ended normally. */

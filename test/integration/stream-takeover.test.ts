@@ -443,33 +443,41 @@ describe('event stream socket takeover: attacks and shutdown', () => {
     expect(heard).toEqual({ requestClose: 2, close: 2, finish: 0, socketClose: 2 });
   });
 
-  it('a response whose write the application wraps (compression, byte counters) is written through the wrapper to the end', async () => {
+  it('a response whose write the application wraps (compression, byte counters) is written through the wrapper to the end; one whose end alone is wrapped (sessions) is still taken', async () => {
     const seen: string[] = [];
     const mounted = await mountSubscribeHandler((req, res) => {
-      if (req.url === '/ping') return;
-      const write = res.write;
       const end = res.end;
-      res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
-        seen.push(String(chunk));
-        return write.apply(this, [chunk, ...rest] as Parameters<typeof write>);
-      } as typeof res.write;
       res.end = function (this: ServerResponse, ...args: unknown[]) {
         seen.push('end');
         return end.apply(this, args as Parameters<typeof end>);
       } as typeof res.end;
+      if (!req.url?.includes('wrap=write')) return;
+      const write = res.write;
+      res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+        seen.push(String(chunk));
+        return write.apply(this, [chunk, ...rest] as Parameters<typeof write>);
+      } as typeof res.write;
     });
     const { port } = server?.address() as net.AddressInfo;
-    const client = connectRaw(port, STREAM_REQUEST);
+    const client = connectRaw(port, STREAM_REQUEST.replace('topic=t', 'topic=t&wrap=write'));
     await waitUntil(() => mounted.hub.stats().subscribers === 1);
     for (const data of ['one', 'two']) {
       await mounted.hub.publish({ topics: ['t'], data });
       await waitUntil(() => client.text().includes(`data: ${data}`));
     }
+    expect((mounted.sockets[0] as unknown as { parser: unknown }).parser).not.toBeNull();
     expect(mounted.hub.disconnectSubject('alice')).toBe(1);
     await waitUntil(() => dechunk(bodyOf(client.text())).last);
     expect(seen.filter((text) => text.includes('data: ')).length).toBe(2);
     expect(seen.at(-1)).toBe('end');
     client.socket.destroy();
+
+    const sessionLike = connectRaw(port, STREAM_REQUEST);
+    await waitUntil(() => mounted.hub.stats().subscribers === 1);
+    await mounted.hub.publish({ topics: ['t'], data: 'three' });
+    await waitUntil(() => sessionLike.text().includes('data: three'));
+    expect((mounted.sockets[1] as unknown as { parser: unknown }).parser).toBeNull();
+    sessionLike.socket.destroy();
   });
 
   it('standalone hub: an expired stream hands its connection back for the next request; at shutdown a reader that stopped reading is cut at the deadline; no connection is left', async () => {
