@@ -133,7 +133,7 @@ describe('event stream socket takeover', () => {
     await waitUntil(() => mounted.hub.stats().subscribers === 0);
   });
 
-  it('a stream ends with the last chunk and the connection closes; the subscriber is released', async () => {
+  it('a stream the hub closes ends with its last chunk, complete; the subscriber is released', async () => {
     const mounted = await mountSubscribeHandler();
     const stream = await openStream(mounted.url);
     await mounted.hub.publish({ topics: ['t'], data: 'one' });
