@@ -135,6 +135,8 @@ function lastEventIdOf(req: IncomingMessage, query: URLSearchParams): string | u
     nonEmpty(utf8Header(req, 'last-event-id')) ??
     nonEmpty(utf8Header(req, 'mercure-last-event-id')) ??
     nonEmpty(query.get('lastEventID')) ??
+    // EventSource polyfills (event-source-polyfill) add it under this name on every reconnect.
+    nonEmpty(query.get('lastEventId')) ??
     nonEmpty(query.get('last_event_id')) ??
     nonEmpty(query.get('Last-Event-ID'))
   );
