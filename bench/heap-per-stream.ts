@@ -9,7 +9,6 @@
  * Systems: `ssehub` (createHubServer with an info log to /dev/null, as the CLI runs it),
  * `ssehub-handler` (createMercureHandler on a bare node:http server), `plain-node`.
  */
-import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,7 +22,8 @@ import { createMercureHandler } from '../src/http/mercure.js';
 import { createLogger } from '../src/ops/logger.js';
 import { createHubServer } from '../src/server/app.js';
 import { MemoryStore } from '../src/store/memory.js';
-import type { ConnectCommand, WorkerReply } from './load-worker.js';
+import type { ConnectCommand } from './load-worker.js';
+import { WorkerPool } from './worker-pool.js';
 
 interface Options {
   system: string;
@@ -144,38 +144,12 @@ function snapshotTotals(dir: string, name: string): Totals {
   return totals;
 }
 
-function connectWorker(): {
-  ask<T extends WorkerReply['type']>(
-    command: object,
-    replyType: T,
-  ): Promise<Extract<WorkerReply, { type: T }>>;
-  close(): void;
-} {
-  const worker = fork(path.join(import.meta.dirname, 'load-worker.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return {
-    ask: (command, replyType) =>
-      new Promise((resolve) => {
-        const listen = (reply: WorkerReply): void => {
-          if (reply.type !== replyType) return;
-          worker.off('message', listen);
-          resolve(reply as Extract<WorkerReply, { type: typeof replyType }>);
-        };
-        worker.on('message', listen);
-        worker.send(command);
-      }),
-    close: () => worker.disconnect(),
-  };
-}
-
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (!gc) throw new Error('run with --expose-gc (npm run bench:heap does)');
   const dir = mkdtempSync(path.join(tmpdir(), 'ssehub-heap-'));
   const server = await startSystem(options.system);
-  const worker = connectWorker();
+  const worker = new WorkerPool(1);
   try {
     const heapBefore = await settledHeap();
     const before = snapshotTotals(dir, 'before');
@@ -189,7 +163,7 @@ async function main(): Promise<void> {
       concurrency: 64,
       timeoutMs: 30_000,
     };
-    const connected = await worker.ask(command, 'connected');
+    const connected = await worker.ask(0, command, 'connected', 120_000);
     if (connected.open !== options.n)
       throw new Error(`only ${connected.open} of ${options.n} streams opened`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -213,7 +187,7 @@ async function main(): Promise<void> {
     for (const row of rows.slice(0, options.top)) {
       console.log(`${row.bytes.toFixed(0).padStart(12)}  ${row.count.toFixed(2).padStart(14)}  ${row.key}`);
     }
-    await worker.ask({ type: 'disconnect' }, 'disconnected');
+    await worker.ask(0, { type: 'disconnect' }, 'disconnected', 30_000);
   } finally {
     worker.close();
     await server.stop();

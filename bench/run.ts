@@ -8,8 +8,6 @@
  *
  * Every loop is bounded in count and time; the whole run stops at --max-minutes.
  */
-import { fork } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { cpus, loadavg, release } from 'node:os';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +16,8 @@ import { PhaseLedger, clockMs, encodePayload, median } from './ledger.js';
 import { fmt, keptUpWith, markdownTable, ratioLines, summarize } from './summary.js';
 import type { CaseResult, PhaseResult } from './summary.js';
 import type { PhaseLedgerJson } from './ledger.js';
-import type { ConnectCommand, WorkerCommand, WorkerReply } from './load-worker.js';
+import type { ConnectCommand } from './load-worker.js';
+import { WorkerPool } from './worker-pool.js';
 import { ALL_SYSTEMS, cpuMs, ensureNchan, rssKb } from './systems.js';
 import type { RunningSystem, SystemDefinition } from './systems.js';
 
@@ -74,60 +73,6 @@ function parseOptions(argv: string[]): Options {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The load workers: each holds a share of the subscribers. */
-class WorkerPool {
-  private readonly workers: ChildProcess[] = [];
-
-  constructor(count: number) {
-    for (let i = 0; i < count; i++) {
-      this.workers.push(
-        fork(path.join(import.meta.dirname, 'load-worker.ts'), [], {
-          execArgv: ['--import', 'tsx'],
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        }),
-      );
-    }
-  }
-
-  get size(): number {
-    return this.workers.length;
-  }
-
-  ask<T extends WorkerReply['type']>(
-    index: number,
-    command: WorkerCommand,
-    replyType: T,
-    timeoutMs: number,
-  ): Promise<Extract<WorkerReply, { type: T }>> {
-    const worker = this.workers[index] as ChildProcess;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        worker.off('message', listen);
-        reject(new Error(`worker ${index} did not answer ${command.type} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const listen = (reply: WorkerReply): void => {
-        if (reply.type !== replyType) return;
-        clearTimeout(timer);
-        worker.off('message', listen);
-        resolve(reply as Extract<WorkerReply, { type: T }>);
-      };
-      worker.on('message', listen);
-      worker.send(command);
-    });
-  }
-
-  all<T extends WorkerReply['type']>(
-    command: (index: number) => WorkerCommand,
-    replyType: T,
-    timeoutMs: number,
-  ): Promise<Extract<WorkerReply, { type: T }>[]> {
-    return Promise.all(this.workers.map((_, index) => this.ask(index, command(index), replyType, timeoutMs)));
-  }
-
-  close(): void {
-    for (const worker of this.workers) worker.disconnect();
-  }
-}
-
 class Bench {
   private nextPhase = 1;
   private totalPublished = 0;
