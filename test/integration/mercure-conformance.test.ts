@@ -64,6 +64,23 @@ async function published(
   return answer.body;
 }
 
+/**
+ * Publishes two events, then subscribes as `request` says given the first one's id: the stream
+ * must resume after it (only the second event), and its Last-Event-ID header must name it.
+ */
+async function expectResumesAfterFirst(
+  target: TestHub,
+  request: (first: string) => { query?: Record<string, string>; headers?: Record<string, string> },
+): Promise<void> {
+  const first = await published(target, { topic: 't', data: '1' });
+  await published(target, { topic: 't', data: '2' });
+  const { query = {}, headers = {} } = request(first);
+  const stream = await subscribe(topicUrl(target.hubUrl, ['t'], query), headers);
+  await stream.waitFor(() => stream.events.length === 1);
+  expect(stream.events.map((event) => event.data)).toEqual(['2']);
+  expect(stream.response.headers['last-event-id']).toBe(first);
+}
+
 /** Sends a raw HTTP/1.1 request and returns the response head and the first body bytes. */
 function rawExchange(url: string, request: string, until: (received: string) => boolean): Promise<string> {
   const { hostname, port } = new URL(url);
@@ -299,39 +316,27 @@ const subscribing: ConformanceCase[] = [
   {
     rule: 'subscribe: the legacy Last-Event-ID query parameter resumes too',
     source: 'older Mercure revisions (0.x compatibility mode)',
-    async check(target) {
-      const first = await published(target, { topic: 't', data: '1' });
-      await published(target, { topic: 't', data: '2' });
-      const stream = await subscribe(topicUrl(target.hubUrl, ['t'], { 'Last-Event-ID': first }));
-      await stream.waitFor(() => stream.events.length === 1);
-      expect(stream.events[0]?.data).toBe('2');
-      expect(stream.response.headers['last-event-id']).toBe(first);
-    },
+    check: (target) => expectResumesAfterFirst(target, (first) => ({ query: { 'Last-Event-ID': first } })),
   },
   {
     rule: 'subscribe: the Mercure-Last-Event-ID request header resumes too',
     source: 'draft-08 §Reconciliation',
-    async check(target) {
-      const first = await published(target, { topic: 't', data: '1' });
-      await published(target, { topic: 't', data: '2' });
-      const stream = await subscribe(topicUrl(target.hubUrl, ['t']), { 'Mercure-Last-Event-ID': first });
-      await stream.waitFor(() => stream.events.length === 1);
-      expect(stream.events[0]?.data).toBe('2');
-    },
+    check: (target) =>
+      expectResumesAfterFirst(target, (first) => ({ headers: { 'Mercure-Last-Event-ID': first } })),
   },
   {
     rule: 'subscribe: an empty Last-Event-ID header does not hide the lastEventID query parameter',
     source: '0.x reference hub (an empty header counts as absent)',
-    async check(target) {
-      const first = await published(target, { topic: 't', data: '1' });
-      await published(target, { topic: 't', data: '2' });
-      const stream = await subscribe(topicUrl(target.hubUrl, ['t'], { lastEventID: first }), {
-        'Last-Event-ID': '',
-      });
-      await stream.waitFor(() => stream.events.length === 1);
-      expect(stream.events[0]?.data).toBe('2');
-      expect(stream.response.headers['last-event-id']).toBe(first);
-    },
+    check: (target) =>
+      expectResumesAfterFirst(target, (first) => ({
+        query: { lastEventID: first },
+        headers: { 'Last-Event-ID': '' },
+      })),
+  },
+  {
+    rule: 'subscribe: the lastEventId query parameter (as EventSource polyfills add it) resumes too',
+    source: 'event-source-polyfill (a real client)',
+    check: (target) => expectResumesAfterFirst(target, (first) => ({ query: { lastEventId: first } })),
   },
   {
     rule: 'subscribe: the Last-Event-ID response header differs from an unknown requested id, so the client knows it may have missed events',

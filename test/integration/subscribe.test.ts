@@ -124,17 +124,6 @@ describe('subscribe: headers, opening block, heartbeat', () => {
     expect(stream.response.headers['mercure-last-event-id']).toBe(first.body);
     stream.destroy();
   });
-
-  it('resumes after lastEventId=, the query name EventSource polyfills add on reconnect', async () => {
-    hub = await startTestHub();
-    const first = await publish(hub.hubUrl, { topic: 'a', data: '1' });
-    await publish(hub.hubUrl, { topic: 'a', data: '2' });
-    const stream = await openStream(topicUrl(hub.hubUrl, ['a'], { lastEventId: first.body }));
-    await stream.waitFor(() => stream.events.length === 1);
-    expect(stream.events.map((event) => event.data)).toEqual(['2']);
-    expect(stream.response.headers['last-event-id']).toBe(first.body);
-    stream.destroy();
-  });
 });
 
 describe('routes', () => {
