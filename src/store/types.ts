@@ -42,14 +42,39 @@ export type ResumeFailure =
   /** The id was issued but its event is no longer retained. */
   | 'expired';
 
-export type HistoryResult =
+/** Where a client's `Last-Event-ID` resumes: the cursor of the event it names. */
+export type ResumePoint =
+  | { readonly ok: true; readonly cursor: string }
+  | { readonly ok: false; readonly reason: ResumeFailure };
+
+export interface PageRequest {
+  /** Read events strictly after this cursor; `EARLIEST` reads from the oldest retained event. */
+  readonly after: string;
+  /** At most this many events. A positive integer. */
+  readonly limit: number;
+  /**
+   * Only events carrying one of these exact topics are wanted. A store with a topic index reads
+   * just those; a store without one may return other events too (the hub filters every event).
+   * Absent: every event is wanted.
+   */
+  readonly topics?: readonly string[] | undefined;
+}
+
+export type HistoryPage =
   | {
       readonly ok: true;
-      /** Cursor of the event resumed after (`EARLIEST` for a full replay). */
-      readonly after: string;
+      /** Oldest first. Every retained (wanted) event after `after` and up to `through`. */
       readonly events: readonly StoredEvent[];
+      /**
+       * The cursor this page covers through: the next page reads after it. When `end` is true it
+       * is the newest cursor the store held at read time (or `after`, or `EARLIEST`, when none).
+       */
+      readonly through: string;
+      /** The page reached the newest event the store held when it was read. */
+      readonly end: boolean;
     }
-  | { readonly ok: false; readonly reason: ResumeFailure };
+  /** Events right after `after` were trimmed before they could be read: there is a gap. */
+  | { readonly ok: false; readonly reason: 'expired' };
 
 export type LiveListener = (event: StoredEvent) => void;
 
@@ -59,10 +84,15 @@ export interface Store {
   /** Stores the event and resolves once it is durable in this store; rejects if it could not be. */
   append(input: EventInput): Promise<StoredEvent>;
   /**
-   * Retained events strictly after `lastEventId` (or all retained events for `EARLIEST`), oldest
-   * first, as one consistent snapshot.
+   * The cursor of the event a client's last event id names (a supplied id or a generated one), or
+   * why it cannot be resumed from. `EARLIEST` locates before the oldest retained event.
    */
-  readAfter(lastEventId: string): Promise<HistoryResult>;
+  locate(lastEventId: string): Promise<ResumePoint>;
+  /**
+   * One page of history after a cursor, oldest first. The hub reads the next page only when the
+   * subscriber's socket has taken the previous one, so a replay never holds more than a page.
+   */
+  readPage(request: PageRequest): Promise<HistoryPage>;
   /**
    * Id of the newest event the live feed has delivered (or will deliver no event at or before), or
    * `EARLIEST` when nothing is retained: every event after it reaches `onEvent` listeners that were
