@@ -23,7 +23,9 @@ export type {
   Store,
   StoredEvent,
   EventInput,
-  HistoryResult,
+  HistoryPage,
+  PageRequest,
+  ResumePoint,
   ResumeFailure,
   LiveListener,
 } from './store/types.js';

@@ -125,6 +125,14 @@ export class ResponseSink implements SubscriberSink {
     return this.socket ? this.socket.writableLength : (this.res?.writableLength ?? 0);
   }
 
+  onceDrained(callback: () => void): void {
+    const target = this.socket ?? this.res;
+    // Node emits 'drain' only after a write that passed the high-water mark; below it, look again
+    // shortly (the hub asks only when its backlog is far above that mark).
+    if (target?.writableNeedDrain === true) target.once('drain', callback);
+    else setTimeout(callback, 5);
+  }
+
   end(): void {
     const socket = this.socket;
     if (this.taken && socket !== undefined) {

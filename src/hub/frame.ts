@@ -1,5 +1,6 @@
 import { encodeComment, encodeMessage } from '../protocol/encode.js';
-import type { ResumeFailure, StoredEvent } from '../store/types.js';
+import { RESUME_FAILURES } from '../store/types.js';
+import type { StoredEvent } from '../store/types.js';
 
 /**
  * Encoded frames, one per event, shared by every subscriber and every replay: an event is encoded
@@ -31,8 +32,10 @@ export const HEARTBEAT_FRAME = Buffer.from(encodeComment(''));
 /** The event type of the signal sent when a subscriber cannot be resumed where it asked. */
 export const RESET_EVENT_TYPE = 'ssehub-reset';
 
+export const RESET_REASONS = [...RESUME_FAILURES, 'malformed'] as const;
+
 export interface ResetSignal {
-  reason: ResumeFailure | 'malformed';
+  reason: (typeof RESET_REASONS)[number];
   /** The id the subscriber asked to resume after. */
   lastEventId: string;
   /** The id the stream now continues after; events after it will follow. */

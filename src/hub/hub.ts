@@ -1,13 +1,14 @@
-import type { EventInput, Store, StoredEvent } from '../store/types.js';
+import type { EventInput, HistoryPage, Store, StoredEvent } from '../store/types.js';
 import { EARLIEST } from '../store/types.js';
 import { MemoryStore } from '../store/memory.js';
 import { controlCommandOf, controlEvent, isControlEvent } from './control.js';
 import { HEARTBEAT_FRAME, frameOf, openingFrame, resetFrame } from './frame.js';
+import { HistoryReader, REPLAY_PAGE_SIZE } from './history-reader.js';
 import type { ResetSignal } from './frame.js';
 import { SelectorCache, exactSelector } from './topic-selector.js';
 import type { TopicSelector } from './topic-selector.js';
 import { Subscriber } from './subscriber.js';
-import type { CloseReason, SubscriberSink } from './subscriber.js';
+import type { CloseReason, SubscriberSink, SubscriberView } from './subscriber.js';
 import { validateEventInput } from './validate.js';
 
 export interface HubOptions {
@@ -30,9 +31,11 @@ export interface HubObserver {
   delivered?(count: number): void;
   replayed?(count: number): void;
   resetSent?(reason: ResetSignal['reason']): void;
-  subscribed?(subscriber: Subscriber): void;
-  unsubscribed?(subscriber: Subscriber, reason: CloseReason): void;
+  subscribed?(subscriber: SubscriberView): void;
+  unsubscribed?(subscriber: SubscriberView, reason: CloseReason): void;
   heartbeats?(count: number): void;
+  /** A replay failed part-way (the store became unavailable); the stream was ended. */
+  replayFailed?(error: unknown): void;
 }
 
 export interface SubscribeOptions {
@@ -59,7 +62,6 @@ export interface SubscriptionStart {
   startAfter: string;
   /** Present when the requested id could not be resumed from. */
   reset?: ResetSignal;
-  replayed: number;
 }
 
 export interface Subscription {
@@ -75,12 +77,25 @@ export interface HubStats {
   indexedSelectors: number;
   /** Subscribers with frames waiting for the next flush. */
   queuedForFlush: number;
+  /** Subscribers still replaying history (not yet on the live feed). */
+  replaying: number;
   /** Hub-level timers (heartbeat sweep); per-subscriber timers do not exist. */
   timers: number;
 }
 
 /** Longest accepted `Last-Event-ID`; anything longer is treated as malformed. */
 const MAX_LAST_EVENT_ID_LENGTH = 1024;
+
+/** Where a new subscription's stream starts, decided before any byte is written. */
+interface StartPlan {
+  /** Cursor to replay history after; undefined: live only, from the hub's newest cursor. */
+  readonly replayAfter: string | undefined;
+  /** The client's own id when its resume point was found. */
+  readonly resumedFrom?: string;
+  readonly failure?: { readonly reason: ResetSignal['reason']; readonly lastEventId: string };
+  /** The first page of history, read before answering so that a failing store answers 503. */
+  readonly firstPage?: HistoryPage;
+}
 
 export class Hub {
   readonly store: Store;
@@ -90,6 +105,7 @@ export class Hub {
   private readonly observer: HubObserver;
   private readonly now: () => number;
   private readonly selectors = new SelectorCache();
+  private readonly history: HistoryReader;
   private readonly subscribers = new Map<number, Subscriber>();
   /** Exact topic → subscribers with that exact selector. */
   private readonly byExactTopic = new Map<string, Set<Subscriber>>();
@@ -99,8 +115,7 @@ export class Hub {
   private flushScheduled = false;
   private nextSubscriberId = 1;
   private fanoutStamp = 0;
-  private latestId = EARLIEST;
-  /** Cursor of the newest event the live feed delivered. */
+  /** Cursor of the newest event the live feed delivered: where a live-only stream starts. */
   private latestCursor = EARLIEST;
   private readonly ready: Promise<void>;
   private readonly detachStore: () => void;
@@ -115,6 +130,7 @@ export class Hub {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
     this.observer = options.observer ?? {};
     this.now = options.now ?? Date.now;
+    this.history = new HistoryReader(this.store);
     this.detachStore = this.store.onEvent((event) => this.fanOut(event));
     // Live subscribers may have missed what the feed skipped: end their streams before the next
     // event, so each reconnects with its last id and resumes exactly, or is told it cannot.
@@ -122,7 +138,7 @@ export class Hub {
       for (const subscriber of [...this.subscribers.values()]) this.endSubscriber(subscriber, 'gap');
     });
     this.ready = this.store.head().then((head) => {
-      if (this.latestId === EARLIEST) this.latestId = head;
+      if (this.latestCursor === EARLIEST) this.latestCursor = head;
     });
     this.ready.catch(() => undefined);
     if (this.heartbeatIntervalMs > 0) {
@@ -147,6 +163,10 @@ export class Hub {
     }
   }
 
+  /**
+   * Opens a subscription. Resolves once the stream's start is decided (and `onStart` was called);
+   * history is then replayed page by page, each page read when the sink has taken the last one.
+   */
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     if (this.closed) throw new Error('hub is closed');
     const exactTopics = options.exactTopics ?? [];
@@ -158,28 +178,34 @@ export class Hub {
       ...options.topics.map((topic) => this.selectors.get(topic)),
       ...exactTopics.map(exactSelector),
     ];
-    const privateSelectors = options.privateTopics?.map((topic) => this.selectors.get(topic));
-    const subscriber = new Subscriber(
-      this.nextSubscriberId++,
-      options.sink,
+    const grant = {
       selectors,
-      privateSelectors,
-      options.expiresAt,
-      options.subject,
-      this.latestId,
-      this.now(),
-    );
-    // Attach to the live feed before reading history, so nothing published meanwhile is missed.
+      privateSelectors: options.privateTopics?.map((topic) => this.selectors.get(topic)),
+      expiresAt: options.expiresAt,
+      subject: options.subject,
+    };
+    const subscriber = new Subscriber(this.nextSubscriberId++, options.sink, grant, this.now());
     this.index(subscriber);
-    let start: SubscriptionStart;
+    let plan: StartPlan;
     try {
-      start = await this.replay(subscriber, options.lastEventId);
+      plan = await this.planStart(subscriber, options.lastEventId);
     } catch (error) {
       this.release(subscriber, 'client');
       throw error;
     }
+    // Synchronous from here to going live (or to the replay's start): no event slips in between.
+    const startAfter = plan.resumedFrom ?? plan.replayAfter ?? this.latestCursor;
+    const reset = plan.failure && { ...plan.failure, resumeFrom: startAfter };
+    const start: SubscriptionStart = reset ? { startAfter, reset } : { startAfter };
     if (subscriber.closed) return this.subscription(subscriber, start);
     options.onStart?.(start);
+    this.enqueue(subscriber, openingFrame(this.retryMs, startAfter));
+    if (reset) {
+      this.enqueue(subscriber, resetFrame(reset));
+      this.observer.resetSent?.(reset.reason);
+    }
+    if (plan.replayAfter === undefined) subscriber.goLive(undefined);
+    else void this.replay(subscriber, plan.replayAfter, plan.firstPage);
     this.observer.subscribed?.(subscriber);
     return this.subscription(subscriber, start);
   }
@@ -206,11 +232,16 @@ export class Hub {
 
   stats(): HubStats {
     let queued = 0;
-    for (const subscriber of this.subscribers.values()) if (subscriber.queuedForFlush) queued++;
+    let replaying = 0;
+    for (const subscriber of this.subscribers.values()) {
+      if (subscriber.hasPending) queued++;
+      if (!subscriber.live) replaying++;
+    }
     return {
       subscribers: this.subscribers.size,
       indexedSelectors: this.byExactTopic.size + this.byPattern.size,
       queuedForFlush: queued,
+      replaying,
       timers: this.heartbeatTimer ? 1 : 0,
     };
   }
@@ -235,60 +266,88 @@ export class Hub {
     };
   }
 
-  private async replay(subscriber: Subscriber, lastEventId: string | undefined): Promise<SubscriptionStart> {
-    if (lastEventId === undefined || lastEventId === '') return this.goLive(subscriber, undefined, undefined);
+  private async planStart(subscriber: Subscriber, lastEventId: string | undefined): Promise<StartPlan> {
+    if (lastEventId === undefined || lastEventId === '') return { replayAfter: undefined };
     if (lastEventId.length > MAX_LAST_EVENT_ID_LENGTH || /[\r\n\0]/.test(lastEventId)) {
-      return this.goLive(subscriber, undefined, { reason: 'malformed', lastEventId });
+      return { replayAfter: undefined, failure: { reason: 'malformed', lastEventId } };
     }
-    const history = await this.store.readAfter(lastEventId);
-    if (!history.ok) return this.goLive(subscriber, undefined, { reason: history.reason, lastEventId });
-    return this.goLive(subscriber, { lastEventId, ...history }, undefined);
+    const point = await this.store.locate(lastEventId);
+    if (!point.ok) {
+      const failure = { reason: point.reason, lastEventId };
+      if (point.resumeFrom === undefined) return { replayAfter: undefined, failure };
+      return {
+        replayAfter: point.resumeFrom,
+        failure,
+        firstPage: await this.readPage(subscriber, point.resumeFrom),
+      };
+    }
+    const firstPage = await this.readPage(subscriber, point.cursor);
+    // Trimmed between finding the id and reading after it: the same answer as an older id.
+    if (!firstPage.ok) return { replayAfter: undefined, failure: { reason: 'expired', lastEventId } };
+    return { replayAfter: point.cursor, resumedFrom: lastEventId, firstPage };
+  }
+
+  private readPage(subscriber: Subscriber, after: string): Promise<HistoryPage> {
+    return this.history.read({ after, limit: REPLAY_PAGE_SIZE, topics: exactTopicsOf(subscriber) });
   }
 
   /**
-   * Queues the opening frame, the history, then the live events held meanwhile that come after the
-   * history, and switches the subscriber to direct live delivery. Without a usable history the
-   * stream continues from where the subscriber attached to the live feed: nothing after that point
-   * is skipped, and the client's cursor is set to it.
+   * Streams history after `after`, one page at a time: a page is read only once the subscriber's
+   * backlog is down to a quarter of its bound, and an event is queued only when it fits within the
+   * bound, so a replay of any length neither trips the slow-reader cut nor holds more than a page.
+   * When a page reaches the newest event the live feed has delivered, the subscriber goes live in
+   * the same synchronous step.
    */
-  private goLive(
+  private async replay(
     subscriber: Subscriber,
-    history: { lastEventId: string; after: string; events: readonly StoredEvent[] } | undefined,
-    failure: { reason: ResetSignal['reason']; lastEventId: string } | undefined,
-  ): SubscriptionStart {
-    const held = subscriber.heldDuringReplay ?? [];
-    subscriber.heldDuringReplay = undefined;
-    const startAfter = history ? history.lastEventId : subscriber.attachedAfter;
-    if (subscriber.closed) return { startAfter, replayed: 0 };
-    this.enqueue(subscriber, openingFrame(this.retryMs, startAfter));
-    let reset: ResetSignal | undefined;
-    if (failure) {
-      reset = { ...failure, resumeFrom: startAfter };
-      this.enqueue(subscriber, resetFrame(reset));
-      this.observer.resetSent?.(reset.reason);
+    after: string,
+    firstPage: HistoryPage | undefined,
+  ): Promise<void> {
+    const lowWater = this.maxBufferedBytes / 4;
+    let cursor = after;
+    let page = firstPage;
+    try {
+      for (;;) {
+        while (!subscriber.closed && subscriber.backlogBytes > lowWater) await subscriber.drained();
+        page ??= await this.readPage(subscriber, cursor);
+        if (subscriber.closed) return;
+        // Trimmed while this subscriber read: it reconnects with its last id and is told.
+        if (!page.ok) return this.endSubscriber(subscriber, 'gap');
+        if (!(await this.queuePage(subscriber, page.events))) return;
+        cursor = page.through;
+        const ahead = this.store.compareCursors(cursor, this.latestCursor);
+        if (page.end && ahead >= 0) return subscriber.goLive(ahead > 0 ? cursor : undefined);
+        page = undefined;
+      }
+    } catch (error) {
+      this.observer.replayFailed?.(error);
+      // The client reconnects with the last id it received and resumes there.
+      this.endSubscriber(subscriber, 'store');
     }
+  }
+
+  /** Queues a page's wanted events within the backlog bound; false once the subscriber closed. */
+  private async queuePage(subscriber: Subscriber, events: readonly StoredEvent[]): Promise<boolean> {
     let replayed = 0;
-    let newestCursor = history?.after;
-    for (const event of history?.events ?? []) {
-      newestCursor = event.cursor;
+    for (const event of events) {
       if (!subscriber.wants(event)) continue;
-      this.enqueue(subscriber, frameOf(event));
+      const frame = frameOf(event);
+      while (
+        !subscriber.closed &&
+        subscriber.backlogBytes > 0 &&
+        subscriber.backlogBytes + frame.length > this.maxBufferedBytes
+      ) {
+        await (subscriber.hasPending ? nextTurn() : subscriber.drained());
+      }
+      if (subscriber.closed) break;
+      this.enqueue(subscriber, frame);
       replayed++;
     }
-    for (const event of held) {
-      // The live feed may still be delivering events the history already held (or older ones).
-      if (newestCursor !== undefined && this.store.compareCursors(event.cursor, newestCursor) <= 0) continue;
-      this.enqueue(subscriber, frameOf(event));
-    }
-    if (newestCursor !== undefined && this.store.compareCursors(newestCursor, this.latestCursor) > 0) {
-      subscriber.replayedThrough = newestCursor;
-    }
     if (replayed > 0) this.observer.replayed?.(replayed);
-    return reset ? { startAfter, reset, replayed } : { startAfter, replayed };
+    return !subscriber.closed;
   }
 
   private fanOut(event: StoredEvent): void {
-    this.latestId = event.id;
     this.latestCursor = event.cursor;
     if (isControlEvent(event)) {
       const command = controlCommandOf(event);
@@ -300,12 +359,13 @@ export class Hub {
     let delivered = 0;
     for (const topic of event.topics) {
       const exact = this.byExactTopic.get(topic);
-      if (exact) {
-        for (const subscriber of exact) {
-          if (subscriber.fanoutStamp === stamp) continue;
-          subscriber.fanoutStamp = stamp;
-          if (this.offerLive(subscriber, event, (frame ??= frameOf(event)))) delivered++;
-        }
+      if (!exact) continue;
+      for (const subscriber of exact) {
+        if (subscriber.fanoutStamp === stamp) continue;
+        subscriber.fanoutStamp = stamp;
+        if (!subscriber.acceptsLive(event, this.store)) continue;
+        this.enqueue(subscriber, (frame ??= frameOf(event)));
+        delivered++;
       }
     }
     for (const [selector, subscribers] of this.byPattern) {
@@ -313,35 +373,16 @@ export class Hub {
       for (const subscriber of subscribers) {
         if (subscriber.fanoutStamp === stamp) continue;
         subscriber.fanoutStamp = stamp;
-        if (this.offerLive(subscriber, event, (frame ??= frameOf(event)))) delivered++;
+        if (!subscriber.acceptsLive(event, this.store)) continue;
+        this.enqueue(subscriber, (frame ??= frameOf(event)));
+        delivered++;
       }
     }
     if (delivered > 0) this.observer.delivered?.(delivered);
   }
 
-  /** Queues a live event for one subscriber; returns whether it was sent (not held or skipped). */
-  private offerLive(subscriber: Subscriber, event: StoredEvent, frame: Buffer): boolean {
-    if (!subscriber.mayRead(event)) return false;
-    if (subscriber.heldDuringReplay) {
-      subscriber.heldDuringReplay.push(event);
-      return false;
-    }
-    if (subscriber.replayedThrough !== undefined) {
-      if (this.store.compareCursors(event.cursor, subscriber.replayedThrough) <= 0) return false;
-      subscriber.replayedThrough = undefined;
-    }
-    this.enqueue(subscriber, frame);
-    return true;
-  }
-
   private enqueue(subscriber: Subscriber, frame: Buffer): void {
-    if (subscriber.closed) return;
-    subscriber.pending.push(frame);
-    subscriber.pendingBytes += frame.length;
-    if (!subscriber.queuedForFlush) {
-      subscriber.queuedForFlush = true;
-      this.flushQueue.push(subscriber);
-    }
+    if (subscriber.enqueue(frame)) this.flushQueue.push(subscriber);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // Everything queued in this turn of the event loop goes out in one write per socket.
@@ -354,24 +395,8 @@ export class Hub {
     const queue = this.flushQueue.splice(0);
     const now = this.now();
     for (const subscriber of queue) {
-      subscriber.queuedForFlush = false;
-      if (subscriber.closed) continue;
-      const { sink, pending } = subscriber;
-      if (sink.bufferedBytes + subscriber.pendingBytes > this.maxBufferedBytes) {
-        // A reader this far behind would hold memory for everyone; it resumes from history later.
-        this.dropSubscriber(subscriber, 'slow');
-        continue;
-      }
-      subscriber.pending = [];
-      subscriber.pendingBytes = 0;
-      subscriber.lastWriteAt = now;
-      if (pending.length === 1) {
-        sink.write(pending[0] as Buffer);
-      } else {
-        sink.cork?.();
-        for (const chunk of pending) sink.write(chunk);
-        sink.uncork?.();
-      }
+      // A reader this far behind would hold memory for everyone; it resumes from history later.
+      if (!subscriber.flush(this.maxBufferedBytes, now)) this.dropSubscriber(subscriber, 'slow');
     }
   }
 
@@ -384,7 +409,7 @@ export class Hub {
         this.endSubscriber(subscriber, 'expired');
         continue;
       }
-      if (subscriber.lastWriteAt <= idleSince && !subscriber.queuedForFlush && !subscriber.heldDuringReplay) {
+      if (subscriber.idleSince(idleSince)) {
         this.enqueue(subscriber, HEARTBEAT_FRAME);
         heartbeats++;
       }
@@ -400,25 +425,23 @@ export class Hub {
     }
   }
 
-  private release(subscriber: Subscriber, reason: CloseReason): void {
-    if (subscriber.closed) return;
-    subscriber.closed = true;
-    subscriber.pending = [];
-    subscriber.pendingBytes = 0;
-    subscriber.heldDuringReplay = undefined;
+  /** Unindexes the subscriber; returns the frames it still had queued (none if already closed). */
+  private release(subscriber: Subscriber, reason: CloseReason): Buffer[] {
+    if (subscriber.closed) return [];
+    const pending = subscriber.close();
     this.subscribers.delete(subscriber.id);
     for (const selector of subscriber.selectors) {
       if (selector.kind === 'exact') removeFrom(this.byExactTopic, selector.source, subscriber);
       else removeFrom(this.byPattern, selector, subscriber);
     }
     this.observer.unsubscribed?.(subscriber, reason);
+    return pending;
   }
 
   /** Ends the stream cleanly after what is queued, so the client reconnects and resumes. */
   private endSubscriber(subscriber: Subscriber, reason: CloseReason): void {
-    const { sink, pending } = subscriber;
-    this.release(subscriber, reason);
-    for (const chunk of pending) sink.write(chunk);
+    const { sink } = subscriber;
+    for (const chunk of this.release(subscriber, reason)) sink.write(chunk);
     sink.end();
   }
 
@@ -426,6 +449,20 @@ export class Hub {
     this.release(subscriber, reason);
     subscriber.sink.destroy();
   }
+}
+
+/** The exact topics a store with a topic index may restrict a replay to; undefined for patterns. */
+function exactTopicsOf(subscriber: Subscriber): readonly string[] | undefined {
+  const topics: string[] = [];
+  for (const selector of subscriber.selectors) {
+    if (selector.kind !== 'exact') return undefined;
+    topics.push(selector.source);
+  }
+  return topics;
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function addTo<K>(map: Map<K, Set<Subscriber>>, key: K, subscriber: Subscriber): void {

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import type { DestinationStream, Level, Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { HubObserver } from '../hub/hub.js';
-import type { Subscriber } from '../hub/subscriber.js';
+import type { SubscriberView } from '../hub/subscriber.js';
 
 export type { Logger } from 'pino';
 export type LogLevel = Level | 'silent';
@@ -64,7 +64,7 @@ export function requestIdFrom(header: string | string[] | undefined): string {
 
 /** Logs each stream's opening and end (with the reason), resume failures and publish failures. */
 export function loggingObserver(logger: Logger, now: () => number = Date.now): HubObserver {
-  const streams = new WeakMap<Subscriber, { requestId: string | undefined; openedAt: number }>();
+  const streams = new WeakMap<SubscriberView, { requestId: string | undefined; openedAt: number }>();
   const requestId = () => requestContext.getStore()?.requestId;
   return {
     published: (event, latencyMs) =>
@@ -80,6 +80,8 @@ export function loggingObserver(logger: Logger, now: () => number = Date.now): H
         'cannot resume: ssehub-reset sent, stream continues live',
       ),
     replayed: (count) => logger.debug({ requestId: requestId(), count }, 'history replayed'),
+    replayFailed: (error) =>
+      logger.warn({ err: error }, 'replay failed: store error, stream ended so the client resumes'),
     subscribed: (subscriber) => {
       streams.set(subscriber, { requestId: requestId(), openedAt: now() });
       logger.info(
@@ -87,7 +89,7 @@ export function loggingObserver(logger: Logger, now: () => number = Date.now): H
           requestId: requestId(),
           subscriber: subscriber.id,
           subject: subscriber.subject,
-          topicCount: subscriber.selectors.length,
+          topicCount: subscriber.topicCount,
         },
         'stream opened',
       );
@@ -99,7 +101,7 @@ export function loggingObserver(logger: Logger, now: () => number = Date.now): H
         requestId: stream.requestId,
         subscriber: subscriber.id,
         subject: subscriber.subject,
-        topicCount: subscriber.selectors.length,
+        topicCount: subscriber.topicCount,
         reason,
         durationMs: now() - stream.openedAt,
       };

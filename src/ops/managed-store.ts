@@ -1,7 +1,16 @@
 import { StoreUnavailableError } from '../store/errors.js';
-import type { EventInput, HistoryResult, LiveListener, Store, StoredEvent } from '../store/types.js';
+import type {
+  EventInput,
+  HistoryPage,
+  LiveListener,
+  PageRequest,
+  ResumePoint,
+  Store,
+  StoredEvent,
+} from '../store/types.js';
 
-export type StoreOperation = 'append' | 'readAfter' | 'head';
+export const STORE_OPERATIONS = ['append', 'locate', 'readPage', 'head'] as const;
+export type StoreOperation = (typeof STORE_OPERATIONS)[number];
 
 /**
  * The server's view of its store: reports each failed operation (for the store-errors metric), and
@@ -30,8 +39,12 @@ export class ManagedStore implements Store {
     return this.measure('append', () => this.inner.append(input));
   }
 
-  readAfter(lastEventId: string): Promise<HistoryResult> {
-    return this.measure('readAfter', () => this.inner.readAfter(lastEventId));
+  locate(lastEventId: string): Promise<ResumePoint> {
+    return this.measure('locate', () => this.inner.locate(lastEventId));
+  }
+
+  readPage(request: PageRequest): Promise<HistoryPage> {
+    return this.measure('readPage', () => this.inner.readPage(request));
   }
 
   head(): Promise<string> {

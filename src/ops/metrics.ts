@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RESET_REASONS } from '../hub/frame.js';
 import type { HubObserver } from '../hub/hub.js';
+import { CLOSE_REASONS } from '../hub/subscriber.js';
+import { STORE_OPERATIONS } from './managed-store.js';
 
 /** Live values read at scrape time; bound once the server exists. */
 export interface MetricSources {
@@ -64,7 +67,7 @@ export class HubMetrics {
     });
     const disconnects = new Counter({
       name: 'ssehub_disconnects_total',
-      help: 'Event streams ended, by reason (client, slow, expired, shutdown, kicked)',
+      help: `Event streams ended, by reason (${CLOSE_REASONS.join(', ')})`,
       labelNames: ['reason'],
       registers,
     });
@@ -85,7 +88,7 @@ export class HubMetrics {
     });
     const resets = new Counter({
       name: 'ssehub_resets_sent_total',
-      help: '"Cannot resume" signals (ssehub-reset events) sent, by reason (unknown, expired, malformed)',
+      help: `"Cannot resume" signals (ssehub-reset events) sent, by reason (${RESET_REASONS.join(', ')})`,
       labelNames: ['reason'],
       registers,
     });
@@ -102,15 +105,14 @@ export class HubMetrics {
     });
     this.storeErrors = new Counter({
       name: 'ssehub_store_errors_total',
-      help: 'Store operations that failed, by operation (append, readAfter, head)',
+      help: `Store operations that failed, by operation (${STORE_OPERATIONS.join(', ')})`,
       labelNames: ['operation'],
       registers,
     });
     // Known label values start at zero, so rate() and alerts work before the first occurrence.
-    for (const reason of ['client', 'slow', 'expired', 'shutdown', 'kicked', 'gap'])
-      disconnects.inc({ reason }, 0);
-    for (const reason of ['unknown', 'expired', 'malformed']) resets.inc({ reason }, 0);
-    for (const operation of ['append', 'readAfter', 'head']) this.storeErrors.inc({ operation }, 0);
+    for (const reason of CLOSE_REASONS) disconnects.inc({ reason }, 0);
+    for (const reason of RESET_REASONS) resets.inc({ reason }, 0);
+    for (const operation of STORE_OPERATIONS) this.storeErrors.inc({ operation }, 0);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
 
     this.observer = {

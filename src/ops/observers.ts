@@ -1,16 +1,19 @@
 import type { HubObserver } from '../hub/hub.js';
 
 type Hook = keyof HubObserver;
-const HOOKS: readonly Hook[] = [
-  'published',
-  'publishFailed',
-  'delivered',
-  'replayed',
-  'resetSent',
-  'subscribed',
-  'unsubscribed',
-  'heartbeats',
-];
+/** A record, not a list, so that the compiler insists on every hook the hub has. */
+const HOOK_SET: Record<Hook, true> = {
+  published: true,
+  publishFailed: true,
+  delivered: true,
+  replayed: true,
+  resetSent: true,
+  subscribed: true,
+  unsubscribed: true,
+  heartbeats: true,
+  replayFailed: true,
+};
+const HOOKS = Object.keys(HOOK_SET) as Hook[];
 
 /**
  * One observer calling several (metrics, logs, status). A failing observer is reported to

@@ -10,7 +10,7 @@ import { Hub } from '../hub/hub.js';
 import type { HubObserver } from '../hub/hub.js';
 import { JwtAuthorizer } from '../auth/jwt-authorizer.js';
 import { authorizerFromSettings } from '../auth/settings.js';
-import { controlCommandOf, isControlEvent } from '../hub/control.js';
+import { CONTROL_TOPIC, controlCommandOf, isControlEvent } from '../hub/control.js';
 import { CorsPolicy } from '../http/cors.js';
 import { createDisconnectHandler, DISCONNECT_PATH } from '../http/disconnect.js';
 import { createMercureHandler, MERCURE_PATH } from '../http/mercure.js';
@@ -18,7 +18,7 @@ import type { Authorizer } from '../http/authorizer.js';
 import { HttpError, sendError } from '../http/errors.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store, StoredEvent } from '../store/types.js';
-import { EARLIEST } from '../store/types.js';
+import { retainedEvents } from '../store/history.js';
 import { ConnectionTracker } from '../ops/connections.js';
 import { readiness } from '../ops/health.js';
 import type { Readiness } from '../ops/health.js';
@@ -135,12 +135,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   // store retains; listening waits for that, so no revoked token slips in meanwhile.
   const revocationsLearned =
     authorizer instanceof JwtAuthorizer
-      ? store.readAfter(EARLIEST).then(
-          (history) => {
-            if (history.ok) for (const event of history.events) revokeOn(event);
-          },
-          (error: unknown) => onError(error),
-        )
+      ? learnRevocations(store, revokeOn).catch((error: unknown) => onError(error))
       : Promise.resolve();
 
   /** Readiness is 503 (load balancers stop routing here); requests are still served. */
@@ -419,4 +414,9 @@ function isHubPath(req: IncomingMessage): boolean {
   const url = req.url ?? '/';
   const query = url.indexOf('?');
   return (query === -1 ? url : url.slice(0, query)) === MERCURE_PATH;
+}
+
+/** Replays the retained cut-off commands (only the control topic's events, where a store indexes). */
+async function learnRevocations(store: Store, revokeOn: (event: StoredEvent) => void): Promise<void> {
+  for await (const event of retainedEvents(store, { topics: [CONTROL_TOPIC] })) revokeOn(event);
 }

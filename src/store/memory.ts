@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { EventInput, HistoryResult, LiveListener, Store, StoredEvent } from './types.js';
+import type {
+  EventInput,
+  HistoryPage,
+  LiveListener,
+  PageRequest,
+  ResumePoint,
+  Store,
+  StoredEvent,
+} from './types.js';
 import { EARLIEST } from './types.js';
 
 export interface MemoryStoreOptions {
@@ -14,6 +22,12 @@ export interface MemoryStoreOptions {
 }
 
 export const DEFAULT_HISTORY_SIZE = 10_000;
+
+/** Most events one history page looks at, wanted or not. */
+const PAGE_SCAN_LIMIT = 4096;
+
+/** `<epoch>-<sequence>`: the epoch is base-36 time plus 6 hex digits, the sequence has no leading 0. */
+const GENERATED_ID = /^([0-9a-z]{1,11}[0-9a-f]{6})-([1-9][0-9]{0,15})$/;
 
 /**
  * In-process store: a ring buffer of the last N events. Generated ids are `<epoch>-<sequence>`,
@@ -53,7 +67,7 @@ export class MemoryStore implements Store {
     if (this.closed) return Promise.reject(new Error('store is closed'));
     this.evictExpired();
     const seq = this.nextSeq++;
-    const generated = `${this.epoch}-${seq}`;
+    const generated = this.cursorAt(seq);
     const event: StoredEvent = {
       id: input.id ?? generated,
       cursor: generated,
@@ -78,20 +92,41 @@ export class MemoryStore implements Store {
     return Promise.resolve(event);
   }
 
-  readAfter(lastEventId: string): Promise<HistoryResult> {
+  locate(lastEventId: string): Promise<ResumePoint> {
     this.evictExpired();
-    if (lastEventId === EARLIEST) {
-      return Promise.resolve({ ok: true, after: EARLIEST, events: this.slice(this.firstSeq) });
-    }
+    if (lastEventId === EARLIEST) return Promise.resolve({ ok: true, cursor: EARLIEST });
     const seq = this.sequenceOf(lastEventId);
-    if (typeof seq === 'string') return Promise.resolve({ ok: false, reason: seq });
-    return Promise.resolve({ ok: true, after: `${this.epoch}-${seq}`, events: this.slice(seq + 1) });
+    if (typeof seq === 'number') return Promise.resolve({ ok: true, cursor: this.cursorAt(seq) });
+    // An id of an earlier process: everything retained now was published after it.
+    if (seq === 'earlier-life')
+      return Promise.resolve({ ok: false, reason: 'unknown', resumeFrom: EARLIEST });
+    return Promise.resolve({ ok: false, reason: seq });
+  }
+
+  readPage(request: PageRequest): Promise<HistoryPage> {
+    this.evictExpired();
+    const afterSeq = request.after === EARLIEST ? this.firstSeq - 1 : cursorSequence(request.after);
+    // The event right after the cursor is gone: reading on would skip it.
+    if (afterSeq < this.firstSeq - 1) return Promise.resolve({ ok: false, reason: 'expired' });
+    const topics = request.topics && new Set(request.topics);
+    // A page scans a bounded stretch of the ring, so a rare topic costs several cheap pages rather
+    // than one read of the whole history.
+    const scanUntil = Math.min(this.nextSeq, afterSeq + 1 + Math.max(request.limit, PAGE_SCAN_LIMIT));
+    const events: StoredEvent[] = [];
+    let seq = Math.max(afterSeq + 1, this.firstSeq);
+    for (; seq < scanUntil && events.length < request.limit; seq++) {
+      const event = this.at(seq);
+      if (topics === undefined || event.topics.some((topic) => topics.has(topic))) events.push(event);
+    }
+    const end = seq >= this.nextSeq;
+    const through = seq - 1 > afterSeq ? this.cursorAt(seq - 1) : request.after;
+    return Promise.resolve({ ok: true, events, through, end });
   }
 
   head(): Promise<string> {
     this.evictExpired();
     const newest = this.nextSeq - 1;
-    return Promise.resolve(newest >= this.firstSeq ? this.at(newest).id : EARLIEST);
+    return Promise.resolve(newest >= this.firstSeq ? this.cursorAt(newest) : EARLIEST);
   }
 
   onEvent(listener: LiveListener): () => void {
@@ -123,13 +158,13 @@ export class MemoryStore implements Store {
     return this.nextSeq - this.firstSeq;
   }
 
-  private sequenceOf(id: string): number | 'unknown' | 'expired' {
+  private sequenceOf(id: string): number | 'unknown' | 'expired' | 'earlier-life' {
     const supplied = this.suppliedIds.get(id);
     if (supplied !== undefined) return supplied;
-    const dash = id.lastIndexOf('-');
-    if (dash <= 0 || id.slice(0, dash) !== this.epoch) return 'unknown';
-    const digits = id.slice(dash + 1);
-    if (!/^[1-9][0-9]{0,15}$/.test(digits)) return 'unknown';
+    const generated = GENERATED_ID.exec(id);
+    if (generated === null) return 'unknown';
+    if (generated[1] !== this.epoch) return 'earlier-life';
+    const digits = generated[2] as string;
     const seq = Number(digits);
     if (seq >= this.nextSeq) return 'unknown';
     // The event right before the oldest retained one is still a valid resume point: nothing is missed.
@@ -137,14 +172,12 @@ export class MemoryStore implements Store {
     return seq;
   }
 
-  private at(seq: number): StoredEvent {
-    return this.ring[seq % this.capacity] as StoredEvent;
+  private cursorAt(seq: number): string {
+    return `${this.epoch}-${seq}`;
   }
 
-  private slice(fromSeq: number): StoredEvent[] {
-    const events: StoredEvent[] = [];
-    for (let seq = Math.max(fromSeq, this.firstSeq); seq < this.nextSeq; seq++) events.push(this.at(seq));
-    return events;
+  private at(seq: number): StoredEvent {
+    return this.ring[seq % this.capacity] as StoredEvent;
   }
 
   private evictOldest(): void {

@@ -122,43 +122,50 @@ return id
 `);
 
 /**
- * ARGV: mode, cursor, page size, max age in ms (0: none). Modes: 'earliest' (all retained),
- * 'resume' (cursor is a client's last event id: a supplied id or a stream id), 'continue' (cursor
- * is the last stream id of the previous page). Returns {'ok', after, newest, entries} or
- * {'unknown'} / {'expired'}.
+ * ARGV: a client's last event id (a supplied id or a stream id), max age in ms (0: none). Returns
+ * {'ok', stream id} or {'unknown'} / {'expired'} / {'earlier'}: 'earlier' is a well-formed stream id
+ * older than everything this stream ever held, from a Redis whose data was lost since.
  */
-export const READ_SCRIPT = script(`
-local mode, cursor, count = ARGV[1], ARGV[2], ARGV[3]
-if tonumber(ARGV[4]) > 0 then
-  trimByAge(KEYS[1], tonumber(ARGV[4]))
+export const LOCATE_SCRIPT = script(`
+if tonumber(ARGV[2]) > 0 then
+  trimByAge(KEYS[1], tonumber(ARGV[2]))
   forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
 end
+local cursor = redis.call('HGET', KEYS[3], ARGV[1]) or ARGV[1]
+if not isStreamId(cursor) then return { 'unknown' } end
 local newest = redis.call('GET', KEYS[2]) or '0-0'
-if mode == 'earliest' then
-  return { 'ok', 'earliest', newest, redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', count) }
-end
-if mode == 'resume' then
-  local mapped = redis.call('HGET', KEYS[3], cursor)
-  if mapped then
-    cursor = mapped
-  elseif not isStreamId(cursor) then
-    return { 'unknown' }
-  end
-end
 if compareIds(cursor, newest) > 0 then return { 'unknown' } end
 local through = trimmedThrough(KEYS[1], KEYS[2])
 local order = compareIds(cursor, through)
 if order < 0 then return { 'expired' } end
 if order == 0 and through == '0-0' then return { 'unknown' } end
-if order > 0 and mode == 'resume' and #redis.call('XRANGE', KEYS[1], cursor, cursor) == 0 then
+if order > 0 and #redis.call('XRANGE', KEYS[1], cursor, cursor) == 0 then
+  local first = firstEntry(KEYS[1])
+  if through == '0-0' and first and compareIds(cursor, first[1]) < 0 then return { 'earlier' } end
   return { 'unknown' }
 end
-return { 'ok', cursor, newest, redis.call('XRANGE', KEYS[1], '(' .. cursor, '+', 'COUNT', count) }
+return { 'ok', cursor }
 `);
 
-/** No ARGV. Returns {newest stream id or '0-0', that entry or false when it is not retained}. */
-export const NEWEST_SCRIPT = script(`
+/**
+ * ARGV: the stream id to read after ('earliest': from the oldest retained), page size, max age in
+ * ms (0: none). Returns {'ok', newest stream id, entries} or {'expired'} when entries right after
+ * the cursor were trimmed.
+ */
+export const PAGE_SCRIPT = script(`
+if tonumber(ARGV[3]) > 0 then
+  trimByAge(KEYS[1], tonumber(ARGV[3]))
+  forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
+end
 local newest = redis.call('GET', KEYS[2]) or '0-0'
-if newest == '0-0' then return { newest, false } end
-return { newest, redis.call('XRANGE', KEYS[1], newest, newest)[1] or false }
+if ARGV[1] == 'earliest' then
+  return { 'ok', newest, redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[2]) }
+end
+if compareIds(ARGV[1], trimmedThrough(KEYS[1], KEYS[2])) < 0 then return { 'expired' } end
+return { 'ok', newest, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2]) }
+`);
+
+/** No ARGV. Returns {newest stream id ever appended, or '0-0'}. */
+export const NEWEST_SCRIPT = script(`
+return { redis.call('GET', KEYS[2]) or '0-0' }
 `);

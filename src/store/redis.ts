@@ -1,9 +1,17 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from './errors.js';
-import { APPEND_SCRIPT, NEWEST_SCRIPT, READ_SCRIPT } from './redis-scripts.js';
+import { APPEND_SCRIPT, LOCATE_SCRIPT, NEWEST_SCRIPT, PAGE_SCRIPT } from './redis-scripts.js';
 import type { LuaScript } from './redis-scripts.js';
-import type { EventInput, HistoryResult, LiveListener, Store, StoredEvent } from './types.js';
+import type {
+  EventInput,
+  HistoryPage,
+  LiveListener,
+  PageRequest,
+  ResumePoint,
+  Store,
+  StoredEvent,
+} from './types.js';
 import { EARLIEST } from './types.js';
 
 export interface RedisStoreOptions {
@@ -32,7 +40,6 @@ export interface RedisStoreOptions {
 
 export const DEFAULT_REDIS_PREFIX = 'ssehub';
 const DEFAULT_HISTORY_SIZE = 10_000;
-const HISTORY_PAGE_SIZE = 500;
 const FEED_BATCH_SIZE = 1000;
 /** A blocking read returns at least this often, so a silently dead connection is noticed. */
 const FEED_BLOCK_MS = 5000;
@@ -40,11 +47,6 @@ const NO_ID = '0-0';
 
 type RedisClient = Redis | Cluster;
 type StreamEntry = [id: string, fields: string[]];
-interface FeedWaiter {
-  readonly target: string;
-  done(): void;
-  fail(error: Error): void;
-}
 
 /**
  * Redis Streams store: one stream holds every event of every topic; generated event ids are the
@@ -66,13 +68,9 @@ export class RedisStore implements Store {
   private readonly gapListeners = new Set<() => void>();
   /** Stream id of the newest event delivered to listeners (or the start point). */
   private feedCursor = NO_ID;
-  /** Public id matching `feedCursor`, for `head()`. */
-  private headId = EARLIEST;
   private following: Promise<void> | undefined;
   private readonly connectTimeoutMs: number;
   private readonly commandTimeoutMs: number;
-  /** History reads waiting for the live feed to deliver up to their position. */
-  private readonly feedWaiters = new Set<FeedWaiter>();
   /** The latest socket-level error while a connection is down. */
   private connectionError: string | undefined;
   private closed = false;
@@ -139,51 +137,43 @@ export class RedisStore implements Store {
     return decodeEntry(streamId, fields);
   }
 
-  async readAfter(lastEventId: string): Promise<HistoryResult> {
+  async locate(lastEventId: string): Promise<ResumePoint> {
     if (this.closed) throw new Error('store is closed');
-    let mode = lastEventId === EARLIEST ? 'earliest' : 'resume';
-    let cursor = lastEventId;
-    let after: string | undefined;
-    // Later pages stop at the newest id seen by the first one: the live feed carries the rest.
-    let newest = NO_ID;
-    const events: StoredEvent[] = [];
-    for (;;) {
-      let reply: unknown;
-      try {
-        reply = await this.run(READ_SCRIPT, [mode, cursor, HISTORY_PAGE_SIZE, this.maxAgeMs]);
-      } catch (error) {
-        throw this.unavailable(error);
-      }
-      const [status, pageAfter, pageNewest, entries] = reply as [string, string, string, StreamEntry[]];
-      if (status === 'unknown' || status === 'expired') return { ok: false, reason: status };
-      if (after === undefined) {
-        after = pageAfter;
-        newest = pageNewest;
-      }
-      let complete = entries.length < HISTORY_PAGE_SIZE;
-      for (const [id, fields] of entries) {
-        if (compareStreamIds(id, newest) > 0) {
-          complete = true;
-          break;
-        }
-        events.push(decodeEntry(id, fields));
-      }
-      const lastEntry = entries[entries.length - 1];
-      if (!complete && lastEntry !== undefined) {
-        mode = 'continue';
-        cursor = lastEntry[0];
-        continue;
-      }
-      // Read on another connection, the history can be ahead of this store's live feed. Returning
-      // before the feed has delivered up to the history's end would let the feed deliver those
-      // events again after the caller went live, so wait for it (normally well under a millisecond).
-      await this.feedReaches(events[events.length - 1]?.cursor ?? after);
-      return { ok: true, after, events };
+    if (lastEventId === EARLIEST) return { ok: true, cursor: EARLIEST };
+    let reply: unknown;
+    try {
+      reply = await this.run(LOCATE_SCRIPT, [lastEventId, this.maxAgeMs]);
+    } catch (error) {
+      throw this.unavailable(error);
     }
+    const [status, cursor] = reply as [string, string | undefined];
+    if (status === 'ok' && cursor !== undefined) return { ok: true, cursor };
+    // The Redis data was lost and the stream began anew: all it holds is new to this client.
+    if (status === 'earlier') return { ok: false, reason: 'unknown', resumeFrom: EARLIEST };
+    return { ok: false, reason: status === 'expired' ? 'expired' : 'unknown' };
+  }
+
+  async readPage(request: PageRequest): Promise<HistoryPage> {
+    if (this.closed) throw new Error('store is closed');
+    let reply: unknown;
+    try {
+      reply = await this.run(PAGE_SCRIPT, [request.after, request.limit, this.maxAgeMs]);
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+    const [status, newest, entries] = reply as [string, string, StreamEntry[]];
+    if (status !== 'ok') return { ok: false, reason: 'expired' };
+    const events = entries.map(([id, fields]) => decodeEntry(id, fields));
+    const last = events[events.length - 1];
+    if (last !== undefined && events.length >= request.limit) {
+      return { ok: true, events, through: last.cursor, end: false };
+    }
+    const through = newest === NO_ID ? request.after : newest;
+    return { ok: true, events, through, end: true };
   }
 
   head(): Promise<string> {
-    return Promise.resolve(this.headId);
+    return Promise.resolve(this.feedCursor === NO_ID ? EARLIEST : this.feedCursor);
   }
 
   onEvent(listener: LiveListener): () => void {
@@ -212,7 +202,6 @@ export class RedisStore implements Store {
     this.closed = true;
     this.listeners.clear();
     this.gapListeners.clear();
-    for (const waiter of this.feedWaiters) waiter.fail(new Error('store is closed'));
     this.commands.disconnect();
     this.feed.disconnect();
     await this.following;
@@ -228,12 +217,8 @@ export class RedisStore implements Store {
     });
     try {
       await Promise.race([Promise.all([this.commands.connect(), this.feed.connect()]), timeout]);
-      const [newest, entry] = (await Promise.race([this.run(NEWEST_SCRIPT, []), timeout])) as [
-        string,
-        StreamEntry | null,
-      ];
+      const [newest] = (await Promise.race([this.run(NEWEST_SCRIPT, []), timeout])) as [string];
       this.feedCursor = newest;
-      this.headId = entry ? decodeEntry(entry[0], entry[1]).id : EARLIEST;
     } catch (error) {
       throw this.unavailable(error);
     } finally {
@@ -287,7 +272,6 @@ export class RedisStore implements Store {
     }
     const event = decodeEntry(id, fields);
     this.feedCursor = id;
-    this.headId = event.id;
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -295,37 +279,6 @@ export class RedisStore implements Store {
         this.warn(`a live listener threw: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    for (const waiter of this.feedWaiters) {
-      if (compareStreamIds(waiter.target, id) <= 0) waiter.done();
-    }
-  }
-
-  /** Resolves once the live feed has delivered `target`; fails as unavailable if it lags too long. */
-  private feedReaches(target: string): Promise<void> {
-    if (target === EARLIEST || compareStreamIds(this.feedCursor, target) >= 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          waiter.fail(
-            new StoreUnavailableError(`Redis live feed is more than ${this.commandTimeoutMs} ms behind`),
-          ),
-        this.commandTimeoutMs,
-      );
-      const waiter: FeedWaiter = {
-        target,
-        done: () => {
-          clearTimeout(timer);
-          this.feedWaiters.delete(waiter);
-          resolve();
-        },
-        fail: (error) => {
-          clearTimeout(timer);
-          this.feedWaiters.delete(waiter);
-          reject(error);
-        },
-      };
-      this.feedWaiters.add(waiter);
-    });
   }
 
   private async run(script: LuaScript, args: (string | number)[]): Promise<unknown> {

@@ -36,16 +36,27 @@ export interface StoredEvent {
 /** The reserved cursor meaning "before the first event ever stored": replay all retained history. */
 export const EARLIEST = 'earliest';
 
-export type ResumeFailure =
+export const RESUME_FAILURES = [
   /** The id was never issued by this store (another process's epoch, a typo, a forged value). */
-  | 'unknown'
+  'unknown',
   /** The id was issued but its event is no longer retained. */
-  | 'expired';
+  'expired',
+] as const;
+export type ResumeFailure = (typeof RESUME_FAILURES)[number];
 
 /** Where a client's `Last-Event-ID` resumes: the cursor of the event it names. */
 export type ResumePoint =
   | { readonly ok: true; readonly cursor: string }
-  | { readonly ok: false; readonly reason: ResumeFailure };
+  | {
+      readonly ok: false;
+      readonly reason: ResumeFailure;
+      /**
+       * Where the subscriber continues after being told: a cursor to replay from. Set when the id
+       * comes from an earlier life of this store (a restart of an in-memory store, Redis data
+       * lost), whose retained history is all new to the client. Absent: live from the newest event.
+       */
+      readonly resumeFrom?: string;
+    };
 
 export interface PageRequest {
   /** Read events strictly after this cursor; `EARLIEST` reads from the oldest retained event. */
@@ -94,9 +105,9 @@ export interface Store {
    */
   readPage(request: PageRequest): Promise<HistoryPage>;
   /**
-   * Id of the newest event the live feed has delivered (or will deliver no event at or before), or
-   * `EARLIEST` when nothing is retained: every event after it reaches `onEvent` listeners that were
-   * attached before the call.
+   * Cursor of the newest event the live feed has delivered (or will deliver no event at or before),
+   * or `EARLIEST` when nothing is retained: every event after it reaches `onEvent` listeners that
+   * were attached before the call. A cursor is a generated id, so a client may resume from it.
    */
   head(): Promise<string>;
   /**

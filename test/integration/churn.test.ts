@@ -69,7 +69,13 @@ describe('churn', () => {
     const after = heapUsed();
     // Counted by Node itself, so a timer created anywhere per connection (hub, HTTP layer) shows.
     expect(activeTimers()).toBeLessThanOrEqual(timersBefore);
-    expect(test.hub.stats()).toEqual({ subscribers: 0, indexedSelectors: 0, queuedForFlush: 0, timers: 1 });
+    expect(test.hub.stats()).toEqual({
+      subscribers: 0,
+      indexedSelectors: 0,
+      queuedForFlush: 0,
+      replaying: 0,
+      timers: 1,
+    });
     // Each leaked subscriber would hold several KiB (sink, selectors, response); 5,000 of them would show.
     expect(after - before).toBeLessThan(3 * 1024 * 1024);
   });

@@ -1,3 +1,4 @@
+import { readAfter } from '../helpers/history.js';
 import { EventSource } from 'eventsource';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -112,7 +113,7 @@ describe.runIf(redisAvailable('hub processes on Redis'))('hub processes sharing 
       expect(resuming.text().trim().split('\n')).toHaveLength(1);
       await redis.restart();
       await eventually(() => store.isReady(), 10_000, 'the store to reconnect');
-      const history = await store.readAfter('earliest');
+      const history = await readAfter(store, 'earliest');
       expect(history.ok && history.events.map((event) => event.data)).toEqual(['kept']);
     } finally {
       await test.close();

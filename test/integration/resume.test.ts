@@ -149,15 +149,29 @@ describe('cannot resume: the reset signal (DESIGN invariant 3)', () => {
     await expectReset(test, 'no-such-id', 'unknown');
   });
 
-  it('for an id from before a restart of an in-memory hub: reason "unknown" (ids carry the epoch)', async () => {
+  it('for an id from before a restart of an in-memory hub: reason "unknown", then everything since the restart', async () => {
     const before = await startTestHub();
     const [oldId] = await publishMany(before.hubUrl, 'r', 0, 1);
     await before.close();
     const test = await startTestHub();
     hub = test;
-    await publishMany(test.hubUrl, 'r', 0, 3);
+    const since = await publishMany(test.hubUrl, 'r', 0, 3);
     expect(oldId?.endsWith('-1')).toBe(true);
-    await expectReset(test, oldId as string, 'unknown');
+    // The id carries the old process's epoch: all this process holds was published after it.
+    const stream = await openStream(topicUrl(test.hubUrl, ['r']), { 'Last-Event-ID': oldId as string });
+    await stream.waitFor(() => stream.events.length === 4, 5000, 'reset and replay');
+    const [reset, ...replayed] = stream.events;
+    expect(reset?.type).toBe(RESET_EVENT_TYPE);
+    expect(JSON.parse(reset?.data ?? '')).toEqual({
+      reason: 'unknown',
+      lastEventId: oldId,
+      resumeFrom: 'earliest',
+    });
+    expect(replayed.map((event) => event.lastEventId)).toEqual(since);
+    await publish(test.hubUrl, { topic: 'r', data: 'live after reset' });
+    await stream.waitFor(() => stream.events.length === 5);
+    expect(stream.events[4]?.data).toBe('live after reset');
+    stream.destroy();
   });
 
   it('for a malformed id (too long): reason "malformed"', async () => {

@@ -3,7 +3,7 @@ import { createHubServer } from '../../src/server/app.js';
 import type { HubServer } from '../../src/server/app.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { StoreUnavailableError } from '../../src/store/errors.js';
-import type { EventInput, HistoryResult, StoredEvent } from '../../src/store/types.js';
+import type { EventInput, ResumePoint, StoredEvent } from '../../src/store/types.js';
 import { openStream, publish, scrape } from './helpers.js';
 
 /** A real memory store whose backend can be switched off, as a network store's would go away. */
@@ -15,9 +15,9 @@ class SwitchableStore extends MemoryStore {
     return super.append(input);
   }
 
-  override readAfter(lastEventId: string): Promise<HistoryResult> {
+  override locate(lastEventId: string): Promise<ResumePoint> {
     if (this.down) return Promise.reject(new StoreUnavailableError('store connection lost'));
-    return super.readAfter(lastEventId);
+    return super.locate(lastEventId);
   }
 
   override isReady(): boolean {
@@ -66,7 +66,7 @@ describe('health endpoints', () => {
     expect(resume.status).toBe(503);
     let metrics = await scrape(url);
     expect(metrics.get('ssehub_store_errors_total{operation="append"}')).toBe(1);
-    expect(metrics.get('ssehub_store_errors_total{operation="readAfter"}')).toBe(1);
+    expect(metrics.get('ssehub_store_errors_total{operation="locate"}')).toBe(1);
     expect(metrics.get('ssehub_ready')).toBe(0);
     expect(metrics.get('ssehub_events_published_total')).toBe(1);
 

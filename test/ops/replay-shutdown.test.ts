@@ -2,14 +2,14 @@ import { request } from 'node:http';
 import { expect, test } from 'vitest';
 import { createHubServer } from '../../src/server/app.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import type { HistoryResult } from '../../src/store/types.js';
+import type { HistoryPage, PageRequest } from '../../src/store/types.js';
 import { HUB_PATH, publish } from './helpers.js';
 
 /** A real memory store whose history reads take a while, as a remote store's can. */
 class SlowHistoryStore extends MemoryStore {
-  override async readAfter(lastEventId: string): Promise<HistoryResult> {
+  override async readPage(request: PageRequest): Promise<HistoryPage> {
     await new Promise((resolve) => setTimeout(resolve, 300));
-    return super.readAfter(lastEventId);
+    return super.readPage(request);
   }
 }
 

@@ -1,3 +1,4 @@
+import { readAfter } from '../helpers/history.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventInput, Store, StoredEvent } from '../../src/store/types.js';
 import { EARLIEST } from '../../src/store/types.js';
@@ -94,7 +95,7 @@ export function describeStoreContract(target: StoreContractTarget): void {
       };
       const stored = await store.append(given);
       const plain = await store.append({ topics: [topic], data: '' });
-      const history = await store.readAfter(EARLIEST);
+      const history = await readAfter(store, EARLIEST);
       expect(history.ok).toBe(true);
       if (!history.ok) return;
       const [replayed, replayedPlain] = history.events;
@@ -114,28 +115,94 @@ export function describeStoreContract(target: StoreContractTarget): void {
       const store = await create();
       const events = await appendMany(store, 10);
       const fourth = events[3] as StoredEvent;
-      const history = await store.readAfter(fourth.id);
+      const history = await readAfter(store, fourth.id);
       expect(history).toEqual({ ok: true, after: fourth.cursor, events: events.slice(4) });
       const newest = events[9] as StoredEvent;
-      expect(await store.readAfter(newest.id)).toEqual({ ok: true, after: newest.cursor, events: [] });
+      expect(await readAfter(store, newest.id)).toEqual({ ok: true, after: newest.cursor, events: [] });
     });
 
     it('replays all retained history for `earliest`, also when empty', async () => {
       const store = await create();
-      expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [] });
+      expect(await readAfter(store, EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [] });
       const events = await appendMany(store, 5);
-      expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events });
+      expect(await readAfter(store, EARLIEST)).toEqual({ ok: true, after: EARLIEST, events });
     });
 
     it('pages long histories without gaps or duplicates', async () => {
       const store = await create({ historySize: 5000 });
       const events = await Promise.all(Array.from({ length: 1234 }, (_, n) => store.append(input(n))));
       const sorted = [...events].sort((a, b) => store.compareCursors(a.cursor, b.cursor));
-      const history = await store.readAfter(EARLIEST);
+      const history = await readAfter(store, EARLIEST);
       expect(history.ok && ids(history.events)).toEqual(ids(sorted));
       const from = sorted[100] as StoredEvent;
-      const after = await store.readAfter(from.id);
+      const after = await readAfter(store, from.id);
       expect(after.ok && ids(after.events)).toEqual(ids(sorted.slice(101)));
+    });
+
+    it('reads pages of at most `limit` events; `through` continues exactly, `end` marks the newest', async () => {
+      const store = await create();
+      const events = await appendMany(store, 25);
+      const seen: StoredEvent[] = [];
+      let after = EARLIEST;
+      for (let pages = 0; ; pages++) {
+        expect(pages).toBeLessThan(30);
+        const page = await store.readPage({ after, limit: 10 });
+        if (!page.ok) throw new Error('retained history must be readable');
+        expect(page.events.length).toBeLessThanOrEqual(10);
+        seen.push(...page.events);
+        after = page.through;
+        if (page.end) break;
+      }
+      expect(ids(seen)).toEqual(ids(events));
+      expect(after).toBe((events[24] as StoredEvent).cursor);
+      const located = await store.locate((events[19] as StoredEvent).id);
+      expect(located).toEqual({ ok: true, cursor: (events[19] as StoredEvent).cursor });
+      const tail = await store.readPage({ after: (events[19] as StoredEvent).cursor, limit: 100 });
+      expect(tail).toEqual({
+        ok: true,
+        events: events.slice(20),
+        through: (events[24] as StoredEvent).cursor,
+        end: true,
+      });
+      const none = await store.readPage({ after: (events[24] as StoredEvent).cursor, limit: 100 });
+      expect(none).toEqual({ ok: true, events: [], through: (events[24] as StoredEvent).cursor, end: true });
+    });
+
+    it('reads an empty store as one empty final page through `earliest`', async () => {
+      const store = await create();
+      expect(await store.readPage({ after: EARLIEST, limit: 10 })).toEqual({
+        ok: true,
+        events: [],
+        through: EARLIEST,
+        end: true,
+      });
+    });
+
+    it('a page restricted to topics holds every event of those topics, in order', async () => {
+      const store = await create();
+      const wanted: StoredEvent[] = [];
+      for (let n = 0; n < 40; n++) {
+        const stored = await store.append({ topics: [n % 4 === 0 ? 'wanted' : `other-${n}`], data: `${n}` });
+        if (n % 4 === 0) wanted.push(stored);
+      }
+      const seen: StoredEvent[] = [];
+      let after = EARLIEST;
+      for (;;) {
+        const page = await store.readPage({ after, limit: 3, topics: ['wanted'] });
+        if (!page.ok) throw new Error('retained history must be readable');
+        seen.push(...page.events);
+        after = page.through;
+        if (page.end) break;
+      }
+      // A store without a topic index may return other events too; the hub filters them.
+      expect(ids(seen.filter((event) => event.topics.includes('wanted')))).toEqual(ids(wanted));
+    });
+
+    it('a page after a cursor whose next events were trimmed is `expired`, not a silent skip', async () => {
+      const store = await create({ historySize: 5 });
+      const events = await appendMany(store, 300);
+      const page = await store.readPage({ after: (events[0] as StoredEvent).cursor, limit: 10 });
+      expect(page).toEqual({ ok: false, reason: 'expired' });
     });
 
     it('answers `unknown` for ids it never issued or cannot parse', async () => {
@@ -152,23 +219,24 @@ export function describeStoreContract(target: StoreContractTarget): void {
         ' ',
         '0-0',
       ];
-      for (const id of never) expect(await store.readAfter(id), id).toEqual({ ok: false, reason: 'unknown' });
+      for (const id of never)
+        expect(await readAfter(store, id), id).toEqual({ ok: false, reason: 'unknown' });
       // Nothing changed: the history is still all there.
-      expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events });
+      expect(await readAfter(store, EARLIEST)).toEqual({ ok: true, after: EARLIEST, events });
     });
 
     it('answers `unknown` for any id while nothing was ever stored', async () => {
       const store = await create();
-      expect(await store.readAfter('1-0')).toEqual({ ok: false, reason: 'unknown' });
-      expect(await store.readAfter('abc')).toEqual({ ok: false, reason: 'unknown' });
+      expect(await readAfter(store, '1-0')).toEqual({ ok: false, reason: 'unknown' });
+      expect(await readAfter(store, 'abc')).toEqual({ ok: false, reason: 'unknown' });
     });
 
     it('retains by count: older ids are `expired`, the window and the event right before it resume', async () => {
       const historySize = 5;
       const store = await create({ historySize });
       const events = await appendMany(store, 300);
-      expect(await store.readAfter((events[0] as StoredEvent).id)).toEqual({ ok: false, reason: 'expired' });
-      const all = await store.readAfter(EARLIEST);
+      expect(await readAfter(store, (events[0] as StoredEvent).id)).toEqual({ ok: false, reason: 'expired' });
+      const all = await readAfter(store, EARLIEST);
       if (!all.ok) throw new Error('earliest must always be resumable');
       // Stores may keep more than asked (Redis trims whole nodes), never fewer.
       expect(all.events.length).toBeGreaterThanOrEqual(historySize);
@@ -177,13 +245,13 @@ export function describeStoreContract(target: StoreContractTarget): void {
       expect(all.events).toEqual(retained);
       // The newest event no longer retained is still a resume point: nothing after it is missing.
       const lastGone = events[events.length - all.events.length - 1] as StoredEvent;
-      expect(await store.readAfter(lastGone.id)).toEqual({
+      expect(await readAfter(store, lastGone.id)).toEqual({
         ok: true,
         after: lastGone.cursor,
         events: retained,
       });
       const secondLastGone = events[events.length - all.events.length - 2] as StoredEvent;
-      expect(await store.readAfter(secondLastGone.id)).toEqual({ ok: false, reason: 'expired' });
+      expect(await readAfter(store, secondLastGone.id)).toEqual({ ok: false, reason: 'expired' });
     });
 
     it('retains by age: events older than maxAgeMs expire, even without new appends', async () => {
@@ -191,17 +259,17 @@ export function describeStoreContract(target: StoreContractTarget): void {
       const [first, second] = await appendMany(store, 2);
       await sleep(450);
       const [third] = await appendMany(store, 1, 3);
-      expect(await store.readAfter((first as StoredEvent).id)).toEqual({ ok: false, reason: 'expired' });
-      expect(await store.readAfter((second as StoredEvent).id)).toEqual({
+      expect(await readAfter(store, (first as StoredEvent).id)).toEqual({ ok: false, reason: 'expired' });
+      expect(await readAfter(store, (second as StoredEvent).id)).toEqual({
         ok: true,
         after: (second as StoredEvent).cursor,
         events: [third],
       });
-      expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [third] });
+      expect(await readAfter(store, EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [third] });
       await sleep(450);
-      expect(await store.readAfter(EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [] });
-      expect(await store.readAfter((second as StoredEvent).id)).toEqual({ ok: false, reason: 'expired' });
-      expect(await store.readAfter((third as StoredEvent).id)).toEqual({
+      expect(await readAfter(store, EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [] });
+      expect(await readAfter(store, (second as StoredEvent).id)).toEqual({ ok: false, reason: 'expired' });
+      expect(await readAfter(store, (third as StoredEvent).id)).toEqual({
         ok: true,
         after: (third as StoredEvent).cursor,
         events: [],
@@ -214,16 +282,16 @@ export function describeStoreContract(target: StoreContractTarget): void {
       expect(supplied.id).toBe('urn:uuid:0b7c-first');
       expect(supplied.cursor).not.toBe(supplied.id);
       const later = await appendMany(store, 3, 2);
-      const history = await store.readAfter('urn:uuid:0b7c-first');
+      const history = await readAfter(store, 'urn:uuid:0b7c-first');
       expect(history).toEqual({ ok: true, after: supplied.cursor, events: later });
       const mid = await store.append(input(5, { id: 'book 1 v2' }));
       const tail = await appendMany(store, 2, 6);
-      expect(await store.readAfter('book 1 v2')).toEqual({ ok: true, after: mid.cursor, events: tail });
-      const all = await store.readAfter(EARLIEST);
+      expect(await readAfter(store, 'book 1 v2')).toEqual({ ok: true, after: mid.cursor, events: tail });
+      const all = await readAfter(store, EARLIEST);
       expect(all.ok && all.events.find((event) => event.id === 'book 1 v2')).toEqual(mid);
       await appendMany(store, 300, 8);
-      expect(await store.readAfter('urn:uuid:0b7c-first')).toEqual({ ok: false, reason: 'unknown' });
-      expect(await store.readAfter('book 1 v2')).toEqual({ ok: false, reason: 'unknown' });
+      expect(await readAfter(store, 'urn:uuid:0b7c-first')).toEqual({ ok: false, reason: 'unknown' });
+      expect(await readAfter(store, 'book 1 v2')).toEqual({ ok: false, reason: 'unknown' });
     });
 
     it('delivers every append to every live listener once, in store order; detached listeners get nothing', async () => {
@@ -255,11 +323,11 @@ export function describeStoreContract(target: StoreContractTarget): void {
       const events = await appendMany(store, 3);
       await eventually(() => received.length >= 3, 5000, 'live events');
       expect(received).toEqual(events);
-      const history = await store.readAfter(EARLIEST);
+      const history = await readAfter(store, EARLIEST);
       expect(history.ok && history.events).toEqual(events);
     });
 
-    it('readAfter returns nothing that attached listeners receive after it resolved (resume race)', async () => {
+    it('history read while listeners are attached leaves no gap: what follows its position arrives live (resume race)', async () => {
       const store = await create();
       const base = await appendMany(store, 5);
       for (let round = 0; round < 15; round++) {
@@ -269,7 +337,7 @@ export function describeStoreContract(target: StoreContractTarget): void {
           if (readDone) late.push(event);
         });
         const appending = Promise.all(Array.from({ length: 8 }, (_, n) => store.append(input(n))));
-        const history = await store.readAfter((base[round % 5] as StoredEvent).id);
+        const history = await readAfter(store, (base[round % 5] as StoredEvent).id);
         readDone = true;
         const appended = await appending;
         if (!history.ok) throw new Error('a retained id must resume');
@@ -279,11 +347,12 @@ export function describeStoreContract(target: StoreContractTarget): void {
           await eventually(() => late.some((event) => event.id === newest.id), 5000, 'the newest event live');
         }
         detach();
-        // What arrived live after the read is exactly what the read did not return: no duplicate, no gap.
-        for (const event of late) expect(store.compareCursors(event.cursor, position)).toBeGreaterThan(0);
-        const all = await store.readAfter(EARLIEST);
+        // A remote store's feed may still deliver events the read returned (the hub drops those by
+        // cursor); everything after the read's position arrives live, once and in order: no gap.
+        const lateAfter = late.filter((event) => store.compareCursors(event.cursor, position) > 0);
+        const all = await readAfter(store, EARLIEST);
         const expected = all.ok ? all.events.filter((e) => store.compareCursors(e.cursor, position) > 0) : [];
-        expect(ids(late)).toEqual(ids(expected));
+        expect(ids(lateAfter)).toEqual(ids(expected));
       }
     });
 
@@ -297,23 +366,25 @@ export function describeStoreContract(target: StoreContractTarget): void {
       const more = await appendMany(store, 3, 5);
       const newest = more[2] as StoredEvent;
       await eventually(() => received.some((event) => event.id === newest.id), 5000, 'newest live event');
-      const sinceHead = await store.readAfter(head);
+      const sinceHead = await readAfter(store, head);
       if (!sinceHead.ok) throw new Error(`head ${head} must be resumable`);
       // Everything after head arrived live (the feed may also have delivered a few before head).
       const receivedIds = ids(received);
       expect(receivedIds.slice(receivedIds.length - sinceHead.events.length)).toEqual(ids(sinceHead.events));
       expect(ids(sinceHead.events).slice(-3)).toEqual(ids(more));
-      await eventually(async () => (await store.head()) === newest.id, 5000, 'head to reach the newest');
+      await eventually(async () => (await store.head()) === newest.cursor, 5000, 'head to reach the newest');
     });
 
-    it('head() is a supplied id when the newest event has one, and it resumes', async () => {
+    it('head() is the newest cursor, never a supplied id (which could name a private update), and it resumes', async () => {
       const store = await create();
       const received: StoredEvent[] = [];
       store.onEvent((event) => received.push(event));
-      await store.append(input(1, { id: 'supplied-head' }));
+      const stored = await store.append(input(1, { id: 'order-9912-alice', private: true }));
       await eventually(() => received.length === 1, 5000, 'the live event');
-      expect(await store.head()).toBe('supplied-head');
-      expect(await store.readAfter('supplied-head')).toMatchObject({ ok: true, events: [] });
+      expect(await store.head()).toBe(stored.cursor);
+      expect(stored.cursor).not.toBe('order-9912-alice');
+      expect(await readAfter(store, stored.cursor)).toMatchObject({ ok: true, events: [] });
+      expect(await readAfter(store, 'order-9912-alice')).toMatchObject({ ok: true, events: [] });
     });
 
     it('reports ready while open and rejects appends once closed', async () => {

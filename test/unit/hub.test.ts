@@ -5,7 +5,15 @@ import { encodedFrameCount, RESET_EVENT_TYPE } from '../../src/hub/frame.js';
 import type { CloseReason } from '../../src/hub/subscriber.js';
 import { HubInputError } from '../../src/hub/validate.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import type { EventInput, HistoryResult, LiveListener, Store, StoredEvent } from '../../src/store/types.js';
+import type {
+  EventInput,
+  HistoryPage,
+  LiveListener,
+  PageRequest,
+  ResumePoint,
+  Store,
+  StoredEvent,
+} from '../../src/store/types.js';
 import { MemorySink, nextTick } from '../helpers/memory-sink.js';
 
 let hub: Hub;
@@ -169,8 +177,11 @@ class LaggingStore implements Store {
   append(input: EventInput): Promise<StoredEvent> {
     return this.inner.append(input);
   }
-  readAfter(id: string): Promise<HistoryResult> {
-    return this.inner.readAfter(id);
+  locate(id: string): Promise<ResumePoint> {
+    return this.inner.locate(id);
+  }
+  readPage(request: PageRequest): Promise<HistoryPage> {
+    return this.inner.readPage(request);
   }
   head(): Promise<string> {
     return Promise.resolve(this.delivered);
@@ -194,7 +205,7 @@ class LaggingStore implements Store {
   /** Delivers the next `count` events to live listeners. */
   deliver(count: number): void {
     for (const stored of this.backlog.splice(0, count)) {
-      this.delivered = stored.id;
+      this.delivered = stored.cursor;
       for (const listener of this.listeners) listener(stored);
     }
   }
