@@ -5,6 +5,7 @@ import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
 import { readBody } from './body.js';
 import { HttpError, sendError } from './errors.js';
+import { formEncodingOf, parseForm } from './form.js';
 import type { RequestHandler } from './subscribe.js';
 
 export const DISCONNECT_PATH = '/.well-known/mercure/disconnect';
@@ -57,11 +58,8 @@ export function createDisconnectHandler(hub: Hub, options: DisconnectHandlerOpti
   };
 
   async function disconnect(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const mediaType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    if (mediaType !== 'application/x-www-form-urlencoded') {
-      throw new HttpError(415, 'Unsupported Content-Type: use application/x-www-form-urlencoded.');
-    }
-    const form = new URLSearchParams((await readBody(req, MAX_BODY_BYTES)).toString('utf8'));
+    const encoding = formEncodingOf(req.headers['content-type']);
+    const form = parseForm(await readBody(req, MAX_BODY_BYTES), encoding);
     const subject = form.get('subject');
     if (subject === null || subject === '') throw new HttpError(400, 'Missing "subject" parameter.');
     if (subject.length > MAX_SUBJECT_LENGTH) {

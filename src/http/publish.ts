@@ -6,6 +6,7 @@ import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
 import { DEFAULT_MAX_BODY_BYTES, readBody } from './body.js';
 import { HttpError, sendError } from './errors.js';
+import { formEncodingOf, parseForm } from './form.js';
 import type { RequestHandler } from './subscribe.js';
 
 export interface PublishHandlerOptions {
@@ -16,8 +17,6 @@ export interface PublishHandlerOptions {
   retryAfterSeconds?: number;
   onError?(error: unknown): void;
 }
-
-const FORM = 'application/x-www-form-urlencoded';
 
 /**
  * `POST /.well-known/mercure` with a form body (`topic` repeatable, `data`, `id`, `type`, `retry`,
@@ -78,17 +77,17 @@ function filled(form: URLSearchParams, name: string): string | undefined {
 
 /** The form fields, from the body, or from a body a framework (e.g. Express) already parsed. */
 async function formOf(req: IncomingMessage, maxBodyBytes: number): Promise<URLSearchParams> {
-  const mediaType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (mediaType !== FORM) throw new HttpError(415, `Unsupported Content-Type: use ${FORM}.`);
+  const encoding = formEncodingOf(req.headers['content-type']);
   const parsed = (req as IncomingMessage & { body?: unknown }).body;
   if (typeof parsed === 'string' || Buffer.isBuffer(parsed)) {
     if (Buffer.byteLength(parsed) > maxBodyBytes) {
       throw new HttpError(413, `Request body too large: at most ${maxBodyBytes} bytes.`);
     }
-    return new URLSearchParams(parsed.toString());
+    // A string was decoded by the framework already; bytes are in the declared charset.
+    return typeof parsed === 'string' ? new URLSearchParams(parsed) : parseForm(parsed, encoding);
   }
   if (parsed !== null && typeof parsed === 'object' && req.readableEnded) return formFromObject(parsed);
-  return new URLSearchParams((await readBody(req, maxBodyBytes)).toString('utf8'));
+  return parseForm(await readBody(req, maxBodyBytes), encoding);
 }
 
 function formFromObject(fields: object): URLSearchParams {
