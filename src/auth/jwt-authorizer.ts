@@ -73,12 +73,22 @@ export class JwtAuthorizer implements Authorizer {
     };
   }
 
+  /**
+   * From the headers: refuses a missing or invalid token, a cookie from a foreign origin, and a
+   * token without any publish right, before the body is read. `authorizePublisher` checks the
+   * topics afterwards (a verified token is remembered, so it is not verified twice).
+   */
+  async authenticatePublisher(req: IncomingMessage): Promise<void> {
+    const { rights } = await this.publisherRights(req);
+    if (rights.publish.length === 0) {
+      throw new HttpError(403, 'Forbidden: this token may not publish: it grants no publish rights.', {
+        'WWW-Authenticate': `Bearer realm="${REALM}", error="insufficient_scope", error_description="token has no publish rights"`,
+      });
+    }
+  }
+
   async authorizePublisher(req: IncomingMessage, topics: readonly string[]): Promise<void> {
-    const presented = presentedToken(req);
-    if (!presented) throw missingToken('publish');
-    if (presented.source === 'cookie') this.checkCookieOrigin(req);
-    const payload = await this.verify(this.options.publisher, presented);
-    const rights = rightsOf(payload);
+    const { rights, presented } = await this.publisherRights(req);
     const selectors = rights.publish.map((source) => this.selectors.get(source));
     for (const topic of topics) {
       if (!selectors.some((selector) => selector.matches(topic))) {
@@ -100,6 +110,16 @@ export class JwtAuthorizer implements Authorizer {
         { 'Retry-After': String(wait) },
       );
     }
+  }
+
+  private async publisherRights(
+    req: IncomingMessage,
+  ): Promise<{ rights: MercureRights; presented: PresentedToken }> {
+    const presented = presentedToken(req);
+    if (!presented) throw missingToken('publish');
+    if (presented.source === 'cookie') this.checkCookieOrigin(req);
+    const payload = await this.verify(this.options.publisher, presented);
+    return { rights: rightsOf(payload), presented };
   }
 
   /**

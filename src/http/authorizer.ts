@@ -16,10 +16,19 @@ export interface SubscriberGrant {
  */
 export interface Authorizer {
   authorizeSubscriber(req: IncomingMessage, topics: readonly string[]): Promise<SubscriberGrant>;
+  /**
+   * Optional first step of a publish (and of a disconnect), from the request's headers and URL
+   * alone, before its body is read: refuse a request that could not publish anything (no token, a
+   * bad one, one without any publish right), so that an unauthenticated client cannot make the
+   * hub read and hold its body. Without it the body is read first (still within the hub's limits).
+   */
+  authenticatePublisher?(req: IncomingMessage): Promise<void>;
+  /** The decisive check, once the body has given the topics; called after `authenticatePublisher`. */
   authorizePublisher(req: IncomingMessage, topics: readonly string[]): Promise<void>;
 }
 
 export const openAccess: Authorizer = {
   authorizeSubscriber: () => Promise.resolve({}),
+  authenticatePublisher: () => Promise.resolve(),
   authorizePublisher: () => Promise.resolve(),
 };

@@ -1,51 +1,90 @@
 import type { IncomingMessage } from 'node:http';
+import type { BodyReservation } from './body-budget.js';
 import { HttpError } from './errors.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 
-/** Reads a request body up to `maxBytes`; a larger one is refused with 413 before it is buffered. */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export interface BodyLimits {
+  /** Largest body; a larger one is refused with 413 before it is buffered. */
+  maxBytes: number;
+  /** The whole body must arrive within this (ms) of the read starting, else 408; 0: no deadline. */
+  timeoutMs?: number;
+  /** Where the body's bytes are accounted hub-wide (503 past the budget); the caller releases it. */
+  reservation?: BodyReservation;
+}
+
+/**
+ * Reads a request body within its limits. Every refusal asks for the connection to be closed: the
+ * rest of the body is not read, and a connection that still carries it cannot serve a next request.
+ */
+export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
+  const { maxBytes, timeoutMs = 0, reservation } = limits;
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > maxBytes) {
     return Promise.reject(tooLarge(maxBytes));
+  }
+  try {
+    // Reserving the declared size up front refuses an over-budget body before any of it is read.
+    if (declared !== undefined) reservation?.reserveUpTo(Number(declared));
+  } catch (error) {
+    return Promise.reject(error as Error);
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    const settle = (error: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      if (error === undefined) return resolve(Buffer.concat(chunks, size));
+      chunks.length = 0;
+      reservation?.release();
+      reject(error);
+    };
+    const deadline =
+      timeoutMs > 0 ? setTimeout(() => settle(tooSlow(timeoutMs)), timeoutMs).unref() : undefined;
     req.on('data', (chunk: Buffer) => {
       if (settled) return;
       size += chunk.length;
-      if (size > maxBytes) {
-        settled = true;
-        chunks.length = 0;
-        reject(tooLarge(maxBytes));
-        return;
+      if (size > maxBytes) return settle(tooLarge(maxBytes));
+      try {
+        reservation?.reserveUpTo(size);
+      } catch (error) {
+        return settle(error as Error);
       }
       chunks.push(chunk);
     });
     // Over HTTP/2 a stream reset by the client still ends its request stream: without this check a
     // truncated body would be taken as the whole one.
-    const abandoned = () => {
-      if (settled) return;
-      settled = true;
-      reject(new HttpError(400, 'Request body incomplete: the client abandoned the request.'));
-    };
+    const abandoned = () =>
+      settle(new HttpError(400, 'Request body incomplete: the client abandoned the request.'));
     req.on('aborted', abandoned);
     req.on('end', () => {
       if ((req as { aborted?: boolean }).aborted) return abandoned();
-      if (settled) return;
-      settled = true;
-      resolve(Buffer.concat(chunks, size));
+      settle(undefined);
     });
-    req.on('error', (error) => {
-      if (settled) return;
-      settled = true;
-      reject(error);
-    });
+    req.on('error', (error) => settle(error));
   });
+}
+
+/**
+ * The error as answered to a request whose body has not been read to its end: over HTTP/1.1 the
+ * connection is closed after the answer, rather than Node reading (and discarding) the rest of a
+ * body the client may still be sending.
+ */
+export function closingUnreadBody(req: IncomingMessage, error: HttpError): HttpError {
+  if (req.complete || req.httpVersionMajor !== 1 || error.headers.Connection !== undefined) return error;
+  return new HttpError(error.status, error.message, { ...error.headers, Connection: 'close' });
 }
 
 function tooLarge(maxBytes: number): HttpError {
   return new HttpError(413, `Request body too large: at most ${maxBytes} bytes.`, { Connection: 'close' });
+}
+
+function tooSlow(timeoutMs: number): HttpError {
+  return new HttpError(408, `Request body too slow: not received within ${timeoutMs} ms.`, {
+    Connection: 'close',
+  });
 }

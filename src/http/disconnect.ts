@@ -3,7 +3,8 @@ import type { Hub } from '../hub/hub.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
-import { readBody } from './body.js';
+import { closingUnreadBody, DEFAULT_BODY_TIMEOUT_MS, readBody } from './body.js';
+import { BodyBudget } from './body-budget.js';
 import { HttpError, sendError } from './errors.js';
 import { formEncodingOf, parseForm } from './form.js';
 import type { RequestHandler } from './subscribe.js';
@@ -22,6 +23,9 @@ export function subjectRightsTopic(subject: string): string {
 export interface DisconnectHandlerOptions {
   authorizer?: Authorizer;
   retryAfterSeconds?: number;
+  /** As for publishing: the body's deadline (ms; default 10 s) and the hub-wide body budget. */
+  bodyTimeoutMs?: number;
+  bodyBudget?: BodyBudget;
   onError?(error: unknown): void;
 }
 
@@ -35,6 +39,8 @@ const MAX_SUBJECT_LENGTH = 1024;
  */
 export function createDisconnectHandler(hub: Hub, options: DisconnectHandlerOptions = {}): RequestHandler {
   const authorizer = options.authorizer ?? openAccess;
+  const bodyBudget = options.bodyBudget ?? new BodyBudget();
+  const timeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   return (req, res) => {
     if (req.method !== 'POST') {
       return sendError(
@@ -43,7 +49,7 @@ export function createDisconnectHandler(hub: Hub, options: DisconnectHandlerOpti
       );
     }
     disconnect(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendError(res, error);
+      if (error instanceof HttpError) return sendError(res, closingUnreadBody(req, error));
       if (error instanceof StoreUnavailableError) {
         return sendError(
           res,
@@ -59,7 +65,13 @@ export function createDisconnectHandler(hub: Hub, options: DisconnectHandlerOpti
 
   async function disconnect(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const encoding = formEncodingOf(req.headers['content-type']);
-    const form = parseForm(await readBody(req, MAX_BODY_BYTES), encoding);
+    await authorizer.authenticatePublisher?.(req);
+    const reservation = bodyBudget.open();
+    res.once('close', reservation.release);
+    const form = parseForm(
+      await readBody(req, { maxBytes: MAX_BODY_BYTES, timeoutMs, reservation }),
+      encoding,
+    );
     const subject = form.get('subject');
     if (subject === null || subject === '') throw new HttpError(400, 'Missing "subject" parameter.');
     if (subject.length > MAX_SUBJECT_LENGTH) {

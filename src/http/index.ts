@@ -13,3 +13,4 @@ export { ConnectionAdmission } from './admission.js';
 export type { AdmissionOptions } from './admission.js';
 export { createDisconnectHandler, DISCONNECT_PATH, subjectRightsTopic } from './disconnect.js';
 export type { DisconnectHandlerOptions } from './disconnect.js';
+export { BodyBudget, DEFAULT_BODY_BUDGET_BYTES } from './body-budget.js';

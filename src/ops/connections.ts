@@ -3,6 +3,23 @@ import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, Http2S
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
+export interface ConnectionTrackerOptions {
+  /**
+   * Most open connections that carry no event stream (idle keep-alive, a request being sent or
+   * answered, a TLS handshake); a new connection past it is refused at once. 0: unlimited.
+   */
+  maxNonStreamConnections?: number;
+}
+
+/** What a refused plain-HTTP connection is told before it is closed. */
+const FULL_ANSWER = (() => {
+  const body = 'Too many connections: the hub is at its limit of connections without a stream.\n';
+  return (
+    'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n' +
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+})();
+
 /**
  * The server's open connections, so shutdown can let each finish what it carries and then close
  * it: HTTP/2 connections get a GOAWAY (their open streams finish), HTTP/1.1 connections are closed
@@ -19,8 +36,18 @@ export class ConnectionTracker {
   private readonly activeRequests = new Map<Socket, number>();
   private draining = false;
   private readonly emptyWaiters = new Set<() => void>();
+  /** HTTP/1.1 request sockets whose current request is an event stream. */
+  private readonly streamSockets = new Set<Socket>();
+  /** HTTP/2 sessions with at least one event stream open, and how many. */
+  private readonly streamSessions = new Map<Http2Session, number>();
+  private readonly maxNonStream: number;
 
-  constructor(server: HttpServer | Http2SecureServer, tls: boolean) {
+  constructor(
+    server: HttpServer | Http2SecureServer,
+    private readonly tls: boolean,
+    options: ConnectionTrackerOptions = {},
+  ) {
+    this.maxNonStream = options.maxNonStreamConnections ?? 0;
     // One listener function for every socket (`this` is the socket): a closure per socket would be
     // kept for as long as the connection, and an idle event stream is little more than that.
     const connectionClosed = socketListener((socket) => this.forgetConnection(socket));
@@ -30,6 +57,7 @@ export class ConnectionTracker {
       // An event stream's connection handed back by the hub (see takeStreamSocket): its request
       // is over, and it now waits for the next one like any idle keep-alive connection.
       if (this.connections.has(socket)) return this.handedBack(socket);
+      if (this.maxNonStream > 0 && this.nonStreamCount >= this.maxNonStream) return this.refuse(socket);
       this.connections.add(socket);
       socket.on('close', connectionClosed);
       if (!tls) this.addRequestSocket(socket, false);
@@ -47,14 +75,31 @@ export class ConnectionTracker {
     return this.connections.size;
   }
 
-  /** Call for every request: counts HTTP/1.1 requests per connection. */
-  trackRequest(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
-    if (req.httpVersionMajor !== 1) return;
+  /** Open connections carrying no event stream: what `maxNonStreamConnections` bounds. */
+  get nonStreamCount(): number {
+    return this.connections.size - this.streamSockets.size - this.streamSessions.size;
+  }
+
+  /**
+   * Call for every request: counts HTTP/1.1 requests per connection, and `stream` (a request that
+   * may become an event stream) marks its connection as a stream's until the response ends.
+   */
+  trackRequest(
+    req: IncomingMessage | Http2ServerRequest,
+    res: ServerResponse | Http2ServerResponse,
+    stream = false,
+  ): void {
+    if (req.httpVersionMajor !== 1) {
+      if (stream) this.trackHttp2Stream(req as Http2ServerRequest);
+      return;
+    }
     const socket = req.socket as Socket;
+    if (stream) this.streamSockets.add(socket);
     this.activeRequests.set(socket, (this.activeRequests.get(socket) ?? 0) + 1);
     // 'finish', not 'close': an event stream's response never finishes, and a 'close' listener
     // would keep it (see takeStreamSocket). A response that does not finish goes with its socket.
     res.once('finish', () => {
+      this.streamSockets.delete(socket);
       const left = (this.activeRequests.get(socket) ?? 1) - 1;
       if (left > 0) return void this.activeRequests.set(socket, left);
       this.activeRequests.delete(socket);
@@ -101,7 +146,27 @@ export class ConnectionTracker {
     if (listen) socket.on('close', this.requestSocketClosed);
   }
 
+  private trackHttp2Stream(req: Http2ServerRequest): void {
+    const session = req.stream.session;
+    if (session === undefined) return;
+    this.streamSessions.set(session, (this.streamSessions.get(session) ?? 0) + 1);
+    req.stream.once('close', () => {
+      const left = (this.streamSessions.get(session) ?? 1) - 1;
+      if (left > 0) this.streamSessions.set(session, left);
+      else this.streamSessions.delete(session);
+    });
+  }
+
+  /** Answers 503 where the connection speaks plain HTTP (a TLS one cannot be answered yet), closes it. */
+  private refuse(socket: Socket): void {
+    socket.on('error', () => undefined);
+    if (this.tls) return void socket.destroy();
+    socket.end(FULL_ANSWER);
+    socket.destroySoon();
+  }
+
   private handedBack(socket: Socket): void {
+    this.streamSockets.delete(socket);
     this.activeRequests.delete(socket);
     if (this.draining) socket.end();
   }
@@ -114,6 +179,7 @@ export class ConnectionTracker {
 
   private forgetRequestSocket(socket: Socket): void {
     this.requestSockets.delete(socket);
+    this.streamSockets.delete(socket);
     this.activeRequests.delete(socket);
   }
 }

@@ -9,6 +9,8 @@ export interface MetricSources {
   connections(): number;
   subscriptions(): number;
   ready(): boolean;
+  /** Bytes of request bodies held (being read, or until their request ends). */
+  requestBodyBytes?(): number;
 }
 
 export interface HubMetricsOptions {
@@ -50,6 +52,14 @@ export class HubMetrics {
       registers,
       collect() {
         this.set(sources().subscriptions());
+      },
+    });
+    new Gauge({
+      name: 'ssehub_request_body_bytes',
+      help: 'Bytes of request bodies held by the hub at once (bounded by --max-body-bytes-in-flight)',
+      registers,
+      collect() {
+        this.set(sources().requestBodyBytes?.() ?? 0);
       },
     });
     new Gauge({

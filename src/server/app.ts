@@ -29,8 +29,10 @@ import { HubMetrics } from '../ops/metrics.js';
 import { combineObservers } from '../ops/observers.js';
 import { StatusBoard } from '../ops/status.js';
 import type { HubStatus } from '../ops/status.js';
+import { BodyBudget } from '../http/body-budget.js';
 import type { HubConfig } from './config.js';
 import { ConfigError, DEFAULT_CONFIG } from './config.js';
+import { applyRequestTimeouts, connectionsCheckingInterval } from './timeouts.js';
 
 export interface HubServer {
   /** A node:http server, or with TLS configured a node:http2 secure server that also speaks HTTP/1.1. */
@@ -111,9 +113,13 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
       ...config,
       allowsCredentialsFrom: (origin) => cors.allowsCredentialsFrom(origin),
     });
+  // One budget for every body the hub reads, publish and disconnect alike.
+  const bodyBudget = new BodyBudget(config.maxBodyBytesInFlight);
   const mercure = createMercureHandler(hub, {
     authorizer,
     maxBodyBytes: config.maxBodyBytes,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    bodyBudget,
     maxTopicsPerSubscription: config.maxTopicsPerSubscription,
     maxTopicLength: config.maxTopicLength,
     maxConnections: config.maxConnections,
@@ -122,7 +128,12 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     onError,
     extraHeaders: (req) => ({ 'X-Request-Id': requestIds.get(req) ?? '' }),
   });
-  const disconnect = createDisconnectHandler(hub, { authorizer, onError });
+  const disconnect = createDisconnectHandler(hub, {
+    authorizer,
+    onError,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    bodyBudget,
+  });
   // Every hub sharing the store hears a cut-off, so each refuses the subject's older tokens.
   const revokeOn = (event: StoredEvent): void => {
     const command = isControlEvent(event) ? controlCommandOf(event) : undefined;
@@ -150,10 +161,11 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   const requestIds = new WeakMap<IncomingMessage, string>();
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = requestIdFrom(req.headers['x-request-id']);
+    const stream = req.method === 'GET' && isHubPath(req);
     // Event streams add it to their own head: a header set now would be kept for the stream's life.
-    if (req.method === 'GET' && isHubPath(req)) requestIds.set(req, requestId);
+    if (stream) requestIds.set(req, requestId);
     else res.setHeader('X-Request-Id', requestId);
-    connections.trackRequest(req, res);
+    connections.trackRequest(req, res, stream);
     if (logger) logRequest(logger, requestId, req, res);
     requestContext.run({ requestId }, () => route(req, res));
   };
@@ -215,11 +227,14 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
 
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
   const server = tls ? secureServer(config.tlsCert as string, config.tlsKey as string) : plainServer();
-  const connections = new ConnectionTracker(server, tls);
+  const connections = new ConnectionTracker(server, tls, {
+    maxNonStreamConnections: config.maxNonStreamConnections,
+  });
   metrics.bind({
     connections: () => connections.size,
     subscriptions: () => hub.stats().subscribers,
     ready: () => readinessNow().ready,
+    requestBodyBytes: () => bodyBudget.heldBytes,
   });
   const status = () =>
     statusBoard.snapshot({
@@ -232,10 +247,16 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     });
 
   function plainServer(): Server {
-    const plain = createServer({ noDelay: true, keepAlive: true }, handle);
-    // Long-lived streams must not be cut by Node's request timeouts.
-    plain.requestTimeout = 0;
-    plain.headersTimeout = 60_000;
+    const plain = createServer(
+      {
+        noDelay: true,
+        keepAlive: true,
+        connectionsCheckingInterval: connectionsCheckingInterval(config.requestTimeoutMs),
+      },
+      handle,
+    );
+    // Streams are exempt: see applyRequestTimeouts.
+    applyRequestTimeouts(plain, config.requestTimeoutMs);
     return plain;
   }
 

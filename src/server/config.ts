@@ -195,6 +195,25 @@ export const OPTIONS = [
     parse: integer(1),
   }),
   option({
+    key: 'bodyTimeoutMs',
+    flag: '--body-timeout-ms',
+    env: ['SSEHUB_BODY_TIMEOUT_MS'],
+    description:
+      'A publish body must arrive whole within this (ms) once its headers are accepted; slower ones get 408 and the connection is closed (0: no deadline)',
+    default: 10_000,
+    parse: integer(0, 600_000),
+  }),
+  option({
+    key: 'maxBodyBytesInFlight',
+    flag: '--max-body-bytes-in-flight',
+    env: ['SSEHUB_MAX_BODY_BYTES_IN_FLIGHT'],
+    description:
+      'Request body bytes held at once across all requests; a body past it gets 503 with Retry-After (0: unlimited)',
+    default: 64 * 1024 * 1024,
+    defaultText: '67108864 (64 MiB)',
+    parse: integer(0),
+  }),
+  option({
     key: 'maxBufferedBytes',
     flag: '--max-buffered-bytes',
     env: ['SSEHUB_MAX_BUFFERED_BYTES'],
@@ -235,6 +254,24 @@ export const OPTIONS = [
       'Most open streams of one token subject (`sub`); more get 429 with Retry-After (0: unlimited)',
     default: 100,
     parse: integer(0),
+  }),
+  option({
+    key: 'maxNonStreamConnections',
+    flag: '--max-non-stream-connections',
+    env: ['SSEHUB_MAX_NON_STREAM_CONNECTIONS'],
+    description:
+      'Most open connections not carrying an event stream (idle keep-alive, requests being sent or answered); more are answered 503 and closed at once (0: unlimited)',
+    default: 1000,
+    parse: integer(0),
+  }),
+  option({
+    key: 'requestTimeoutMs',
+    flag: '--request-timeout-ms',
+    env: ['SSEHUB_REQUEST_TIMEOUT_MS'],
+    description:
+      'Longest a client may take to send a whole request (headers and body; 408), or stay connected without sending one; event streams are exempt (plain HTTP/1.1)',
+    default: 30_000,
+    parse: integer(100, 3_600_000),
   }),
   option({
     key: 'jwtKey',
@@ -449,6 +486,11 @@ export function loadConfig(sources: ConfigSources = {}): ParsedCommandLine {
 
 /** Rules that involve more than one option. */
 function checkCombinations(config: HubConfig): void {
+  if (config.maxBodyBytesInFlight > 0 && config.maxBodyBytesInFlight < config.maxBodyBytes) {
+    throw new ConfigError(
+      `--max-body-bytes-in-flight: must be at least --max-body-bytes (${config.maxBodyBytes}), or 0`,
+    );
+  }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError(
       config.tlsCert === undefined ? '--tls-key: needs --tls-cert too' : '--tls-cert: needs --tls-key too',
