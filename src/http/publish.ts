@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hub } from '../hub/hub.js';
 import { HubInputError } from '../hub/validate.js';
-import { StoreUnavailableError } from '../store/errors.js';
+import { StoreInputError, StoreUnavailableError } from '../store/errors.js';
 import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
 import type { BodyLimits } from './body.js';
@@ -42,6 +42,7 @@ export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = 
     publish(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) return sendError(res, closingUnreadBody(req, error));
       if (error instanceof HubInputError) return sendError(res, new HttpError(error.status, error.message));
+      if (error instanceof StoreInputError) return sendError(res, new HttpError(error.status, error.message));
       if (error instanceof StoreUnavailableError) {
         return sendError(
           res,

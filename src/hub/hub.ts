@@ -1,6 +1,7 @@
 import type { EventInput, HistoryPage, Store, StoredEvent } from '../store/types.js';
 import { EARLIEST } from '../store/types.js';
 import { MemoryStore } from '../store/memory.js';
+import { StoreInputError } from '../store/errors.js';
 import { controlCommandOf, controlEvent, isControlEvent } from './control.js';
 import { HEARTBEAT_FRAME, frameOf, openingFrame, resetFrame } from './frame.js';
 import { HistoryReader, REPLAY_PAGE_SIZE } from './history-reader.js';
@@ -158,7 +159,7 @@ export class Hub {
       this.observer.published?.(event, performance.now() - started);
       return event;
     } catch (error) {
-      this.observer.publishFailed?.(error);
+      if (!(error instanceof StoreInputError)) this.observer.publishFailed?.(error);
       throw error;
     }
   }

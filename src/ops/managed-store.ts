@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from '../store/errors.js';
+import { StoreInputError, StoreUnavailableError } from '../store/errors.js';
 import type {
   EventInput,
   HistoryPage,
@@ -75,7 +75,8 @@ export class ManagedStore implements Store {
     try {
       return await run();
     } catch (error) {
-      this.onError(operation, error);
+      // A refused id is the publisher's mistake, not a store failure.
+      if (!(error instanceof StoreInputError)) this.onError(operation, error);
       throw error;
     }
   }

@@ -8,3 +8,17 @@ export class StoreUnavailableError extends Error {
     this.name = 'StoreUnavailableError';
   }
 }
+
+/**
+ * The store refuses this append as given, and stored nothing: `status` is the HTTP answer (400 for
+ * an id the store reserves, 409 for a supplied id already used by a different retained event).
+ */
+export class StoreInputError extends Error {
+  constructor(
+    message: string,
+    readonly status: 400 | 409,
+  ) {
+    super(message);
+    this.name = 'StoreInputError';
+  }
+}

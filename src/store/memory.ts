@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { checkSuppliedId, repeatedOrConflict } from './supplied-ids.js';
 import type {
   EventInput,
   HistoryPage,
@@ -26,8 +27,18 @@ export const DEFAULT_HISTORY_SIZE = 10_000;
 /** Most events one history page looks at, wanted or not. */
 const PAGE_SCAN_LIMIT = 4096;
 
-/** `<epoch>-<sequence>`: the epoch is base-36 time plus 6 hex digits, the sequence has no leading 0. */
-const GENERATED_ID = /^([0-9a-z]{1,11}[0-9a-f]{6})-([1-9][0-9]{0,15})$/;
+/**
+ * The shape of every id a MemoryStore generates, in any process: `<epoch>-<sequence>`, the epoch
+ * being base-36 milliseconds, a dot and 6 hex digits. The dot makes the shape distinctive, so the
+ * rule refusing supplied ids of this shape (they could shadow a generated id, also one from before
+ * a restart) leaves ordinary ids like `order-9912` alone.
+ */
+const MEMORY_ID_SHAPE = /^([0-9a-z]{1,11}\.[0-9a-f]{6})-([1-9][0-9]{0,15})$/;
+
+/** Whether `id` has the shape of a MemoryStore-generated id (this process's or another's). */
+export function isMemoryIdShape(id: string): boolean {
+  return MEMORY_ID_SHAPE.test(id);
+}
 
 /**
  * In-process store: a ring buffer of the last N events. Generated ids are `<epoch>-<sequence>`,
@@ -60,12 +71,27 @@ export class MemoryStore implements Store {
     this.now = options.now ?? Date.now;
     this.warn = options.warn ?? ((message) => console.warn(`ssehub memory store: ${message}`));
     this.ring = new Array<StoredEvent | undefined>(historySize);
-    this.epoch = Date.now().toString(36) + randomBytes(3).toString('hex');
+    this.epoch = `${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
   }
 
   append(input: EventInput): Promise<StoredEvent> {
-    if (this.closed) return Promise.reject(new Error('store is closed'));
+    try {
+      return Promise.resolve(this.appendNow(input));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  /** Stores the event, or returns the retained one it repeats; throws when it is refused. */
+  private appendNow(input: EventInput): StoredEvent {
+    if (this.closed) throw new Error('store is closed');
+    checkSuppliedId(input.id, isMemoryIdShape, '<epoch>-<sequence>');
     this.evictExpired();
+    const repeated = input.id === undefined ? undefined : this.suppliedIds.get(input.id);
+    if (repeated !== undefined) {
+      // Nothing stored, nothing delivered: an exact repeat gets the original, anything else a 409.
+      return repeatedOrConflict(input, this.at(repeated));
+    }
     const seq = this.nextSeq++;
     const generated = this.cursorAt(seq);
     const event: StoredEvent = {
@@ -80,7 +106,7 @@ export class MemoryStore implements Store {
     };
     if (seq - this.firstSeq >= this.capacity) this.evictOldest();
     this.ring[seq % this.capacity] = event;
-    if (input.id !== undefined && !this.suppliedIds.has(input.id)) this.suppliedIds.set(input.id, seq);
+    if (input.id !== undefined) this.suppliedIds.set(input.id, seq);
     // The event is stored: a failing listener must neither hide it from the others nor fail the append.
     for (const listener of this.listeners) {
       try {
@@ -89,7 +115,7 @@ export class MemoryStore implements Store {
         this.warn(`a live listener threw: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    return Promise.resolve(event);
+    return event;
   }
 
   locate(lastEventId: string): Promise<ResumePoint> {
@@ -161,7 +187,7 @@ export class MemoryStore implements Store {
   private sequenceOf(id: string): number | 'unknown' | 'expired' | 'earlier-life' {
     const supplied = this.suppliedIds.get(id);
     if (supplied !== undefined) return supplied;
-    const generated = GENERATED_ID.exec(id);
+    const generated = MEMORY_ID_SHAPE.exec(id);
     if (generated === null) return 'unknown';
     if (generated[1] !== this.epoch) return 'earlier-life';
     const digits = generated[2] as string;

@@ -104,21 +104,31 @@ end
 
 /**
  * ARGV: max length, max age in ms (0: none), supplied id ('' when none), then the entry's
- * field/value pairs. Returns the new stream id.
+ * field/value pairs. Returns {'stored', new stream id}, or {'repeat', stream id, fields} when the
+ * supplied id belongs to a retained event: then nothing is stored, and the caller decides between
+ * an idempotent repeat and a conflict. Checking and adding in one script is what keeps two hubs
+ * from both storing an event under the same supplied id.
  */
 export const APPEND_SCRIPT = script(`
+local supplied = ARGV[3]
+trimByAge(KEYS[1], tonumber(ARGV[2]))
+forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
+if supplied ~= '' then
+  local used = redis.call('HGET', KEYS[3], supplied)
+  local entry = used and redis.call('XRANGE', KEYS[1], used, used)[1]
+  if entry then return { 'repeat', entry[1], entry[2] } end
+end
 local prev = redis.call('GET', KEYS[2]) or '0-0'
 local fields = { 'prev', prev }
 for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
 redis.call('SET', KEYS[2], id)
-local supplied = ARGV[3]
-if supplied ~= '' and redis.call('HSETNX', KEYS[3], supplied, id) == 1 then
+if supplied ~= '' then
+  redis.call('HSET', KEYS[3], supplied, id)
   redis.call('RPUSH', KEYS[4], id .. ' ' .. supplied)
 end
-trimByAge(KEYS[1], tonumber(ARGV[2]))
 forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
-return id
+return { 'stored', id }
 `);
 
 /**

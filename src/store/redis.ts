@@ -3,6 +3,7 @@ import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from './errors.js';
 import { APPEND_SCRIPT, LOCATE_SCRIPT, NEWEST_SCRIPT, PAGE_SCRIPT } from './redis-scripts.js';
 import type { LuaScript } from './redis-scripts.js';
+import { checkSuppliedId, repeatedOrConflict } from './supplied-ids.js';
 import type {
   EventInput,
   HistoryPage,
@@ -125,16 +126,19 @@ export class RedisStore implements Store {
 
   async append(input: EventInput): Promise<StoredEvent> {
     if (this.closed) throw new Error('store is closed');
+    checkSuppliedId(input.id, isStreamIdShape, '<milliseconds>-<sequence>');
     const fields = encodeFields(input);
-    let streamId: unknown;
+    let reply: unknown;
     try {
-      streamId = await this.run(APPEND_SCRIPT, [this.historySize, this.maxAgeMs, input.id ?? '', ...fields]);
+      reply = await this.run(APPEND_SCRIPT, [this.historySize, this.maxAgeMs, input.id ?? '', ...fields]);
     } catch (error) {
       throw this.unavailable(error);
     }
-    if (typeof streamId !== 'string')
-      throw new StoreUnavailableError('Redis gave no id for the appended event');
-    return decodeEntry(streamId, fields);
+    const [status, streamId, storedFields] = reply as [string, string, string[] | undefined];
+    if (status === 'stored' && typeof streamId === 'string') return decodeEntry(streamId, fields);
+    if (status === 'repeat' && storedFields)
+      return repeatedOrConflict(input, decodeEntry(streamId, storedFields));
+    throw new StoreUnavailableError('Redis gave no id for the appended event');
   }
 
   async locate(lastEventId: string): Promise<ResumePoint> {
@@ -323,6 +327,22 @@ function createClient(options: RedisStoreOptions, role: string, commandTimeout: 
     });
   }
   return new Redis(options.url ?? 'redis://127.0.0.1:6379', { ...options.redisOptions, ...failFast });
+}
+
+const MAX_STREAM_ID_PART = '18446744073709551615';
+
+/**
+ * Whether `id` is a canonical stream id (`<ms>-<seq>`, each an unsigned 64-bit decimal without
+ * leading zeros): exactly the ids a resume reads as stream positions, so a supplied id of this
+ * shape could shadow a generated one.
+ */
+export function isStreamIdShape(id: string): boolean {
+  const match = /^(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})$/.exec(id);
+  if (!match) return false;
+  return (
+    comparePart(match[1] as string, MAX_STREAM_ID_PART) <= 0 &&
+    comparePart(match[2] as string, MAX_STREAM_ID_PART) <= 0
+  );
 }
 
 /** Orders two stream ids (`<ms>-<seq>`, each an unsigned 64-bit decimal without leading zeros). */

@@ -16,7 +16,7 @@ describe('publish', () => {
     const answer = await publish(hub.hubUrl, { topic: 't', data: 'hello' });
     expect(answer.status).toBe(200);
     expect(answer.headers['content-type']).toBe('text/plain; charset=utf-8');
-    expect(answer.body).toMatch(/^[0-9a-z]+-1$/);
+    expect(answer.body).toMatch(/^[0-9a-z]+\.[0-9a-f]{6}-1$/);
     await stream.waitFor(() => stream.events.length === 1);
     expect(stream.events[0]).toMatchObject({ data: 'hello', lastEventId: answer.body, type: 'message' });
     stream.destroy();

@@ -46,6 +46,20 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * Events after `lastEventId` as a resume would read them, or the reason it cannot resume. The one
+ * place the supplied-id tests read history, so a change of the read API changes only this.
+ */
+async function eventsAfter(store: Store, lastEventId: string): Promise<StoredEvent[] | string> {
+  const history = await readAfter(store, lastEventId);
+  return history.ok ? [...history.events] : history.reason;
+}
+
+/** How a refused append must fail: a typed input error with an HTTP status and a one-line reason. */
+function refusedWith(status: 400 | 409, reason: RegExp) {
+  return expect.objectContaining({ name: 'StoreInputError', status, message: expect.stringMatching(reason) });
+}
+
 function ids(events: readonly StoredEvent[]): string[] {
   return events.map((event) => event.id);
 }
@@ -292,6 +306,79 @@ export function describeStoreContract(target: StoreContractTarget): void {
       await appendMany(store, 300, 8);
       expect(await readAfter(store, 'urn:uuid:0b7c-first')).toEqual({ ok: false, reason: 'unknown' });
       expect(await readAfter(store, 'book 1 v2')).toEqual({ ok: false, reason: 'unknown' });
+    });
+
+    it('refuses supplied ids shaped like its own generated ids, and `earliest`, storing nothing', async () => {
+      const store = await create();
+      const events = await appendMany(store, 3);
+      const generated = events[0] as StoredEvent;
+      const newest = events[2] as StoredEvent;
+      const reserved = [generated.id, newest.id, target.idNewerThan(newest)];
+      for (const id of reserved) {
+        await expect(store.append(input(9, { id })), id).rejects.toEqual(
+          refusedWith(400, /shape of this hub/),
+        );
+      }
+      await expect(store.append(input(9, { id: EARLIEST }))).rejects.toEqual(refusedWith(400, /reserved/));
+      expect(await eventsAfter(store, EARLIEST)).toEqual(events);
+      // Ordinary ids, even with a dash and digits, stay accepted.
+      for (const id of ['order-9912', 'urn:uuid:0b7c-1', '12-ab', '1-2-3', 'v1.2-3']) {
+        expect((await store.append(input(10, { id }))).id).toBe(id);
+      }
+    });
+
+    it('a resume from a generated id lands on that event, whatever ids others supplied', async () => {
+      const store = await create();
+      const seen = await store.append({ topics: ['urn:topic:a'], data: 'seen by the subscriber' });
+      const shadow = { topics: ['urn:topic:b'], data: 'shadow', id: seen.id };
+      await expect(store.append(shadow)).rejects.toEqual(refusedWith(400, /shape/));
+      const missed = await appendMany(store, 3);
+      expect(await eventsAfter(store, seen.id)).toEqual(missed);
+    });
+
+    it('a repeated supplied id: an identical publish gets the original, a different one 409; nothing stored twice', async () => {
+      const store = await create();
+      const delivered: StoredEvent[] = [];
+      store.onEvent((event) => delivered.push(event));
+      const given = input(1, { id: 'order-9912', type: 'placed', retry: 1000, private: true });
+      const original = await store.append(given);
+      expect(await store.append({ ...given, topics: [...given.topics] })).toEqual(original);
+      const changes: Partial<EventInput>[] = [
+        { data: 'other' },
+        { topics: ['urn:other'] },
+        { topics: [topic, 'urn:alternate'] },
+        { type: 'cancelled' },
+        { type: undefined },
+        { retry: 2000 },
+        { private: false },
+      ];
+      for (const change of changes) {
+        await expect(store.append({ ...given, ...change }), JSON.stringify(change)).rejects.toEqual(
+          refusedWith(409, /already used by a different retained event/),
+        );
+      }
+      const later = await store.append(input(2));
+      await eventually(() => delivered.length >= 2, 5000, 'live events');
+      expect(delivered).toEqual([original, later]);
+      expect(await eventsAfter(store, EARLIEST)).toEqual([original, later]);
+      expect(await eventsAfter(store, 'order-9912')).toEqual([later]);
+    });
+
+    it('concurrent publishes with one supplied id store it once', async () => {
+      const store = await create();
+      const given = input(1, { id: 'urn:once' });
+      const answers = await Promise.all(Array.from({ length: 8 }, () => store.append(given)));
+      expect(new Set(answers.map((event) => event.cursor)).size).toBe(1);
+      expect(await eventsAfter(store, EARLIEST)).toEqual([answers[0]]);
+    });
+
+    it('a supplied id is free again once its event is no longer retained', async () => {
+      const store = await create({ historySize: 5 });
+      await store.append(input(1, { id: 'reused' }));
+      await appendMany(store, 300, 2);
+      const again = await store.append(input(999, { id: 'reused' }));
+      expect(again.data).toBe('event 999');
+      expect(await eventsAfter(store, 'reused')).toEqual([]);
     });
 
     it('delivers every append to every live listener once, in store order; detached listeners get nothing', async () => {
