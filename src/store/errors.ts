@@ -1,6 +1,7 @@
 /**
  * The store could not take or read events right now (connection lost, timeout). The HTTP layer
- * answers 503 with `Retry-After`: the event was not stored and may be published again.
+ * answers 503 with `Retry-After`: the event was not stored, will not be, and may be published
+ * again (a store raises it for an append only once that holds; see RedisStore.append).
  */
 export class StoreUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -103,13 +103,22 @@ end
 `;
 
 /**
- * ARGV: max length, max age in ms (0: none), supplied id ('' when none), then the entry's
- * field/value pairs. Returns {'stored', new stream id}, or {'repeat', stream id, fields} when the
- * supplied id belongs to a retained event: then nothing is stored, and the caller decides between
- * an idempotent repeat and a conflict. Checking and adding in one script is what keeps two hubs
- * from both storing an event under the same supplied id.
+ * ARGV: max length, max age in ms (0: none), supplied id ('' when none), deadline, then the entry's
+ * field/value pairs. Returns {'stored', new stream id}; {'expired'} when Redis runs it after the
+ * deadline (in Redis's own clock, whole milliseconds), storing nothing; or {'repeat', stream id,
+ * fields} when the supplied id belongs to a retained event: then nothing is stored, and the caller
+ * decides between an idempotent repeat and a conflict. Checking and adding in one script is what
+ * keeps two hubs from both storing an event under the same supplied id.
+ *
+ * The deadline is the fence that makes a timed-out append's outcome knowable: the caller answers
+ * "not stored" only once Redis's clock is certainly past it, so a command still waiting in the
+ * socket (Redis stalled, then resumed) is refused when it finally runs.
  */
 export const APPEND_SCRIPT = script(`
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[4]) then
+  return { 'expired' }
+end
 local supplied = ARGV[3]
 trimByAge(KEYS[1], tonumber(ARGV[2]))
 forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
@@ -120,7 +129,7 @@ if supplied ~= '' then
 end
 local prev = redis.call('GET', KEYS[2]) or '0-0'
 local fields = { 'prev', prev }
-for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
 redis.call('SET', KEYS[2], id)
 if supplied ~= '' then

@@ -1,6 +1,7 @@
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 import { StoreUnavailableError } from './errors.js';
+import { RedisClock } from './redis-clock.js';
 import { APPEND_SCRIPT, LOCATE_SCRIPT, NEWEST_SCRIPT, PAGE_SCRIPT } from './redis-scripts.js';
 import type { LuaScript } from './redis-scripts.js';
 import { checkSuppliedId, repeatedOrConflict } from './supplied-ids.js';
@@ -45,6 +46,11 @@ const FEED_BATCH_SIZE = 1000;
 /** A blocking read returns at least this often, so a silently dead connection is noticed. */
 const FEED_BLOCK_MS = 5000;
 const NO_ID = '0-0';
+/**
+ * How often the store reads Redis's clock on its command connection: keeps the clock estimate
+ * fresh, and notices a stalled Redis (and its recovery) even when nothing is published.
+ */
+const CLOCK_PROBE_MS = 1000;
 
 type RedisClient = Redis | Cluster;
 type StreamEntry = [id: string, fields: string[]];
@@ -74,6 +80,11 @@ export class RedisStore implements Store {
   private readonly commandTimeoutMs: number;
   /** The latest socket-level error while a connection is down. */
   private connectionError: string | undefined;
+  /** Redis's clock as seen from here: appends carry a deadline in it (see APPEND_SCRIPT). */
+  private readonly clock = new RedisClock();
+  private clockProbe: NodeJS.Timeout | undefined;
+  /** A command timed out and none has been answered since: Redis hangs (readiness is false). */
+  private stalled = false;
   private closed = false;
 
   /** Connects and positions the live feed at the stream's end; rejects when Redis is unreachable. */
@@ -124,20 +135,35 @@ export class RedisStore implements Store {
     }
   }
 
+  /**
+   * Appends with a deadline in Redis's clock, one command timeout from now. When the answer does
+   * not come, this rejects only once Redis's clock is certainly past the deadline, so the script
+   * refuses if Redis runs it later: a StoreUnavailableError means "not stored, and never will be"
+   * (except in the one case the docs name: Redis ran it in time but its reply was lost).
+   */
   async append(input: EventInput): Promise<StoredEvent> {
     if (this.closed) throw new Error('store is closed');
     checkSuppliedId(input.id, isStreamIdShape, '<milliseconds>-<sequence>');
     const fields = encodeFields(input);
+    const deadline = this.clock.deadlineAfter(this.commandTimeoutMs);
+    const args = [this.historySize, this.maxAgeMs, input.id ?? '', deadline, ...fields];
     let reply: unknown;
     try {
-      reply = await this.run(APPEND_SCRIPT, [this.historySize, this.maxAgeMs, input.id ?? '', ...fields]);
+      reply = await this.run(APPEND_SCRIPT, args);
     } catch (error) {
+      if (mayHaveReachedRedis(error)) await this.untilPast(deadline);
       throw this.unavailable(error);
     }
-    const [status, streamId, storedFields] = reply as [string, string, string[] | undefined];
-    if (status === 'stored' && typeof streamId === 'string') return decodeEntry(streamId, fields);
-    if (status === 'repeat' && storedFields)
+    const [status, streamId, storedFields] = reply as [string, string | undefined, string[] | undefined];
+    if (status === 'stored' && streamId) return decodeEntry(streamId, fields);
+    if (status === 'repeat' && streamId && storedFields) {
       return repeatedOrConflict(input, decodeEntry(streamId, storedFields));
+    }
+    if (status === 'expired') {
+      throw new StoreUnavailableError(
+        'Redis unavailable: it ran the append after its deadline, storing nothing',
+      );
+    }
     throw new StoreUnavailableError('Redis gave no id for the appended event');
   }
 
@@ -198,12 +224,13 @@ export class RedisStore implements Store {
   }
 
   isReady(): boolean {
-    return !this.closed && this.commands.status === 'ready' && this.feed.status === 'ready';
+    return !this.closed && !this.stalled && this.commands.status === 'ready' && this.feed.status === 'ready';
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.clockProbe);
     this.listeners.clear();
     this.gapListeners.clear();
     this.commands.disconnect();
@@ -223,12 +250,33 @@ export class RedisStore implements Store {
       await Promise.race([Promise.all([this.commands.connect(), this.feed.connect()]), timeout]);
       const [newest] = (await Promise.race([this.run(NEWEST_SCRIPT, []), timeout])) as [string];
       this.feedCursor = newest;
+      await Promise.race([this.measureClock(), timeout]);
     } catch (error) {
       throw this.unavailable(error);
     } finally {
       clearTimeout(timer);
     }
+    this.clockProbe = setInterval(() => this.measureClock().catch(() => undefined), CLOCK_PROBE_MS);
+    this.clockProbe.unref();
     this.following = this.follow();
+  }
+
+  /** One `TIME` on the command connection: a clock sample, and a sign of life (or of a stall). */
+  private async measureClock(): Promise<void> {
+    const sentAt = this.clock.localNow();
+    const [seconds, micros] = (await this.command(() => this.commands.call('TIME'))) as [string, string];
+    if (!this.clock.sample(sentAt, this.clock.localNow(), seconds, micros)) {
+      this.warn('Redis clock jumped: append deadlines follow the new clock from now on');
+    }
+  }
+
+  /** Waits until Redis's clock is certainly past `deadline`, by this store's estimate. */
+  private async untilPast(deadline: number): Promise<void> {
+    // The estimate only widens while waiting (drift allowance), so check again after each wait.
+    for (let wait = this.clock.untilCertainlyPast(deadline); wait > 0;) {
+      await delay(Math.ceil(wait));
+      wait = this.clock.untilCertainlyPast(deadline);
+    }
   }
 
   /** Delivers every event after `feedCursor` to the listeners, forever, resuming after failures. */
@@ -287,11 +335,28 @@ export class RedisStore implements Store {
 
   private async run(script: LuaScript, args: (string | number)[]): Promise<unknown> {
     try {
-      return await this.commands.evalsha(script.sha, this.keys.length, ...this.keys, ...args);
+      return await this.command(() =>
+        this.commands.evalsha(script.sha, this.keys.length, ...this.keys, ...args),
+      );
     } catch (error) {
       // NOSCRIPT means nothing ran (a fresh or restarted Redis): sending the source is safe.
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return await this.commands.eval(script.source, this.keys.length, ...this.keys, ...args);
+      return await this.command(() =>
+        this.commands.eval(script.source, this.keys.length, ...this.keys, ...args),
+      );
+    }
+  }
+
+  /** Runs a command on the command connection, tracking whether Redis answers (for isReady). */
+  private async command<T>(send: () => Promise<T>): Promise<T> {
+    try {
+      const reply = await send();
+      this.stalled = false;
+      return reply;
+    } catch (error) {
+      if (isTimeout(error)) this.stalled = true;
+      else if (error instanceof ReplyError) this.stalled = false;
+      throw error;
     }
   }
 
@@ -302,6 +367,20 @@ export class RedisStore implements Store {
     const reason = down && this.connectionError ? this.connectionError : detail;
     return new StoreUnavailableError(`Redis unavailable: ${reason}`, { cause: error });
   }
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && /timed out/i.test(error.message);
+}
+
+/**
+ * Whether a failed command may still run in Redis. An error reply means Redis refused it, and a
+ * command refused while disconnected was never written; anything else (a timeout, a connection
+ * that closed with the command written) leaves it possibly on its way.
+ */
+function mayHaveReachedRedis(error: unknown): boolean {
+  if (error instanceof ReplyError) return false;
+  return !(error instanceof Error && /enableOfflineQueue/.test(error.message));
 }
 
 function createClient(options: RedisStoreOptions, role: string, commandTimeout: number): RedisClient {

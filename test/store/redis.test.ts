@@ -5,6 +5,7 @@ import { EventStreamParser } from '../../src/protocol/parse.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/store/errors.js';
 import { RedisStore } from '../../src/store/redis.js';
+import { APPEND_SCRIPT } from '../../src/store/redis-scripts.js';
 import type { StoredEvent } from '../../src/store/types.js';
 import { EARLIEST } from '../../src/store/types.js';
 import { RedisServer, freePort, redisAvailable } from '../helpers/redis.js';
@@ -200,32 +201,60 @@ describe.runIf(redisAvailable('RedisStore behaviour'))('RedisStore', () => {
     expect(await readAfter(store, EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [before, after] });
   });
 
-  it('fails appends within the command timeout while Redis hangs, and recovers when it resumes', async () => {
+  it('an append that timed out while Redis hung is never stored, even though Redis runs it on resuming', async () => {
     const store = await connect(`hang-${++namespace}`, { commandTimeoutMs: 500 });
     const received: StoredEvent[] = [];
     store.onEvent((event) => received.push(event));
+    const before = await store.append({ topics: [topic], data: 'before' });
     server.signal('SIGSTOP');
+    let elapsed: number;
     try {
       const started = Date.now();
       await expect(store.append({ topics: [topic], data: 'hung' })).rejects.toThrow(
         /Redis unavailable: .*timed out/i,
       );
-      expect(Date.now() - started).toBeLessThan(1500);
+      elapsed = Date.now() - started;
+      expect(store.isReady()).toBe(false);
     } finally {
       server.signal('SIGCONT');
     }
+    // "Not stored" is answered only once Redis's clock is past the append's deadline.
+    expect(elapsed).toBeGreaterThanOrEqual(500);
+    expect(elapsed).toBeLessThan(1500);
+    await eventually(() => store.isReady(), 5000, 'isReady() after the hang');
     const after = await store.append({ topics: [topic], data: 'resumed' });
-    await eventually(
-      () => received.some((event) => event.id === after.id),
-      10_000,
-      'the live feed after the hang',
-    );
-    // The timed-out append may have been stored once Redis resumed: then it is delivered like any other.
-    const history = await readAfter(store, EARLIEST);
-    expect(history.ok && history.events.map((event) => event.data)).toEqual(
-      received.map((event) => event.data),
-    );
-    expect(received.at(-1)).toEqual(after);
+    await eventually(() => received.some((event) => event.id === after.id), 10_000, 'the live feed');
+    expect(received).toEqual([before, after]);
+    expect(await readAfter(store, EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [before, after] });
+  });
+
+  it('an append answered late but within its deadline is stored and resolves', async () => {
+    const store = await connect(`slow-${++namespace}`, { commandTimeoutMs: 2000 });
+    server.signal('SIGSTOP');
+    let pending: Promise<StoredEvent>;
+    try {
+      pending = store.append({ topics: [topic], data: 'slow' });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    } finally {
+      server.signal('SIGCONT');
+    }
+    const stored = await pending;
+    expect(stored.data).toBe('slow');
+    expect(await readAfter(store, EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [stored] });
+  });
+
+  it("the append script refuses to run past its deadline in Redis's clock, storing nothing", async () => {
+    const prefix = `fence-${++namespace}`;
+    const store = await connect(prefix);
+    const base = `{${prefix}}`;
+    const keys = [`${base}:events`, `${base}:newest`, `${base}:supplied-ids`, `${base}:supplied-order`];
+    const [seconds] = (await admin.call('TIME')) as [string, string];
+    const past = Number(seconds) * 1000 - 1000;
+    const fields = ['topics', JSON.stringify([topic]), 'data', 'late'];
+    const reply = await admin.eval(APPEND_SCRIPT.source, 4, ...keys, 100, 0, '', past, ...fields);
+    expect(reply).toEqual(['expired']);
+    expect(await admin.exists(...keys)).toBe(0);
+    expect(await readAfter(store, EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [] });
   });
 
   it('stores nothing under a prefix for a rejected append', async () => {
