@@ -3,6 +3,8 @@
  * selector when the selector is `*`, when both are byte-for-byte equal, or when the selector is a
  * URI template that the topic expands from. Nothing else matches.
  */
+import { templateMatcher } from './uri-template.js';
+import type { TemplatePart } from './uri-template.js';
 
 export interface TopicSelector {
   readonly source: string;
@@ -10,56 +12,26 @@ export interface TopicSelector {
   matches(topic: string): boolean;
 }
 
-const UNRESERVED = '(?:[A-Za-z0-9\\-._~]|%[0-9A-Fa-f]{2})';
-const RESERVED = "(?:[A-Za-z0-9\\-._~:/?#\\[\\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})";
 const EXPRESSION = /\{([^{}]*)\}/g;
 const VARIABLE_LIST =
   /^[+#./;?&]?(?:[A-Za-z0-9_]|%[0-9A-Fa-f]{2})(?:\.?(?:[A-Za-z0-9_]|%[0-9A-Fa-f]{2}))*(?::[1-9][0-9]{0,3}|\*)?(?:,(?:[A-Za-z0-9_]|%[0-9A-Fa-f]{2})(?:\.?(?:[A-Za-z0-9_]|%[0-9A-Fa-f]{2}))*(?::[1-9][0-9]{0,3}|\*)?)*$/;
 
-/** The regular expression an expression such as `{id}` or `{?topic}` expands to when matching. */
-function expressionPattern(expression: string): string {
-  const operator = /^[+#./;?&]/.test(expression) ? expression[0] : '';
-  switch (operator) {
-    case '+':
-      return `${RESERVED}*`;
-    case '#':
-      return `(?:#${RESERVED}*)?`;
-    case '.':
-      return `(?:\\.${UNRESERVED}*)*`;
-    case '/':
-      return `(?:/${UNRESERVED}*)*`;
-    case ';':
-      return `(?:;[^;/?#]*)*`;
-    case '?':
-      return `(?:\\?[^#]*)?`;
-    case '&':
-      return `(?:&[^#]*)*`;
-    default:
-      return `(?:${UNRESERVED}*(?:,${UNRESERVED}*)*)`;
-  }
-}
-
-function escapeLiteral(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** Compiles a URI template to a regular expression, or returns undefined if it is not a valid one. */
-function compileTemplate(template: string): RegExp | undefined {
-  let pattern = '^';
+/** Splits a URI template into literal text and expressions, or returns undefined if it is not one. */
+function parseTemplate(template: string): TemplatePart[] | undefined {
+  const parts: TemplatePart[] = [];
   let last = 0;
-  let sawExpression = false;
   for (const match of template.matchAll(EXPRESSION)) {
     const literal = template.slice(last, match.index);
     if (literal.includes('{') || literal.includes('}')) return undefined;
     const expression = match[1] ?? '';
     if (!VARIABLE_LIST.test(expression)) return undefined;
-    pattern += escapeLiteral(literal) + expressionPattern(expression);
+    parts.push({ literal }, { operator: /^[+#./;?&]/.test(expression) ? expression[0]! : '' });
     last = match.index + match[0].length;
-    sawExpression = true;
   }
   const tail = template.slice(last);
-  if (!sawExpression || tail.includes('{') || tail.includes('}')) return undefined;
-  return new RegExp(pattern + escapeLiteral(tail) + '$');
+  if (parts.length === 0 || tail.includes('{') || tail.includes('}')) return undefined;
+  parts.push({ literal: tail });
+  return parts;
 }
 
 /** A selector matching only the byte-for-byte identical topic, even when it looks like a template. */
@@ -69,9 +41,11 @@ export function exactSelector(source: string): TopicSelector {
 
 export function compileSelector(source: string): TopicSelector {
   if (source === '*') return { source, kind: 'all', matches: () => true };
-  const regexp = source.includes('{') ? compileTemplate(source) : undefined;
-  if (regexp) {
-    return { source, kind: 'template', matches: (topic) => topic === source || regexp.test(topic) };
+  const parts = source.includes('{') ? parseTemplate(source) : undefined;
+  if (parts) {
+    // Never a regular expression: a backtracking engine makes some templates exponential.
+    const template = templateMatcher(parts);
+    return { source, kind: 'template', matches: (topic) => topic === source || template.matches(topic) };
   }
   return exactSelector(source);
 }
@@ -86,7 +60,7 @@ export function anyTopicMatches(selectors: readonly TopicSelector[], topics: rea
 
 /**
  * Compiles selectors once per distinct source string: thousands of subscribers usually share a few
- * selectors, and a template's regular expression is not free to build. Bounded, oldest out first.
+ * selectors, and a template's automaton is not free to build. Bounded, oldest out first.
  */
 export class SelectorCache {
   private readonly cache = new Map<string, TopicSelector>();
