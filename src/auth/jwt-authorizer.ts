@@ -7,7 +7,7 @@ import { SelectorCache } from '../hub/topic-selector.js';
 import { ClaimShapeError, mercureRights } from './claims.js';
 import type { MercureRights } from './claims.js';
 import { RateLimiter } from './rate-limit.js';
-import { presentedToken } from './token.js';
+import { presentedToken, tokenIdentity } from './token.js';
 import type { PresentedToken } from './token.js';
 import { KeySetUnavailableError, TokenRejectedError } from './verifier.js';
 import type { TokenProblem, TokenVerifier } from './verifier.js';
@@ -102,7 +102,8 @@ export class JwtAuthorizer implements Authorizer {
         );
       }
     }
-    const wait = this.rateLimiter?.take(presented.token) ?? 0;
+    // Keyed on what the token says, not how it is spelled, or respelling it would reset the limit.
+    const wait = this.rateLimiter?.take(tokenIdentity(presented.token)) ?? 0;
     if (wait > 0) {
       throw new HttpError(
         429,

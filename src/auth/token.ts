@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { base64url } from 'jose';
 
 /** Where a request carried its token. */
 export type TokenSource = 'header' | 'query' | 'cookie';
@@ -28,6 +29,23 @@ export function presentedToken(req: IncomingMessage): PresentedToken | undefined
   const cookie = cookieValue(req.headers.cookie, TOKEN_COOKIE);
   if (cookie !== undefined) return { token: cookie, source: 'cookie' };
   return undefined;
+}
+
+/**
+ * What makes a verified token the same token however it is spelled: its header and claims, as
+ * decoded bytes. The decoder accepts several spellings of one token (padding, whitespace, the spare
+ * low bits of the last base64url character), so the raw string cannot key a per-token limit. The
+ * signature is left out on purpose: it is already checked, and ECDSA signatures are malleable (an
+ * (r, n − s) twin verifies too), so anyone holding a token could mint a second spelling of it.
+ * Only for a token that has been verified: it reads nothing else.
+ */
+export function tokenIdentity(token: string): string {
+  const [header = '', claims = ''] = token.split('.');
+  try {
+    return `${base64url.encode(base64url.decode(header))}.${base64url.encode(base64url.decode(claims))}`;
+  } catch {
+    return token;
+  }
 }
 
 function cookieValue(header: string | undefined, name: string): string | undefined {
