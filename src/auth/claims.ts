@@ -28,6 +28,18 @@ export function mercureRights(payload: JWTPayload): MercureRights {
   };
 }
 
+/**
+ * The token's subject, if it names one. Connection limits and cut-offs are kept per subject, so a
+ * `sub` that is present but not a string (an array, a number, null) refuses the token: read as
+ * "no subject", it would escape both.
+ */
+export function subjectOf(payload: JWTPayload): string | undefined {
+  const subject: unknown = payload.sub;
+  if (subject === undefined) return undefined;
+  if (typeof subject !== 'string') throw new ClaimShapeError('the "sub" claim must be a string');
+  return subject;
+}
+
 function selectors(value: unknown, name: string): string[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && item !== '')) {

@@ -4,7 +4,7 @@ import type { Authorizer, SubscriberGrant } from '../http/authorizer.js';
 import { HttpError } from '../http/errors.js';
 import { isSameOrigin } from '../http/cors.js';
 import { SelectorCache } from '../hub/topic-selector.js';
-import { ClaimShapeError, mercureRights } from './claims.js';
+import { ClaimShapeError, mercureRights, subjectOf } from './claims.js';
 import type { MercureRights } from './claims.js';
 import { RateLimiter } from './rate-limit.js';
 import { presentedToken, tokenIdentity } from './token.js';
@@ -65,11 +65,11 @@ export class JwtAuthorizer implements Authorizer {
       throw missingToken('subscribe');
     }
     const payload = await this.verify(verifier, presented);
-    const rights = rightsOf(payload);
+    const rights = checkedClaim(() => mercureRights(payload));
     return {
       privateTopics: rights.subscribe,
       expiresAt: typeof payload.exp === 'number' ? this.streamEnd(payload.exp * 1000) : undefined,
-      subject: typeof payload.sub === 'string' ? payload.sub : undefined,
+      subject: checkedClaim(() => subjectOf(payload)),
     };
   }
 
@@ -120,7 +120,7 @@ export class JwtAuthorizer implements Authorizer {
     if (!presented) throw missingToken('publish');
     if (presented.source === 'cookie') this.checkCookieOrigin(req);
     const payload = await this.verify(this.options.publisher, presented);
-    return { rights: rightsOf(payload), presented };
+    return { rights: checkedClaim(() => mercureRights(payload)), presented };
   }
 
   /**
@@ -158,7 +158,8 @@ export class JwtAuthorizer implements Authorizer {
       }
       throw error;
     }
-    const revocation = typeof payload.sub === 'string' ? this.revoked.get(payload.sub) : undefined;
+    const subject = checkedClaim(() => subjectOf(payload));
+    const revocation = subject === undefined ? undefined : this.revoked.get(subject);
     if (revocation && revocation.until > Date.now()) {
       if (typeof payload.iat !== 'number' || payload.iat <= revocation.cutoff) {
         throw invalidToken('token revoked', presented);
@@ -180,9 +181,10 @@ export class JwtAuthorizer implements Authorizer {
   }
 }
 
-function rightsOf(payload: JWTPayload): MercureRights {
+/** Reads a claim; one of the wrong shape refuses the token (401) rather than being half-understood. */
+function checkedClaim<T>(read: () => T): T {
   try {
-    return mercureRights(payload);
+    return read();
   } catch (error) {
     if (error instanceof ClaimShapeError) {
       throw new HttpError(401, `Token refused: ${error.message}.`, {
