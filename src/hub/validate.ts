@@ -51,6 +51,25 @@ function isReservedTopic(topic: string): boolean {
   }
 }
 
+/** C0 controls other than tab, and DEL: Node refuses a request whose header holds one (400). */
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+/** A UTF-16 surrogate without its pair: it has no UTF-8 form, so it arrives as U+FFFD. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Why an id cannot make the round trip a resume makes: the client sends back the last id it saw in
+ * the `Last-Event-ID` request header (as UTF-8, read back by `utf8Header` in src/http/request.ts),
+ * and Node trims spaces and tabs around header values and refuses control characters. An id that
+ * changes on the way would resume from somewhere else (" earliest" from the very start), so it is
+ * refused at publish.
+ */
+function headerCarriageProblem(id: string): string | undefined {
+  if (/^[ \t]|[ \t]$/.test(id)) return 'must not start or end with a space or tab';
+  if (CONTROL_CHARACTER.test(id)) return 'must not contain control characters';
+  if (LONE_SURROGATE.test(id)) return 'must be well-formed Unicode (no unpaired surrogate)';
+  return undefined;
+}
+
 /** Checks a publish and returns it normalized; throws HubInputError naming the first problem. */
 export function validateEventInput(
   input: EventInput,
@@ -76,6 +95,9 @@ export function validateEventInput(
     const problem = fieldValueProblem(input.id);
     if (problem) throw new HubInputError(`"id" ${problem}.`);
     if (input.id === '') throw new HubInputError('"id" must not be empty.');
+    const carriageProblem = headerCarriageProblem(input.id);
+    if (carriageProblem)
+      throw new HubInputError(`"id" ${carriageProblem}: a resume sends it back in a header.`);
     if (input.id.startsWith('#')) throw new HubInputError('"id" must not start with "#".');
     if (input.id === EARLIEST) throw new HubInputError('"earliest" is reserved and cannot be an id.');
     if (input.id.length > limits.maxIdLength) {
