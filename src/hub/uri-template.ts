@@ -254,21 +254,31 @@ class Automaton {
   }
 
   initial(): StateSet {
+    const generation = this.nextGeneration();
+    this.seenAt[this.start] = generation;
     this.pending[0] = this.start;
-    return this.closure(1);
+    return this.closure(1, generation);
   }
 
   /** The states reached from `states` by reading `character`. */
   step(states: StateSet, character: number): StateSet {
-    let targets = 0;
+    const generation = this.nextGeneration();
+    // A state enters `pending` at most once per generation (it is marked when pushed): that bounds
+    // the work, and the buffer.
+    let top = 0;
     for (const state of states) {
       for (let e = this.edgeStart[state]!; e < this.edgeStart[state + 1]!; e++) {
-        if (accepts(this.edgeKind[e]! as CharacterKind, this.edgeExpected[e]!, character)) {
-          this.pending[targets++] = this.edgeTo[e]!;
+        const target = this.edgeTo[e]!;
+        if (
+          this.seenAt[target] !== generation &&
+          accepts(this.edgeKind[e]! as CharacterKind, this.edgeExpected[e]!, character)
+        ) {
+          this.seenAt[target] = generation;
+          this.pending[top++] = target;
         }
       }
     }
-    return this.closure(targets);
+    return this.closure(top, generation);
   }
 
   accepting(states: StateSet): boolean {
@@ -276,22 +286,12 @@ class Automaton {
   }
 
   /**
-   * The first `count` states of `pending` and every state their empty edges lead to, each once.
-   * Only states that can read a character, or accept, are kept: the others matter for nothing at
-   * the next position.
+   * The first `top` states of `pending` and every state their empty edges lead to, each once,
+   * sorted. Only states that can read a character, or accept, are kept: the others matter for
+   * nothing at the next position.
    */
-  private closure(count: number): StateSet {
-    const generation = this.nextGeneration();
+  private closure(top: number, generation: number): StateSet {
     const pending = this.pending;
-    // A state enters `pending` at most once per generation: it is marked when pushed.
-    let top = 0;
-    for (let i = 0; i < count; i++) {
-      const state = pending[i]!;
-      if (this.seenAt[state] !== generation) {
-        this.seenAt[state] = generation;
-        pending[top++] = state;
-      }
-    }
     let reached = 0;
     while (top > 0) {
       const state = pending[--top]!;
@@ -343,7 +343,9 @@ class CachingMatcher implements TemplateMatcher {
   ) {
     this.classOfNonAscii = new Map([...nonAsciiLiterals].map((character, i) => [character, 129 + i]));
     this.otherClass = 128;
-    this.budget = 64 * (automaton.size + 16);
+    // A few sets' worth: enough for the handful of sets real templates go through, and small next
+    // to the automaton itself, since a subscriber chooses how many templates the hub keeps.
+    this.budget = 4 * automaton.size + 256;
   }
 
   matches(topic: string): boolean {
