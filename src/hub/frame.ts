@@ -4,7 +4,7 @@ import type { StoredEvent } from '../store/types.js';
 
 /**
  * Encoded frames, one per event, shared by every subscriber and every replay: an event is encoded
- * once, not once per subscriber (DESIGN invariant 7).
+ * once, not once per subscriber (architecture invariant 7, docs/architecture.md).
  */
 const frames = new WeakMap<StoredEvent, Buffer>();
 

@@ -26,7 +26,7 @@ async function publishMany(hubUrl: string, topic: string, from: number, count: n
   return ids;
 }
 
-describe('resume is exact (DESIGN invariant 2)', () => {
+describe('resume is exact (architecture invariant 2)', () => {
   it('raw HTTP: a subscriber dropped 8 times during 1,000 publishes gets each event once, in order', async () => {
     const test = await startTestHub();
     hub = test;
@@ -118,7 +118,7 @@ describe('resume is exact (DESIGN invariant 2)', () => {
   });
 });
 
-describe('cannot resume: the reset signal (DESIGN invariant 3)', () => {
+describe('cannot resume: the reset signal (architecture invariant 3)', () => {
   async function expectReset(test: TestHub, lastEventId: string, reason: string): Promise<void> {
     const head = await test.hub.store.head();
     const stream = await openStream(topicUrl(test.hubUrl, ['r']), { 'Last-Event-ID': lastEventId });

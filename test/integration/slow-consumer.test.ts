@@ -30,7 +30,7 @@ function stalledSubscriber(url: string): Promise<Socket> {
   });
 }
 
-describe('slow consumer (DESIGN invariant 5)', () => {
+describe('slow consumer (architecture invariant 5)', () => {
   it('is disconnected past its buffer bound while a fast subscriber gets every event on time', async () => {
     const reasons: CloseReason[] = [];
     const maxBufferedBytes = 256 * 1024;

@@ -1,0 +1,70 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * docs/architecture.md, "Layers": dependencies point one way. Each folder of src/ may import only
+ * from the folders listed for it; a new edge is a design decision, made here and in the document.
+ */
+const ALLOWED: Record<string, readonly string[]> = {
+  protocol: [],
+  store: ['protocol'],
+  hub: ['store', 'protocol'],
+  http: ['hub', 'store', 'protocol'],
+  auth: ['http', 'hub', 'store', 'protocol'],
+  ops: ['hub', 'store', 'protocol'],
+  server: ['auth', 'http', 'hub', 'store', 'ops', 'protocol'],
+  client: ['protocol'],
+  demo: ['client', 'protocol'],
+};
+
+const SRC = join(import.meta.dirname, '..', '..', 'src');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function layerOf(file: string): string | undefined {
+  const parts = relative(SRC, file).split(sep);
+  return parts.length > 1 ? parts[0] : undefined;
+}
+
+describe('layers', () => {
+  it('every import between src/ folders follows the allowed direction, with no cycles', () => {
+    const violations: string[] = [];
+    for (const file of sourceFiles(SRC)) {
+      const layer = layerOf(file);
+      if (layer === undefined) continue; // src/index.ts re-exports the public API
+      const allowed = ALLOWED[layer];
+      if (allowed === undefined) {
+        violations.push(`${relative(SRC, file)}: folder "${layer}" has no rule in this test`);
+        continue;
+      }
+      for (const match of readFileSync(file, 'utf8').matchAll(/from '(\.\.?\/[^']+)'/g)) {
+        const target = layerOf(join(file, '..', match[1] as string));
+        if (target !== undefined && target !== layer && !allowed.includes(target)) {
+          violations.push(`${relative(SRC, file)} imports ${match[1]} (${layer} -> ${target})`);
+        }
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('the allowed directions themselves have no cycle', () => {
+    const visiting = new Set<string>();
+    const done = new Set<string>();
+    const visit = (layer: string, path: string[]): void => {
+      if (done.has(layer)) return;
+      if (visiting.has(layer)) throw new Error(`cycle: ${[...path, layer].join(' -> ')}`);
+      visiting.add(layer);
+      for (const next of ALLOWED[layer] ?? []) visit(next, [...path, layer]);
+      visiting.delete(layer);
+      done.add(layer);
+    };
+    for (const layer of Object.keys(ALLOWED)) visit(layer, []);
+  });
+});
