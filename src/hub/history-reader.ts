@@ -1,4 +1,4 @@
-import type { HistoryPage, PageRequest, Store, StoredEvent } from '../store/types.js';
+import type { HistoryPage, PageRequest, ResumePoint, Store, StoredEvent } from '../store/types.js';
 
 /** Events per history page: small enough to hold for one subscriber, large enough to stream fast. */
 export const REPLAY_PAGE_SIZE = 256;
@@ -13,21 +13,20 @@ const INTERNED_EVENTS = 4096;
  */
 export class HistoryReader {
   private readonly inFlight = new Map<string, Promise<HistoryPage>>();
+  private readonly locating = new Map<string, Promise<ResumePoint>>();
   /** Cursor → event, oldest first: a store that decodes each read anew still yields one object. */
   private readonly interned = new Map<string, StoredEvent>();
 
   constructor(private readonly store: Store) {}
 
+  /** Finds a client's last event id; clients resuming from the same id share one lookup. */
+  locate(lastEventId: string): Promise<ResumePoint> {
+    return shared(this.locating, lastEventId, () => this.store.locate(lastEventId));
+  }
+
   read(request: PageRequest): Promise<HistoryPage> {
     const key = `${request.limit}\n${request.after}\n${request.topics?.join('\n') ?? '*'}`;
-    let page = this.inFlight.get(key);
-    if (page === undefined) {
-      page = this.store.readPage(request).then((result) => this.intern(result));
-      const settled = (): void => void this.inFlight.delete(key);
-      page.then(settled, settled);
-      this.inFlight.set(key, page);
-    }
-    return page;
+    return shared(this.inFlight, key, () => this.store.readPage(request).then((page) => this.intern(page)));
   }
 
   private intern(page: HistoryPage): HistoryPage {
@@ -44,4 +43,16 @@ export class HistoryReader {
     });
     return { ...page, events };
   }
+}
+
+/** The pending promise for `key`, or a new one from `start`, forgotten once it settles. */
+function shared<T>(inFlight: Map<string, Promise<T>>, key: string, start: () => Promise<T>): Promise<T> {
+  let pending = inFlight.get(key);
+  if (pending === undefined) {
+    pending = start();
+    const settled = (): void => void inFlight.delete(key);
+    pending.then(settled, settled);
+    inFlight.set(key, pending);
+  }
+  return pending;
 }

@@ -272,7 +272,7 @@ export class Hub {
     if (lastEventId.length > MAX_LAST_EVENT_ID_LENGTH || /[\r\n\0]/.test(lastEventId)) {
       return { replayAfter: undefined, failure: { reason: 'malformed', lastEventId } };
     }
-    const point = await this.store.locate(lastEventId);
+    const point = await this.history.locate(lastEventId);
     if (!point.ok) {
       const failure = { reason: point.reason, lastEventId };
       if (point.resumeFrom === undefined) return { replayAfter: undefined, failure };

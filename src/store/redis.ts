@@ -395,6 +395,10 @@ function createClient(options: RedisStoreOptions, role: string, commandTimeout: 
     connectTimeout: options.connectTimeoutMs ?? 5000,
     connectionName: `ssehub-${role}`,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
+    // Appends, lookups and pages issued in one turn of the event loop (a burst of publishes, a
+    // reconnect storm) go out in one write and come back in one read. Not for the feed: a blocking
+    // XREAD must not hold back other commands.
+    enableAutoPipelining: role === 'commands',
   };
   if (options.cluster) {
     return new Cluster(options.cluster.nodes, {
@@ -402,6 +406,7 @@ function createClient(options: RedisStoreOptions, role: string, commandTimeout: 
       lazyConnect: true,
       enableOfflineQueue: false,
       clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
+      enableAutoPipelining: role === 'commands',
       redisOptions: { ...options.cluster.options?.redisOptions, ...failFast },
     });
   }
