@@ -57,11 +57,13 @@ describe('structured logs', () => {
       expect(refused.status).toBe(401);
       const refusal = lines.find((line) => line.msg === 'request refused');
       expect(refusal).toMatchObject({ method: 'POST', path: '/.well-known/mercure', status: 401 });
-      expect(refusal?.requestId).toMatch(/^[A-Za-z0-9_-]{8}$/);
+      expect(refusal?.requestId).toMatch(/^[A-Za-z0-9_-]{8}-[0-9a-z]+$/);
 
       // An unsafe caller-supplied id is replaced, not echoed.
       const response = await fetch(`${url}/healthz`, { headers: { 'X-Request-Id': 'bad id\u00e9' } });
-      expect(response.headers.get('x-request-id')).toMatch(/^[A-Za-z0-9_-]{8}$/);
+      const generated = response.headers.get('x-request-id');
+      expect(generated).toMatch(/^[A-Za-z0-9_-]{8}-[0-9a-z]+$/);
+      expect(generated).not.toBe(refusal?.requestId);
 
       const shutdown = hub.close(2000);
       const anonymous = lines.length;
