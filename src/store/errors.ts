@@ -23,3 +23,15 @@ export class StoreInputError extends Error {
     this.name = 'StoreInputError';
   }
 }
+
+/**
+ * The store cannot be opened as configured: its data directory is not writable, its file is corrupt,
+ * belongs to another program or is in use by another running hub. Nothing was changed on disk. The
+ * standalone hub exits with status 2 and the message as its one line.
+ */
+export class StoreOpenError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreOpenError';
+  }
+}

@@ -1,0 +1,332 @@
+import type { Database as Connection } from 'better-sqlite3';
+import { StoreUnavailableError } from '../errors.js';
+import type {
+  EventInput,
+  HistoryPage,
+  LiveListener,
+  PageRequest,
+  ResumePoint,
+  Store,
+  StoredEvent,
+} from '../types.js';
+import { EARLIEST } from '../types.js';
+import { openDatabase } from './database.js';
+import type { SyncLevel } from './database.js';
+import { Retention } from './retention.js';
+
+export interface SqliteStoreOptions {
+  /** Directory of the history file (`events.sqlite`); created if missing. */
+  dataDir: string;
+  /** Events to retain, all topics together. Default 10,000. */
+  historySize?: number | undefined;
+  /** Also drop events older than this many milliseconds. Default: no age limit. */
+  maxAgeMs?: number | undefined;
+  /** Also keep at most this many events per topic. Default: no per-topic limit. */
+  historyPerTopic?: number | undefined;
+  /** How far each commit is synced before publishes are answered (see `SyncLevel`). Default `full`. */
+  sync?: SyncLevel | undefined;
+  /** Clock, for tests. */
+  now?: () => number;
+  /** Where trouble no caller waits for is reported. Default `console.warn`. */
+  warn?: (message: string) => void;
+}
+
+export const DEFAULT_HISTORY_SIZE = 10_000;
+/** Appends committed in one transaction at most: bounds how long one commit holds the event loop. */
+const MAX_BATCH = 1000;
+/** Beyond this many exact topics a page scans the log instead of merging per-topic index reads. */
+const MAX_INDEXED_TOPICS = 64;
+
+interface PendingAppend {
+  readonly input: EventInput;
+  readonly resolve: (event: StoredEvent) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface EventRow {
+  seq: number;
+  supplied_id: string | null;
+  time: number;
+  topics: string;
+  data: string;
+  type: string | null;
+  retry: number | null;
+  private: number;
+}
+
+/**
+ * Durable store in an embedded SQLite file (WAL mode): the history survives restarts and crashes of
+ * the hub. Generated ids are `<epoch>-<sequence>`, the epoch belonging to the data directory, so an
+ * id issued before a restart resumes exactly and one from another directory is unknown.
+ *
+ * Group commit: appends arriving in the same turn of the event loop are written in one transaction
+ * with one sync, and each is resolved (and delivered to live listeners, in order) only once that
+ * transaction has committed. Open it with `SqliteStore.open`.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly file: string;
+  readonly epoch: string;
+  private readonly db: Connection;
+  private readonly retention: Retention;
+  private readonly now: () => number;
+  private readonly warn: (message: string) => void;
+  private readonly statements: ReturnType<typeof prepare>;
+  private readonly listeners = new Set<LiveListener>();
+  private pending: PendingAppend[] = [];
+  private flushScheduled = false;
+  /** Sequence of the newest committed event (or of the newest ever deleted, when none is left). */
+  private lastSeq: number;
+  /** Time of the newest committed event: times never decrease along the log. */
+  private lastTime: number;
+  private closed = false;
+  /** Transactions committed by appends (group commit: usually far fewer than appends). */
+  commits = 0;
+
+  /** Opens or creates the history in `options.dataDir`; throws StoreOpenError when it cannot. */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    return new SqliteStore(options);
+  }
+
+  private constructor(options: SqliteStoreOptions) {
+    const historySize = options.historySize ?? DEFAULT_HISTORY_SIZE;
+    if (!Number.isSafeInteger(historySize) || historySize < 1) {
+      throw new RangeError(`historySize must be a positive integer, got ${historySize}`);
+    }
+    this.now = options.now ?? Date.now;
+    this.warn = options.warn ?? ((message) => console.warn(`ssehub sqlite store: ${message}`));
+    const { db, file, epoch } = openDatabase(options.dataDir, options.sync ?? 'full');
+    this.db = db;
+    this.file = file;
+    this.epoch = epoch;
+    this.statements = prepare(db);
+    const newest = this.statements.newest.get() as EventRow | undefined;
+    this.lastTime = newest?.time ?? 0;
+    this.retention = new Retention(
+      db,
+      { historySize, maxAgeMs: options.maxAgeMs, perTopic: options.historyPerTopic },
+      () => this.lastSeq,
+      this.now,
+      this.warn,
+    );
+    this.lastSeq = Math.max(newest?.seq ?? 0, this.retention.deleted);
+  }
+
+  append(input: EventInput): Promise<StoredEvent> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ input, resolve, reject });
+      if (this.flushScheduled) return;
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    });
+  }
+
+  locate(lastEventId: string): Promise<ResumePoint> {
+    if (lastEventId === EARLIEST) return Promise.resolve({ ok: true, cursor: EARLIEST });
+    const floor = this.retention.floor();
+    const supplied = this.statements.bySuppliedId.get(lastEventId, floor) as { seq: number } | undefined;
+    if (supplied) return Promise.resolve({ ok: true, cursor: this.cursorOf(supplied.seq) });
+    const seq = this.generatedSequence(lastEventId);
+    if (seq === undefined || seq > this.lastSeq) return Promise.resolve({ ok: false, reason: 'unknown' });
+    // The event right before the oldest retained one is still a valid resume point: nothing is missed.
+    if (seq < floor) return Promise.resolve({ ok: false, reason: 'expired' });
+    return Promise.resolve({ ok: true, cursor: this.cursorOf(seq) });
+  }
+
+  readPage(request: PageRequest): Promise<HistoryPage> {
+    try {
+      return Promise.resolve(this.page(request));
+    } catch (error) {
+      return Promise.reject(unavailable('could not read the history', error));
+    }
+  }
+
+  head(): Promise<string> {
+    const row = this.statements.newestAbove.get(this.retention.floor()) as EventRow | undefined;
+    return Promise.resolve(row ? (row.supplied_id ?? this.cursorOf(row.seq)) : EARLIEST);
+  }
+
+  onEvent(listener: LiveListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The live feed is this process's own commits: it never skips an event. */
+  onFeedGap(): () => void {
+    return () => undefined;
+  }
+
+  compareCursors(a: string, b: string): number {
+    return cursorSequence(a) - cursorSequence(b);
+  }
+
+  isReady(): boolean {
+    return !this.closed;
+  }
+
+  /** Commits the appends already accepted, then closes the file (releasing its lock). */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.flush();
+    this.closed = true;
+    this.retention.close();
+    this.listeners.clear();
+    this.db.close();
+    return Promise.resolve();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.closed || this.pending.length === 0) return;
+    const batch = this.pending.splice(0, MAX_BATCH);
+    if (this.pending.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    let events: StoredEvent[];
+    try {
+      // One time for the whole batch, never before the previous one: age limits rely on it.
+      const time = Math.max(this.now(), this.lastTime);
+      events = this.db.transaction(() => batch.map(({ input }, index) => this.insert(input, index, time)))();
+    } catch (error) {
+      const failure = unavailable('could not store the event', error);
+      for (const { reject } of batch) reject(failure);
+      return;
+    }
+    this.commits++;
+    const last = events[events.length - 1] as StoredEvent;
+    this.lastSeq = cursorSequence(last.cursor);
+    this.lastTime = last.time;
+    const topics = new Set<string>();
+    for (const [index, event] of events.entries()) {
+      for (const topic of event.topics) topics.add(topic);
+      this.deliver(event);
+      batch[index]?.resolve(event);
+    }
+    this.retention.appended(topics);
+  }
+
+  /** Inserts one event of the batch being committed (sequences follow the last committed one). */
+  private insert(input: EventInput, index: number, time: number): StoredEvent {
+    const seq = this.lastSeq + 1 + index;
+    const cursor = this.cursorOf(seq);
+    const topics = JSON.stringify(input.topics);
+    this.statements.insertEvent.run(
+      seq,
+      input.id ?? null,
+      time,
+      topics,
+      input.data,
+      input.type ?? null,
+      input.retry ?? null,
+      input.private ? 1 : 0,
+    );
+    for (const topic of new Set(input.topics)) this.statements.insertTopic.run(seq, topic);
+    return {
+      id: input.id ?? cursor,
+      cursor,
+      topics: input.topics,
+      data: input.data,
+      type: input.type,
+      retry: input.retry,
+      private: input.private ?? false,
+      time,
+    };
+  }
+
+  private deliver(event: StoredEvent): void {
+    // The event is stored: a failing listener must neither hide it from the others nor fail the append.
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.warn(`a live listener threw: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+
+  private page({ after, limit, topics }: PageRequest): HistoryPage {
+    const floor = this.retention.floor();
+    const afterSeq = cursorSequence(after);
+    if (after !== EARLIEST && afterSeq < floor) return { ok: false, reason: 'expired' };
+    if (after !== EARLIEST && this.retention.missedTopicTrim(afterSeq, topics)) {
+      return { ok: false, reason: 'expired' };
+    }
+    const from = Math.max(afterSeq, floor);
+    const rows =
+      topics !== undefined && topics.length <= MAX_INDEXED_TOPICS
+        ? this.rowsOfTopics(topics, from, limit)
+        : (this.statements.pageAll.all(from, limit) as EventRow[]);
+    const events = rows.map((row) => this.eventOf(row));
+    if (events.length === limit) {
+      return { ok: true, events, through: (events[events.length - 1] as StoredEvent).cursor, end: false };
+    }
+    const newest = Math.max(afterSeq, this.lastSeq);
+    const through = newest === 0 ? after : this.cursorOf(newest);
+    return { ok: true, events, through, end: true };
+  }
+
+  /** The first `limit` events after `from` carrying one of `topics`, through the topic index. */
+  private rowsOfTopics(topics: readonly string[], from: number, limit: number): EventRow[] {
+    const sequences = new Set<number>();
+    for (const topic of new Set(topics)) {
+      for (const { seq } of this.statements.topicPage.all(topic, from, limit) as { seq: number }[]) {
+        sequences.add(seq);
+      }
+    }
+    const wanted = [...sequences].sort((a, b) => a - b).slice(0, limit);
+    return wanted.map((seq) => this.statements.bySeq.get(seq) as EventRow);
+  }
+
+  private eventOf(row: EventRow): StoredEvent {
+    const cursor = this.cursorOf(row.seq);
+    return {
+      id: row.supplied_id ?? cursor,
+      cursor,
+      topics: JSON.parse(row.topics) as string[],
+      data: row.data,
+      type: row.type ?? undefined,
+      retry: row.retry ?? undefined,
+      private: row.private === 1,
+      time: row.time,
+    };
+  }
+
+  private cursorOf(seq: number): string {
+    return `${this.epoch}-${seq}`;
+  }
+
+  /** The sequence in an id this data directory generated, or undefined for any other string. */
+  private generatedSequence(id: string): number | undefined {
+    const dash = id.lastIndexOf('-');
+    if (dash <= 0 || id.slice(0, dash) !== this.epoch) return undefined;
+    const digits = id.slice(dash + 1);
+    return /^[1-9][0-9]{0,15}$/.test(digits) ? Number(digits) : undefined;
+  }
+}
+
+/** The sequence number in a cursor; `EARLIEST` is 0, before every stored event. */
+function cursorSequence(cursor: string): number {
+  return cursor === EARLIEST ? 0 : Number(cursor.slice(cursor.lastIndexOf('-') + 1));
+}
+
+function unavailable(what: string, error: unknown): StoreUnavailableError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreUnavailableError(`${what}: ${reason}`, { cause: error });
+}
+
+function prepare(db: Connection) {
+  return {
+    insertEvent: db.prepare(
+      'INSERT INTO events (seq, supplied_id, time, topics, data, type, retry, private) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    insertTopic: db.prepare('INSERT INTO event_topics (seq, topic) VALUES (?, ?)'),
+    newest: db.prepare('SELECT * FROM events ORDER BY seq DESC LIMIT 1'),
+    newestAbove: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq DESC LIMIT 1'),
+    bySuppliedId: db.prepare('SELECT seq FROM events WHERE supplied_id = ? AND seq > ? ORDER BY seq LIMIT 1'),
+    bySeq: db.prepare('SELECT * FROM events WHERE seq = ?'),
+    pageAll: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
+    topicPage: db.prepare('SELECT seq FROM event_topics WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?'),
+  };
+}
