@@ -4,9 +4,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 export interface RunningSystem {
@@ -223,7 +224,7 @@ async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
 }
 
 /** The standalone hub, as users run it: `node dist/server/cli.js` (after `npm run build`). */
-function ssehubCli(name: string, store: 'memory' | 'redis', cli = SSEHUB_CLI): SystemDefinition {
+function ssehubCli(name: string, store: 'memory' | 'redis' | 'sqlite', cli = SSEHUB_CLI): SystemDefinition {
   return {
     name,
     unavailable: () => {
@@ -234,6 +235,8 @@ function ssehubCli(name: string, store: 'memory' | 'redis', cli = SSEHUB_CLI): S
     },
     async start(options) {
       const redis = store === 'redis' ? await startRedis() : undefined;
+      // A fresh history per run: a previous run's events would otherwise be replayed.
+      const dataDir = store === 'sqlite' ? mkdtempSync(path.join(os.tmpdir(), 'ssehub-bench-')) : undefined;
       const port = await freePort();
       const child = spawn(process.execPath, [...(options.nodeFlags ?? []), cli], {
         cwd: repoRoot,
@@ -248,6 +251,8 @@ function ssehubCli(name: string, store: 'memory' | 'redis', cli = SSEHUB_CLI): S
           // The bench publishes up to 1,000 events/s from one client; the open hub must not throttle it.
           SSEHUB_PUBLISH_RATE: '0',
           ...(redis ? { SSEHUB_REDIS_URL: redis.url } : {}),
+          ...(store === 'memory' ? { SSEHUB_STORE: 'memory' } : {}),
+          ...(dataDir ? { SSEHUB_STORE: 'sqlite', SSEHUB_DATA_DIR: dataDir } : {}),
         },
       });
       // The open-hub warning is expected here; anything else on stderr is shown.
@@ -275,6 +280,7 @@ function ssehubCli(name: string, store: 'memory' | 'redis', cli = SSEHUB_CLI): S
           child.kill('SIGTERM');
           await waitForExit(child, 15_000);
           await redis?.stop();
+          if (dataDir) rmSync(dataDir, { recursive: true, force: true });
         },
       };
     },
@@ -353,6 +359,7 @@ const nchan: SystemDefinition = {
 export const ALL_SYSTEMS: SystemDefinition[] = [
   ssehubCli('ssehub', 'memory'),
   ssehubCli('ssehub-redis', 'redis'),
+  ssehubCli('ssehub-sqlite', 'sqlite'),
   // A/B runs of a change: copy dist/ aside before it (cp -r dist bench/results/before) and name the copy.
   ssehubCli(
     'ssehub-before',

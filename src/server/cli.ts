@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { isLoopback } from './loopback.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
-import { StoreUnavailableError } from '../store/errors.js';
+import { StoreOpenError, StoreUnavailableError } from '../store/errors.js';
 import type { Store } from '../store/types.js';
 
 async function main(): Promise<void> {
@@ -40,6 +40,10 @@ async function main(): Promise<void> {
         `ssehub: cannot connect to Redis at ${redactUrl(config.redisUrl)}: ${error.message}\n`,
       );
       process.exit(1);
+    }
+    if (error instanceof StoreOpenError) {
+      process.stderr.write(`ssehub: ${error.message}\n`);
+      process.exit(2);
     }
     throw error;
   }

@@ -72,6 +72,11 @@ export const pemFile: Parser<string | undefined> = (raw, name) => {
   return path;
 };
 
+/** The stores that need no server; Redis is chosen by giving its URL. */
+export const EMBEDDED_STORES = ['sqlite', 'memory'] as const;
+/** Kept in step with the sqlite store's `SyncLevel` (not imported: the config must not load SQLite). */
+export const SYNC_OPTIONS = ['full', 'normal'] as const;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const boolean: Parser<boolean> = (raw, name) => {
@@ -153,12 +158,49 @@ export const OPTIONS = [
     parse: integer(0),
   }),
   option({
+    key: 'store',
+    flag: '--store',
+    env: ['SSEHUB_STORE'],
+    description:
+      'Where history is kept when --redis is not set: `sqlite`, a file in --data-dir that survives restarts and crashes, or `memory`, lost when the hub stops',
+    default: 'sqlite' as (typeof EMBEDDED_STORES)[number],
+    parse: oneOf(EMBEDDED_STORES),
+  }),
+  option({
+    key: 'dataDir',
+    flag: '--data-dir',
+    env: ['SSEHUB_DATA_DIR'],
+    description:
+      'Directory of the sqlite store (created if missing); one running hub per directory, another one refuses to start',
+    default: './ssehub-data',
+    parse: text,
+  }),
+  option({
+    key: 'sync',
+    flag: '--sync',
+    env: ['SSEHUB_SYNC'],
+    description:
+      'sqlite store: `full` syncs each commit to disk before publishes are answered (survives power loss); `normal` survives a hub crash but may lose the last commits on power loss',
+    default: 'full' as (typeof SYNC_OPTIONS)[number],
+    parse: oneOf(SYNC_OPTIONS),
+  }),
+  option({
+    key: 'historyPerTopic',
+    flag: '--history-per-topic',
+    env: ['SSEHUB_HISTORY_PER_TOPIC'],
+    description:
+      'sqlite store: also retain at most this many events per topic (0: no per-topic limit); a resume from before a trimmed event of its topics is reset',
+    default: 0,
+    parse: integer(0, 10_000_000),
+  }),
+  option({
     key: 'redisUrl',
     flag: '--redis',
     env: ['SSEHUB_REDIS_URL'],
-    description: 'Store events in Redis Streams at this URL, shared by every hub using it',
+    description:
+      'Store events in Redis Streams at this URL, shared by every hub using it (instead of --store)',
     default: undefined as string | undefined,
-    defaultText: 'none (in-memory store)',
+    defaultText: 'none (--store)',
     parse: redisUrl,
   }),
   option({
@@ -495,6 +537,9 @@ function checkCombinations(config: HubConfig): void {
     throw new ConfigError(
       config.tlsCert === undefined ? '--tls-key: needs --tls-cert too' : '--tls-cert: needs --tls-key too',
     );
+  }
+  if (config.historyPerTopic > 0 && (config.store !== 'sqlite' || config.redisUrl !== undefined)) {
+    throw new ConfigError('--history-per-topic: only the sqlite store keeps a per-topic limit');
   }
 }
 

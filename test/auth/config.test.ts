@@ -173,7 +173,7 @@ describe('the command line', () => {
         process.execPath,
         ['--import', 'tsx', 'src/server/cli.ts', '--port', '0', '--no-demo'],
         {
-          env: { PATH: process.env.PATH ?? '', ...env },
+          env: { PATH: process.env.PATH ?? '', SSEHUB_STORE: 'memory', ...env },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );

@@ -5,6 +5,12 @@ import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(REPO_ROOT, 'src', 'server', 'cli.ts');
+/**
+ * Hubs started by tests keep their history in memory unless a test asks for a store (`--store`
+ * and `--redis` flags win over the environment): the default sqlite store would put every test
+ * hub on the one `./ssehub-data` directory, where only one may run.
+ */
+export const MEMORY_STORE_UNLESS_GIVEN = { SSEHUB_STORE: 'memory' } as const;
 
 export interface ExitResult {
   code: number | null;
@@ -18,6 +24,7 @@ export function runHubCli(args: readonly string[], timeoutMs = 15_000): Promise<
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
       cwd: REPO_ROOT,
+      env: { ...process.env, ...MEMORY_STORE_UNLESS_GIVEN },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -75,7 +82,11 @@ export class HubProcess {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', CLI, '--host', '127.0.0.1', '--port', String(port), '--no-demo', ...this.args],
-      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...MEMORY_STORE_UNLESS_GIVEN },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     this.child = child;
     child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));

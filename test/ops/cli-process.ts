@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MEMORY_STORE_UNLESS_GIVEN } from '../helpers/hub-process.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'src/server/cli.ts');
@@ -61,7 +62,7 @@ export function runBuiltCli(args: readonly string[], env: Record<string, string>
 
 function spawnCli(args: readonly string[], env: Record<string, string>): CliProcess {
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, ...env, NO_COLOR: '1' },
+    env: { ...process.env, ...MEMORY_STORE_UNLESS_GIVEN, ...env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
