@@ -35,15 +35,18 @@ describe('deploy storm on the sqlite store', () => {
     for (let n = 0; n < SUBSCRIBERS; n++) subscribers.push(new RawSubscriber(port, topicOf(n)));
     await Promise.all(subscribers.map((subscriber) => subscriber.start()));
 
-    // The publisher: events e0, e1, … round-robin over the topics, each retried until accepted.
+    // The publisher: events e0, e1, … round-robin over the topics, each retried until accepted. A
+    // connection that breaks after the request was sent (one the closing hub had not yet accepted
+    // is reset) leaves the outcome unknown: that event may arrive, at most once.
     const published: { topic: string; data: string; id: string }[] = [];
+    const unknown = new Set<string>();
     let publishing = true;
     const publisher = (async () => {
       for (let n = 0; publishing; n++) {
         const topic = topicOf(n);
         const id = await publishUntilAccepted(port, topic, `e${n}`);
-        if (id === undefined) throw new Error(`publish of e${n} broke off without an answer`);
-        published.push({ topic, data: `e${n}`, id });
+        if (id === undefined) unknown.add(`e${n}`);
+        else published.push({ topic, data: `e${n}`, id });
       }
     })();
 
@@ -51,8 +54,7 @@ describe('deploy storm on the sqlite store', () => {
       while (published.length < count) await new Promise((resolve) => setTimeout(resolve, 20));
     };
     await waitForPublished(100);
-    await hub.kill('SIGTERM');
-    await waitForPublished(published.length); // no-op: the publisher keeps retrying meanwhile
+    await hub.kill('SIGTERM'); // the publisher keeps retrying meanwhile
     await hub.restart();
     const restartedAt = published.length;
     await waitForPublished(restartedAt + 100);
@@ -64,15 +66,16 @@ describe('deploy storm on the sqlite store', () => {
     await Promise.all(
       subscribers.map((subscriber, n) => {
         const want = expected.get(topicOf(n)) ?? [];
-        return subscriber.waitFor((events) => events.length >= want.length, 60_000);
+        const known = (events: readonly { data: string }[]) => events.filter((e) => !unknown.has(e.data));
+        return subscriber.waitFor((events) => known(events).length >= want.length, 60_000);
       }),
     );
     for (const [n, subscriber] of subscribers.entries()) {
       expect(subscriber.resets, `subscriber ${n}`).toEqual([]);
-      expect(
-        subscriber.events.map((e) => e.data),
-        `subscriber ${n}`,
-      ).toEqual(expected.get(topicOf(n)));
+      const received = subscriber.events.map((e) => e.data);
+      expect(new Set(received).size, `subscriber ${n} got a duplicate`).toBe(received.length);
+      const known = received.filter((data) => !unknown.has(data));
+      expect(known, `subscriber ${n}`).toEqual(expected.get(topicOf(n)));
       expect(subscriber.connections, `subscriber ${n} reconnected`).toBeGreaterThanOrEqual(2);
     }
   }, 180_000);

@@ -144,7 +144,8 @@ export class SqliteStore implements Store {
 
   head(): Promise<string> {
     const row = this.statements.newestAbove.get(this.retention.floor()) as EventRow | undefined;
-    return Promise.resolve(row ? (row.supplied_id ?? this.cursorOf(row.seq)) : EARLIEST);
+    // A cursor, never a supplied id: a supplied id could name a private update.
+    return Promise.resolve(row ? this.cursorOf(row.seq) : EARLIEST);
   }
 
   onEvent(listener: LiveListener): () => void {
@@ -323,7 +324,7 @@ function prepare(db: Connection) {
     ),
     insertTopic: db.prepare('INSERT INTO event_topics (seq, topic) VALUES (?, ?)'),
     newest: db.prepare('SELECT * FROM events ORDER BY seq DESC LIMIT 1'),
-    newestAbove: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq DESC LIMIT 1'),
+    newestAbove: db.prepare('SELECT seq FROM events WHERE seq > ? ORDER BY seq DESC LIMIT 1'),
     bySuppliedId: db.prepare('SELECT seq FROM events WHERE supplied_id = ? AND seq > ? ORDER BY seq LIMIT 1'),
     bySeq: db.prepare('SELECT * FROM events WHERE seq = ?'),
     pageAll: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
