@@ -1,5 +1,5 @@
 /**
- * Publish throughput of the standalone hub over HTTP, per store, in one run: sequential (one
+ * Publish throughput of the standalone hub (`npm run bench:publish`) over HTTP, per store, in one run: sequential (one
  * publisher, one keep-alive connection) and with 64 concurrent publishers on keep-alive connections.
  *
  *   node --import tsx bench/publish-throughput.ts [--seconds 5] [--stores memory,sqlite,sqlite-normal,redis-aof]
