@@ -10,6 +10,7 @@ import type {
   StoredEvent,
 } from '../types.js';
 import { EARLIEST } from '../types.js';
+import { checkSuppliedId, repeatedOrConflict } from '../supplied-ids.js';
 import { openDatabase } from './database.js';
 import type { SyncLevel } from './database.js';
 import { Retention } from './retention.js';
@@ -36,6 +37,18 @@ export const DEFAULT_HISTORY_SIZE = 10_000;
 const MAX_BATCH = 1000;
 /** Beyond this many exact topics a page scans the log instead of merging per-topic index reads. */
 const MAX_INDEXED_TOPICS = 64;
+
+/** What one append of a batch came to: a stored event, a retained one it repeats, or a refusal. */
+type AppendOutcome =
+  | { readonly event: StoredEvent; readonly stored: boolean; readonly error?: undefined }
+  | { readonly error: Error };
+
+/** `<epoch>-<sequence>`, the epoch 12 hex digits: refused as a supplied id, issued here or not. */
+const SQLITE_ID_SHAPE = /^[0-9a-f]{12}-[1-9][0-9]{0,15}$/;
+
+function isSqliteIdShape(id: string): boolean {
+  return SQLITE_ID_SHAPE.test(id);
+}
 
 interface PendingAppend {
   readonly input: EventInput;
@@ -114,6 +127,11 @@ export class SqliteStore implements Store {
 
   append(input: EventInput): Promise<StoredEvent> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
+    try {
+      checkSuppliedId(input.id, isSqliteIdShape, '<epoch>-<sequence>');
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     return new Promise((resolve, reject) => {
       this.pending.push({ input, resolve, reject });
       if (this.flushScheduled) return;
@@ -185,32 +203,67 @@ export class SqliteStore implements Store {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
-    let events: StoredEvent[];
+    let outcomes: AppendOutcome[];
     try {
       // One time for the whole batch, never before the previous one: age limits rely on it.
       const time = Math.max(this.now(), this.lastTime);
-      events = this.db.transaction(() => batch.map(({ input }, index) => this.insert(input, index, time)))();
+      outcomes = this.db.transaction(() => this.insertBatch(batch, time))();
     } catch (error) {
       const failure = unavailable('could not store the event', error);
       for (const { reject } of batch) reject(failure);
       return;
     }
     this.commits++;
-    const last = events[events.length - 1] as StoredEvent;
-    this.lastSeq = cursorSequence(last.cursor);
-    this.lastTime = last.time;
     const topics = new Set<string>();
-    for (const [index, event] of events.entries()) {
-      for (const topic of event.topics) topics.add(topic);
-      this.deliver(event);
-      batch[index]?.resolve(event);
+    for (const [index, outcome] of outcomes.entries()) {
+      const waiter = batch[index] as PendingAppend;
+      if (outcome.error) {
+        waiter.reject(outcome.error);
+        continue;
+      }
+      if (outcome.stored) {
+        this.lastSeq = cursorSequence(outcome.event.cursor);
+        this.lastTime = outcome.event.time;
+        for (const topic of outcome.event.topics) topics.add(topic);
+        this.deliver(outcome.event);
+      }
+      waiter.resolve(outcome.event);
     }
     this.retention.appended(topics);
   }
 
-  /** Inserts one event of the batch being committed (sequences follow the last committed one). */
-  private insert(input: EventInput, index: number, time: number): StoredEvent {
-    const seq = this.lastSeq + 1 + index;
+  /**
+   * Inserts a batch in one transaction. A supplied id already retained (or taken earlier in the
+   * batch) stores nothing: an identical repeat answers the original, anything else is refused.
+   */
+  private insertBatch(batch: readonly PendingAppend[], time: number): AppendOutcome[] {
+    let seq = this.lastSeq;
+    const takenInBatch = new Map<string, StoredEvent>();
+    const floor = this.retention.floor();
+    return batch.map(({ input }): AppendOutcome => {
+      if (input.id !== undefined) {
+        const retained = takenInBatch.get(input.id) ?? this.retainedBySuppliedId(input.id, floor);
+        if (retained !== undefined) {
+          try {
+            return { event: repeatedOrConflict(input, retained), stored: false };
+          } catch (error) {
+            return { error: error as Error };
+          }
+        }
+      }
+      const event = this.insert(input, ++seq, time);
+      if (input.id !== undefined) takenInBatch.set(input.id, event);
+      return { event, stored: true };
+    });
+  }
+
+  private retainedBySuppliedId(id: string, floor: number): StoredEvent | undefined {
+    const row = this.statements.bySuppliedId.get(id, floor) as { seq: number } | undefined;
+    return row === undefined ? undefined : this.eventOf(this.statements.bySeq.get(row.seq) as EventRow);
+  }
+
+  /** Inserts one event at `seq`. */
+  private insert(input: EventInput, seq: number, time: number): StoredEvent {
     const cursor = this.cursorOf(seq);
     const topics = JSON.stringify(input.topics);
     this.statements.insertEvent.run(
