@@ -1,3 +1,4 @@
+import { RESET_EVENT_TYPE } from '../protocol/constants.js';
 import { EventStreamParser, EventTooLargeError } from '../protocol/parse.js';
 import type { ParsedEvent } from '../protocol/parse.js';
 import { backoffPolicy, MAX_TIMER_MS, retryDelay } from './backoff.js';
@@ -16,8 +17,6 @@ import type {
   StateChange,
 } from './types.js';
 
-/** The hub's "cannot resume here" event type (see the hub's frame.ts). */
-const RESET_EVENT_TYPE = 'ssehub-reset';
 const DEFAULT_HEARTBEAT_TIMEOUT_MS = 45_000;
 const DEFAULT_MAX_AUTH_ATTEMPTS = 3;
 const DEFAULT_MAX_EVENT_LENGTH = 16 * 1024 * 1024;

@@ -1,6 +1,5 @@
+import { DEFAULT_BODY_BUDGET_BYTES } from '../defaults.js';
 import { HttpError } from './errors.js';
-
-export const DEFAULT_BODY_BUDGET_BYTES = 64 * 1024 * 1024;
 
 /**
  * The bytes of request bodies the hub holds at once, across all requests: each body reserves its

@@ -2,9 +2,6 @@ import type { IncomingMessage } from 'node:http';
 import type { BodyReservation } from './body-budget.js';
 import { HttpError } from './errors.js';
 
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
-
 export interface BodyLimits {
   /** Largest body; a larger one is refused with 413 before it is buffered. */
   maxBytes: number;

@@ -13,4 +13,5 @@ export { ConnectionAdmission } from './admission.js';
 export type { AdmissionOptions } from './admission.js';
 export { createDisconnectHandler, DISCONNECT_PATH, subjectRightsTopic } from './disconnect.js';
 export type { DisconnectHandlerOptions } from './disconnect.js';
-export { BodyBudget, DEFAULT_BODY_BUDGET_BYTES } from './body-budget.js';
+export { BodyBudget } from './body-budget.js';
+export { DEFAULT_BODY_BUDGET_BYTES } from '../defaults.js';

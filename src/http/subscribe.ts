@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hub, SubscriptionStart, Subscription } from '../hub/hub.js';
+import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS } from '../defaults.js';
 import { ConnectionAdmission } from './admission.js';
 import type { AdmissionOptions } from './admission.js';
 import type { Authorizer } from './authorizer.js';
@@ -31,8 +32,8 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
  */
 export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOptions = {}): RequestHandler {
   const authorizer = options.authorizer ?? openAccess;
-  const maxTopics = options.maxTopicsPerSubscription ?? 1000;
-  const maxTopicLength = options.maxTopicLength ?? 2048;
+  const maxTopics = options.maxTopicsPerSubscription ?? DEFAULT_MAX_TOPICS;
+  const maxTopicLength = options.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
   const admission = new ConnectionAdmission(options);
 
   return (req, res) => {

@@ -1,3 +1,4 @@
+import { RESET_EVENT_TYPE } from '../protocol/constants.js';
 import { encodeComment, encodeMessage } from '../protocol/encode.js';
 import { RESUME_FAILURES } from '../store/types.js';
 import type { StoredEvent } from '../store/types.js';
@@ -28,9 +29,6 @@ export function encodedFrameCount(): number {
 }
 
 export const HEARTBEAT_FRAME = Buffer.from(encodeComment(''));
-
-/** The event type of the signal sent when a subscriber cannot be resumed where it asked. */
-export const RESET_EVENT_TYPE = 'ssehub-reset';
 
 export const RESET_REASONS = [...RESUME_FAILURES, 'malformed'] as const;
 

@@ -1,6 +1,7 @@
 import type { EventInput, HistoryPage, Store, StoredEvent } from '../store/types.js';
 import { EARLIEST } from '../store/types.js';
 import { MemoryStore } from '../store/memory.js';
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_RETRY_MS } from '../defaults.js';
 import { StoreInputError } from '../store/errors.js';
 import { controlCommandOf, controlEvent, isControlEvent } from './control.js';
 import { HEARTBEAT_FRAME, frameOf, openingFrame, resetFrame } from './frame.js';
@@ -126,9 +127,9 @@ export class Hub {
 
   constructor(options: HubOptions = {}) {
     this.store = options.store ?? new MemoryStore();
-    this.retryMs = options.retryMs ?? 3000;
-    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 15_000;
-    this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    this.retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.observer = options.observer ?? {};
     this.now = options.now ?? Date.now;
     this.history = new HistoryReader(this.store);

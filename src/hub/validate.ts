@@ -1,7 +1,8 @@
 import { fieldValueProblem, isValidRetry } from '../protocol/encode.js';
 import type { EventInput } from '../store/types.js';
 import { EARLIEST } from '../store/types.js';
-import { RESET_EVENT_TYPE } from './frame.js';
+import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS } from '../defaults.js';
+import { RESET_EVENT_TYPE } from '../protocol/constants.js';
 
 /** A publish that cannot be accepted as given; `status` is the HTTP status to answer with. */
 export class HubInputError extends Error {
@@ -22,8 +23,8 @@ export interface EventLimits {
 }
 
 export const DEFAULT_EVENT_LIMITS: EventLimits = {
-  maxTopics: 1000,
-  maxTopicLength: 2048,
+  maxTopics: DEFAULT_MAX_TOPICS,
+  maxTopicLength: DEFAULT_MAX_TOPIC_LENGTH,
   maxIdLength: 1024,
   maxTypeLength: 256,
 };

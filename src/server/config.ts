@@ -1,4 +1,18 @@
 import { readFileSync } from 'node:fs';
+import {
+  DEFAULT_BODY_BUDGET_BYTES,
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_HISTORY_SIZE,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  DEFAULT_MAX_TOPIC_LENGTH,
+  DEFAULT_MAX_TOPICS,
+  DEFAULT_REDIS_PREFIX,
+  DEFAULT_RETRY_MS,
+  REDIS_PREFIX_PATTERN,
+  REDIS_PREFIX_RULE,
+} from '../defaults.js';
 import { normalizeOrigin } from '../http/cors.js';
 
 /**
@@ -98,10 +112,8 @@ export const redisUrl: Parser<string | undefined> = (raw, name) => {
 
 export const redisPrefix: Parser<string> = (raw, name) => {
   const value = raw.trim();
-  if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(value)) {
-    throw new ConfigError(
-      `${name}: 1-100 characters of A-Z a-z 0-9 : _ . - expected, got ${JSON.stringify(raw)}`,
-    );
+  if (!REDIS_PREFIX_PATTERN.test(value)) {
+    throw new ConfigError(`${name}: ${REDIS_PREFIX_RULE} expected, got ${JSON.stringify(raw)}`);
   }
   return value;
 };
@@ -119,6 +131,11 @@ export const originList: Parser<string[]> = (raw, name) => {
     throw new ConfigError(`${name}: ${(error as Error).message}`);
   }
 };
+
+/** A byte count as --help and the README show it: `4194304 (4 MiB)`. */
+function mebibytes(bytes: number): string {
+  return `${bytes} (${bytes / (1024 * 1024)} MiB)`;
+}
 
 function option<K extends string, T>(spec: OptionSpec<K, T>): OptionSpec<K, T> {
   return spec;
@@ -146,7 +163,7 @@ export const OPTIONS = [
     flag: '--history-size',
     env: ['SSEHUB_HISTORY_SIZE'],
     description: 'Events retained for resume (Redis keeps at least this many)',
-    default: 10_000,
+    default: DEFAULT_HISTORY_SIZE,
     parse: integer(1, 10_000_000),
   }),
   option({
@@ -208,7 +225,7 @@ export const OPTIONS = [
     flag: '--redis-prefix',
     env: ['SSEHUB_REDIS_PREFIX'],
     description: 'Namespace of the Redis keys; hubs sharing a prefix share one history',
-    default: 'ssehub',
+    default: DEFAULT_REDIS_PREFIX,
     parse: redisPrefix,
   }),
   option({
@@ -216,7 +233,7 @@ export const OPTIONS = [
     flag: '--heartbeat-ms',
     env: ['SSEHUB_HEARTBEAT_MS'],
     description: 'Send a comment on streams idle this long (ms); 0 disables',
-    default: 15_000,
+    default: DEFAULT_HEARTBEAT_MS,
     parse: integer(0),
   }),
   option({
@@ -224,7 +241,7 @@ export const OPTIONS = [
     flag: '--retry-ms',
     env: ['SSEHUB_RETRY_MS'],
     description: 'Reconnection delay sent to clients as `retry:` on connect (ms)',
-    default: 3000,
+    default: DEFAULT_RETRY_MS,
     parse: integer(0),
   }),
   option({
@@ -232,8 +249,8 @@ export const OPTIONS = [
     flag: '--max-body-bytes',
     env: ['SSEHUB_MAX_BODY_BYTES'],
     description: 'Largest publish request body (bytes)',
-    default: 1024 * 1024,
-    defaultText: '1048576 (1 MiB)',
+    default: DEFAULT_MAX_BODY_BYTES,
+    defaultText: mebibytes(DEFAULT_MAX_BODY_BYTES),
     parse: integer(1),
   }),
   option({
@@ -242,7 +259,7 @@ export const OPTIONS = [
     env: ['SSEHUB_BODY_TIMEOUT_MS'],
     description:
       'A publish body must arrive whole within this (ms) once its headers are accepted; slower ones get 408 and the connection is closed (0: no deadline)',
-    default: 10_000,
+    default: DEFAULT_BODY_TIMEOUT_MS,
     parse: integer(0, 600_000),
   }),
   option({
@@ -251,8 +268,8 @@ export const OPTIONS = [
     env: ['SSEHUB_MAX_BODY_BYTES_IN_FLIGHT'],
     description:
       'Request body bytes held at once across all requests; a body past it gets 503 with Retry-After (0: unlimited)',
-    default: 64 * 1024 * 1024,
-    defaultText: '67108864 (64 MiB)',
+    default: DEFAULT_BODY_BUDGET_BYTES,
+    defaultText: mebibytes(DEFAULT_BODY_BUDGET_BYTES),
     parse: integer(0),
   }),
   option({
@@ -260,8 +277,8 @@ export const OPTIONS = [
     flag: '--max-buffered-bytes',
     env: ['SSEHUB_MAX_BUFFERED_BYTES'],
     description: 'A subscriber with more unsent bytes than this is disconnected (it resumes later)',
-    default: 4 * 1024 * 1024,
-    defaultText: '4194304 (4 MiB)',
+    default: DEFAULT_MAX_BUFFERED_BYTES,
+    defaultText: mebibytes(DEFAULT_MAX_BUFFERED_BYTES),
     parse: integer(1024),
   }),
   option({
@@ -269,7 +286,7 @@ export const OPTIONS = [
     flag: '--max-topics',
     env: ['SSEHUB_MAX_TOPICS'],
     description: 'Most topic selectors in one subscription',
-    default: 1000,
+    default: DEFAULT_MAX_TOPICS,
     parse: integer(1),
   }),
   option({
@@ -277,7 +294,7 @@ export const OPTIONS = [
     flag: '--max-topic-length',
     env: ['SSEHUB_MAX_TOPIC_LENGTH'],
     description: 'Longest topic selector in a subscription (characters)',
-    default: 2048,
+    default: DEFAULT_MAX_TOPIC_LENGTH,
     parse: integer(1, 1_000_000),
   }),
   option({

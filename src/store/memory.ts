@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_HISTORY_SIZE } from '../defaults.js';
 import { checkSuppliedId, repeatedOrConflict } from './supplied-ids.js';
 import type {
   EventInput,
@@ -21,8 +22,6 @@ export interface MemoryStoreOptions {
   /** Where a throwing live listener is reported. Default `console.warn`. */
   warn?: (message: string) => void;
 }
-
-export const DEFAULT_HISTORY_SIZE = 10_000;
 
 /** Most events one history page looks at, wanted or not. */
 const PAGE_SCAN_LIMIT = 4096;

@@ -1,5 +1,11 @@
 import { Cluster, Redis, ReplyError } from 'ioredis';
 import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
+import {
+  DEFAULT_HISTORY_SIZE,
+  DEFAULT_REDIS_PREFIX,
+  REDIS_PREFIX_PATTERN,
+  REDIS_PREFIX_RULE,
+} from '../defaults.js';
 import { StoreUnavailableError } from './errors.js';
 import { RedisClock } from './redis-clock.js';
 import { APPEND_SCRIPT, LOCATE_SCRIPT, NEWEST_SCRIPT, PAGE_SCRIPT } from './redis-scripts.js';
@@ -40,8 +46,6 @@ export interface RedisStoreOptions {
   warn?: ((message: string) => void) | undefined;
 }
 
-export const DEFAULT_REDIS_PREFIX = 'ssehub';
-const DEFAULT_HISTORY_SIZE = 10_000;
 const FEED_BATCH_SIZE = 1000;
 /** A blocking read returns at least this often, so a silently dead connection is noticed. */
 const FEED_BLOCK_MS = 5000;
@@ -101,10 +105,8 @@ export class RedisStore implements Store {
 
   private constructor(options: RedisStoreOptions) {
     const prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
-    if (!/^[A-Za-z0-9:_.-]{1,100}$/.test(prefix)) {
-      throw new RangeError(
-        `Redis key prefix must be 1-100 of A-Z a-z 0-9 : _ . -, got ${JSON.stringify(prefix)}`,
-      );
+    if (!REDIS_PREFIX_PATTERN.test(prefix)) {
+      throw new RangeError(`Redis key prefix must be ${REDIS_PREFIX_RULE}, got ${JSON.stringify(prefix)}`);
     }
     const historySize = options.historySize ?? DEFAULT_HISTORY_SIZE;
     if (!Number.isSafeInteger(historySize) || historySize < 1) {

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RESET_EVENT_TYPE } from '../../src/hub/frame.js';
+import { RESET_EVENT_TYPE } from '../../src/protocol/constants.js';
 import { EventStreamParser } from '../../src/protocol/parse.js';
 import type { ParsedEvent } from '../../src/protocol/parse.js';
 import { RedisStore } from '../../src/store/redis.js';

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RESET_EVENT_TYPE } from '../../src/hub/frame.js';
+import { RESET_EVENT_TYPE } from '../../src/protocol/constants.js';
 import { delay, openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { RawStream, TestHub } from '../helpers/hub.js';
 

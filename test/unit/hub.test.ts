@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Hub } from '../../src/hub/hub.js';
 import type { HubObserver } from '../../src/hub/hub.js';
-import { encodedFrameCount, RESET_EVENT_TYPE } from '../../src/hub/frame.js';
+import { encodedFrameCount } from '../../src/hub/frame.js';
+import { RESET_EVENT_TYPE } from '../../src/protocol/constants.js';
 import type { CloseReason } from '../../src/hub/subscriber.js';
 import { HubInputError } from '../../src/hub/validate.js';
 import { MemoryStore } from '../../src/store/memory.js';

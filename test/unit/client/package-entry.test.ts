@@ -23,10 +23,11 @@ describe('ssehub/client entry point', () => {
     expect(run.stdout.trim()).toBe('function function');
   });
 
-  it('is browser-safe: the client and the parser it uses import nothing from Node.js', () => {
+  it('is browser-safe: the client and the parser and constants it uses import nothing from Node.js', () => {
     const files = [
       ...readdirSync(join(root, 'src', 'client')).map((name) => join(root, 'src', 'client', name)),
       join(root, 'src', 'protocol', 'parse.ts'),
+      join(root, 'src', 'protocol', 'constants.ts'),
     ];
     const imports = files.flatMap((file) =>
       [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^;]*?from '([^']+)'/gms)].map(
@@ -34,7 +35,9 @@ describe('ssehub/client entry point', () => {
       ),
     );
     expect(imports.length).toBeGreaterThan(0);
-    const outside = imports.filter((specifier) => !/^\.\/|^\.\.\/protocol\/parse\.js$/.test(specifier));
+    const outside = imports.filter(
+      (specifier) => !/^\.\/|^\.\.\/protocol\/(parse|constants)\.js$/.test(specifier),
+    );
     expect(outside).toEqual([]);
   });
 });
