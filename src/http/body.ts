@@ -73,7 +73,7 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Buff
  */
 export function closingUnreadBody(req: IncomingMessage, error: HttpError): HttpError {
   if (req.complete || req.httpVersionMajor !== 1 || error.headers.Connection !== undefined) return error;
-  return new HttpError(error.status, error.message, { ...error.headers, Connection: 'close' });
+  return error.withHeaders({ Connection: 'close' });
 }
 
 function tooLarge(maxBytes: number): HttpError {

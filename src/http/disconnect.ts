@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hub } from '../hub/hub.js';
-import { StoreUnavailableError } from '../store/errors.js';
 import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
 import { DEFAULT_BODY_TIMEOUT_MS } from '../defaults.js';
-import { closingUnreadBody, readBody } from './body.js';
+import { closingUnreadBody } from './body.js';
 import { BodyBudget } from './body-budget.js';
-import { HttpError, sendError } from './errors.js';
-import { formEncodingOf, parseForm } from './form.js';
+import { answerFor, HttpError, sendError } from './errors.js';
+import { readFormRequest } from './form-request.js';
 import type { RequestHandler } from './subscribe.js';
 
 export const DISCONNECT_PATH = '/.well-known/mercure/disconnect';
@@ -40,8 +39,12 @@ const MAX_SUBJECT_LENGTH = 1024;
  */
 export function createDisconnectHandler(hub: Hub, options: DisconnectHandlerOptions = {}): RequestHandler {
   const authorizer = options.authorizer ?? openAccess;
-  const bodyBudget = options.bodyBudget ?? new BodyBudget();
-  const timeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  const limits = {
+    maxBytes: MAX_BODY_BYTES,
+    timeoutMs: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+    budget: options.bodyBudget ?? new BodyBudget(),
+  };
+  const failure = { action: 'Disconnect not sent', retryAfterSeconds: options.retryAfterSeconds ?? 1 };
   return (req, res) => {
     if (req.method !== 'POST') {
       return sendError(
@@ -50,29 +53,14 @@ export function createDisconnectHandler(hub: Hub, options: DisconnectHandlerOpti
       );
     }
     disconnect(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendError(res, closingUnreadBody(req, error));
-      if (error instanceof StoreUnavailableError) {
-        return sendError(
-          res,
-          new HttpError(503, `Disconnect not sent: ${error.message}`, {
-            'Retry-After': String(options.retryAfterSeconds ?? 1),
-          }),
-        );
-      }
-      options.onError?.(error);
-      sendError(res, new HttpError(500, 'Disconnect not sent: internal error.'));
+      const answer = answerFor(error, failure);
+      if (answer.code === 'internal') options.onError?.(error);
+      sendError(res, closingUnreadBody(req, answer));
     });
   };
 
   async function disconnect(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const encoding = formEncodingOf(req.headers['content-type']);
-    await authorizer.authenticatePublisher?.(req);
-    const reservation = bodyBudget.open();
-    res.once('close', reservation.release);
-    const form = parseForm(
-      await readBody(req, { maxBytes: MAX_BODY_BYTES, timeoutMs, reservation }),
-      encoding,
-    );
+    const form = await readFormRequest(req, res, authorizer, limits);
     const subject = form.get('subject');
     if (subject === null || subject === '') throw new HttpError(400, 'Missing "subject" parameter.');
     if (subject.length > MAX_SUBJECT_LENGTH) {

@@ -5,7 +5,7 @@ import { ConnectionAdmission } from './admission.js';
 import type { AdmissionOptions } from './admission.js';
 import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
-import { HttpError, sendError } from './errors.js';
+import { answerFor, HttpError, sendError } from './errors.js';
 import { headerSafe, queryOf, utf8Header } from './request.js';
 import { ResponseSink } from './sink.js';
 
@@ -35,19 +35,14 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
   const maxTopics = options.maxTopicsPerSubscription ?? DEFAULT_MAX_TOPICS;
   const maxTopicLength = options.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
   const admission = new ConnectionAdmission(options);
+  const failure = { action: 'Subscription failed', retryAfterSeconds: options.retryAfterSeconds ?? 1 };
 
   return (req, res) => {
     subscribe(req, res).catch((error: unknown) => {
-      const failure =
-        error instanceof HttpError
-          ? error
-          : new HttpError(503, 'Subscription failed: the hub could not read its store.');
-      if (!(error instanceof HttpError)) options.onError?.(error);
+      const answer = answerFor(error, failure);
+      if (answer.code === 'internal') options.onError?.(error);
       const extra = options.extraHeaders?.(req);
-      sendError(
-        res,
-        extra ? new HttpError(failure.status, failure.message, { ...failure.headers, ...extra }) : failure,
-      );
+      sendError(res, extra ? answer.withHeaders(extra) : answer);
     });
   };
 

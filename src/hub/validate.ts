@@ -1,15 +1,15 @@
 import { fieldValueProblem, isValidRetry } from '../protocol/encode.js';
 import type { EventInput } from '../store/types.js';
 import { EARLIEST } from '../store/types.js';
+import { SsehubError } from '../errors.js';
 import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS } from '../defaults.js';
 import { RESET_EVENT_TYPE } from '../protocol/constants.js';
 
-/** A publish that cannot be accepted as given; `status` is the HTTP status to answer with. */
-export class HubInputError extends Error {
-  constructor(
-    message: string,
-    readonly status = 400,
-  ) {
+/** A publish that cannot be accepted as given; the message names the first problem. */
+export class HubInputError extends SsehubError {
+  readonly code = 'invalid_input';
+
+  constructor(message: string) {
     super(message);
     this.name = 'HubInputError';
   }

@@ -1,9 +1,13 @@
+import { SsehubError } from '../errors.js';
+
 /**
- * The store could not take or read events right now (connection lost, timeout). The HTTP layer
- * answers 503 with `Retry-After`: the event was not stored, will not be, and may be published
- * again (a store raises it for an append only once that holds; see RedisStore.append).
+ * The store could not take or read events right now (connection lost, timeout). The event was not
+ * stored, will not be, and may be published again (a store raises it for an append only once that
+ * holds; see RedisStore.append). The HTTP layer answers 503 with `Retry-After`.
  */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends SsehubError {
+  readonly code = 'store_unavailable';
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
@@ -11,13 +15,13 @@ export class StoreUnavailableError extends Error {
 }
 
 /**
- * The store refuses this append as given, and stored nothing: `status` is the HTTP answer (400 for
- * an id the store reserves, 409 for a supplied id already used by a different retained event).
+ * The store refuses this append as given, and stored nothing: `invalid_input` for an id the store
+ * reserves, `conflict` for a supplied id already used by a different retained event.
  */
-export class StoreInputError extends Error {
+export class StoreInputError extends SsehubError {
   constructor(
     message: string,
-    readonly status: 400 | 409,
+    readonly code: 'invalid_input' | 'conflict',
   ) {
     super(message);
     this.name = 'StoreInputError';

@@ -15,11 +15,12 @@ export function checkSuppliedId(
   generatedShape: string,
 ): void {
   if (id === undefined) return;
-  if (id === EARLIEST) throw new StoreInputError('"id" "earliest" is reserved for a full replay.', 400);
+  if (id === EARLIEST)
+    throw new StoreInputError('"id" "earliest" is reserved for a full replay.', 'invalid_input');
   if (isGeneratedShape(id)) {
     throw new StoreInputError(
       `"id" ${JSON.stringify(id)} has the shape of this hub's own ids (${generatedShape}); choose another.`,
-      400,
+      'invalid_input',
     );
   }
 }
@@ -37,11 +38,11 @@ export function isSamePublish(input: EventInput, event: StoredEvent): boolean {
   );
 }
 
-/** The retained event when the publish repeats it (idempotent retry); otherwise a 409. */
+/** The retained event when the publish repeats it (idempotent retry); otherwise a conflict. */
 export function repeatedOrConflict(input: EventInput, retained: StoredEvent): StoredEvent {
   if (isSamePublish(input, retained)) return retained;
   throw new StoreInputError(
     `"id" ${JSON.stringify(retained.id)} is already used by a different retained event.`,
-    409,
+    'conflict',
   );
 }

@@ -96,11 +96,11 @@ export interface Store {
    * Stores the event and resolves once it is durable in this store; rejects if it could not be.
    *
    * A supplied `id` never shadows another event's id, so a resume always lands on the event the
-   * client saw. Rejected with StoreInputError (400), storing nothing: `earliest`, and any id of the
+   * client saw. Rejected with StoreInputError (code `invalid_input`), storing nothing: `earliest`, and any id of the
    * shape this store generates (whether or not it issued that id). When a retained event already
    * has the supplied id, nothing is stored or delivered: an identical publish (same topics, data,
    * type, retry, private) resolves with that retained event, so a retry after an unknown outcome
-   * is safe; any other is rejected with StoreInputError (409).
+   * is safe; any other is rejected with StoreInputError (code `conflict`).
    *
    * Rejected with StoreUnavailableError when the store could not take the event: then it was not
    * stored and will not be (see the store's own notes for what it can promise).

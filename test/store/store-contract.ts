@@ -55,9 +55,9 @@ async function eventsAfter(store: Store, lastEventId: string): Promise<StoredEve
   return history.ok ? [...history.events] : history.reason;
 }
 
-/** How a refused append must fail: a typed input error with an HTTP status and a one-line reason. */
-function refusedWith(status: 400 | 409, reason: RegExp) {
-  return expect.objectContaining({ name: 'StoreInputError', status, message: expect.stringMatching(reason) });
+/** How a refused append must fail: a typed input error with a stable code and a one-line reason. */
+function refusedWith(code: 'invalid_input' | 'conflict', reason: RegExp) {
+  return expect.objectContaining({ name: 'StoreInputError', code, message: expect.stringMatching(reason) });
 }
 
 function ids(events: readonly StoredEvent[]): string[] {
@@ -316,10 +316,12 @@ export function describeStoreContract(target: StoreContractTarget): void {
       const reserved = [generated.id, newest.id, target.idNewerThan(newest)];
       for (const id of reserved) {
         await expect(store.append(input(9, { id })), id).rejects.toEqual(
-          refusedWith(400, /shape of this hub/),
+          refusedWith('invalid_input', /shape of this hub/),
         );
       }
-      await expect(store.append(input(9, { id: EARLIEST }))).rejects.toEqual(refusedWith(400, /reserved/));
+      await expect(store.append(input(9, { id: EARLIEST }))).rejects.toEqual(
+        refusedWith('invalid_input', /reserved/),
+      );
       expect(await eventsAfter(store, EARLIEST)).toEqual(events);
       // Ordinary ids, even with a dash and digits, stay accepted.
       for (const id of ['order-9912', 'urn:uuid:0b7c-1', '12-ab', '1-2-3', 'v1.2-3']) {
@@ -331,7 +333,7 @@ export function describeStoreContract(target: StoreContractTarget): void {
       const store = await create();
       const seen = await store.append({ topics: ['urn:topic:a'], data: 'seen by the subscriber' });
       const shadow = { topics: ['urn:topic:b'], data: 'shadow', id: seen.id };
-      await expect(store.append(shadow)).rejects.toEqual(refusedWith(400, /shape/));
+      await expect(store.append(shadow)).rejects.toEqual(refusedWith('invalid_input', /shape/));
       const missed = await appendMany(store, 3);
       expect(await eventsAfter(store, seen.id)).toEqual(missed);
     });
@@ -354,7 +356,7 @@ export function describeStoreContract(target: StoreContractTarget): void {
       ];
       for (const change of changes) {
         await expect(store.append({ ...given, ...change }), JSON.stringify(change)).rejects.toEqual(
-          refusedWith(409, /already used by a different retained event/),
+          refusedWith('conflict', /already used by a different retained event/),
         );
       }
       const later = await store.append(input(2));
