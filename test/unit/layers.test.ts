@@ -38,7 +38,7 @@ describe('layers', () => {
     const violations: string[] = [];
     for (const file of sourceFiles(SRC)) {
       const layer = layerOf(file);
-      if (layer === undefined) continue; // src/index.ts re-exports the public API
+      if (layer === undefined) continue; // root files: the checks below
       const allowed = ALLOWED[layer];
       if (allowed === undefined) {
         violations.push(`${relative(SRC, file)}: folder "${layer}" has no rule in this test`);
@@ -52,6 +52,14 @@ describe('layers', () => {
       }
     }
     expect(violations).toEqual([]);
+  });
+
+  it('root files are the public API (index.ts) or leaves every layer may use, importing nothing', () => {
+    const roots = readdirSync(SRC).filter((name) => name.endsWith('.ts') && name !== 'index.ts');
+    expect(roots.sort()).toEqual(['defaults.ts', 'errors.ts']);
+    for (const name of roots) {
+      expect(readFileSync(join(SRC, name), 'utf8'), name).not.toMatch(/^import /m);
+    }
   });
 
   it('the allowed directions themselves have no cycle', () => {
