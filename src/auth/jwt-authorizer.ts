@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { JWTPayload } from 'jose';
-import type { Authorizer, SubscriberGrant } from '../http/authorizer.js';
+import type { Authorizer, RevocationSink, SubscriberGrant } from '../http/authorizer.js';
 import { HttpError } from '../http/errors.js';
 import { isSameOrigin } from '../http/cors.js';
 import { SelectorCache } from '../hub/topic-selector.js';
@@ -46,7 +46,7 @@ const MAX_REVOKED_SUBJECTS = 100_000;
  * receive private updates only for topics their `mercure.subscribe` selectors match. A stream ends
  * when its token expires.
  */
-export class JwtAuthorizer implements Authorizer {
+export class JwtAuthorizer implements Authorizer, RevocationSink {
   private readonly selectors = new SelectorCache();
   private readonly rateLimiter: RateLimiter | undefined;
   /** Subject → tokens issued at or before `cutoff` (seconds) are refused until `until` (ms). */

@@ -27,6 +27,25 @@ export interface Authorizer {
   authorizePublisher(req: IncomingMessage, topics: readonly string[]): Promise<void>;
 }
 
+/**
+ * An optional ability of an authorizer: refusing a subject's tokens issued up to a moment, so that a
+ * client cut off through the disconnect endpoint cannot reconnect with the token it had. The
+ * standalone hub feeds it every cut-off, from any hub sharing the store.
+ */
+export interface RevocationSink {
+  revokeSubject(subject: string, atMs: number): void;
+}
+
+/** Whether an authorizer (or anything) can take revocations: found by its shape, not its class. */
+export function isRevocationSink(value: unknown): value is RevocationSink {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Partial<RevocationSink>).revokeSubject === 'function'
+  );
+}
+
+/** No checks at all: anyone may subscribe to public updates and publish (a development hub). */
 export const openAccess: Authorizer = {
   authorizeSubscriber: () => Promise.resolve({}),
   authenticatePublisher: () => Promise.resolve(),

@@ -18,8 +18,12 @@ export function isControlEvent(event: StoredEvent): boolean {
   return event.topics[0] === CONTROL_TOPIC;
 }
 
-/** The command carried by a control event; undefined for one this version does not understand. */
+/**
+ * The command an event carries: the one place control events are decoded. Undefined for an
+ * ordinary event, and for a control event this version does not understand.
+ */
 export function controlCommandOf(event: StoredEvent): ControlCommand | undefined {
+  if (!isControlEvent(event)) return undefined;
   try {
     const parsed = JSON.parse(event.data) as Partial<ControlCommand>;
     if (parsed.action === 'disconnect' && typeof parsed.subject === 'string') {

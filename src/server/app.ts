@@ -8,17 +8,14 @@ import { dirname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hub } from '../hub/hub.js';
 import type { HubObserver } from '../hub/hub.js';
-import { JwtAuthorizer } from '../auth/jwt-authorizer.js';
 import { authorizerFromSettings } from '../auth/settings.js';
-import { CONTROL_TOPIC, controlCommandOf, isControlEvent } from '../hub/control.js';
 import { CorsPolicy } from '../http/cors.js';
 import { createDisconnectHandler, DISCONNECT_PATH } from '../http/disconnect.js';
 import { createMercureHandler, MERCURE_PATH } from '../http/mercure.js';
 import type { Authorizer } from '../http/authorizer.js';
 import { HttpError, sendError } from '../http/errors.js';
 import { MemoryStore } from '../store/memory.js';
-import type { Store, StoredEvent } from '../store/types.js';
-import { retainedEvents } from '../store/history.js';
+import type { Store } from '../store/types.js';
 import { ConnectionTracker } from '../ops/connections.js';
 import { readiness } from '../ops/health.js';
 import type { Readiness } from '../ops/health.js';
@@ -32,6 +29,7 @@ import type { HubStatus } from '../ops/status.js';
 import { BodyBudget } from '../http/body-budget.js';
 import type { HubConfig } from './config.js';
 import { ConfigError, DEFAULT_CONFIG } from './config.js';
+import { attachRevocationHook } from './revocation.js';
 import { applyRequestTimeouts, connectionsCheckingInterval } from './timeouts.js';
 
 export interface HubServer {
@@ -134,20 +132,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     bodyTimeoutMs: config.bodyTimeoutMs,
     bodyBudget,
   });
-  // Every hub sharing the store hears a cut-off, so each refuses the subject's older tokens.
-  const revokeOn = (event: StoredEvent): void => {
-    const command = isControlEvent(event) ? controlCommandOf(event) : undefined;
-    if (command?.action === 'disconnect' && authorizer instanceof JwtAuthorizer) {
-      authorizer.revokeSubject(command.subject, event.time);
-    }
-  };
-  const detachRevocations = authorizer instanceof JwtAuthorizer ? store.onEvent(revokeOn) : () => undefined;
-  // A hub that starts after a cut-off (a deploy, one more instance) learns it from the history the
-  // store retains; listening waits for that, so no revoked token slips in meanwhile.
-  const revocationsLearned =
-    authorizer instanceof JwtAuthorizer
-      ? learnRevocations(store, revokeOn).catch((error: unknown) => onError(error))
-      : Promise.resolve();
+  const revocations = attachRevocationHook(store, authorizer, onError);
 
   /** Readiness is 503 (load balancers stop routing here); requests are still served. */
   let draining = false;
@@ -319,7 +304,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
       connections.destroyAll();
     }
     await stoppedListening;
-    detachRevocations();
+    revocations.detach();
     await store.close();
     logger?.info('shutdown complete');
   };
@@ -336,7 +321,8 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     readiness: readinessNow,
     status,
     listen: async () => {
-      await revocationsLearned;
+      // A hub that starts after a cut-off refuses the revoked tokens from its first request.
+      await revocations.learned;
       return new Promise<string>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
@@ -435,9 +421,4 @@ function isHubPath(req: IncomingMessage): boolean {
   const url = req.url ?? '/';
   const query = url.indexOf('?');
   return (query === -1 ? url : url.slice(0, query)) === MERCURE_PATH;
-}
-
-/** Replays the retained cut-off commands (only the control topic's events, where a store indexes). */
-async function learnRevocations(store: Store, revokeOn: (event: StoredEvent) => void): Promise<void> {
-  for await (const event of retainedEvents(store, { topics: [CONTROL_TOPIC] })) revokeOn(event);
 }
