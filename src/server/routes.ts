@@ -1,0 +1,127 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CorsPolicy } from '../http/cors.js';
+import { DISCONNECT_PATH } from '../http/disconnect.js';
+import { HttpError, sendError } from '../http/errors.js';
+import { MERCURE_PATH } from '../http/mercure.js';
+import type { RequestHandler } from '../http/subscribe.js';
+import type { ConnectionTracker } from '../ops/connections.js';
+import type { Readiness } from '../ops/health.js';
+import { requestContext, requestIdFrom } from '../ops/logger.js';
+import type { Logger } from '../ops/logger.js';
+import type { HubMetrics } from '../ops/metrics.js';
+import type { HubStatus } from '../ops/status.js';
+import { isDemoPath, serveDemoFile } from './demo-files.js';
+import { sendJson, sendProbe, sendText } from './respond.js';
+import type { GracefulShutdown, InFlightPublishes } from './shutdown.js';
+
+export interface Routes {
+  /** The Mercure endpoint: GET subscribes, POST publishes. */
+  mercure: RequestHandler;
+  disconnect: RequestHandler;
+  /** CORS for the disconnect endpoint (the Mercure handler applies its own). */
+  cors: CorsPolicy;
+  readiness(): Readiness;
+  status(): HubStatus;
+  /** Absent: /metrics is not served. */
+  metrics: HubMetrics | undefined;
+  serveDemo: boolean;
+  shutdown: GracefulShutdown;
+  publishes: InFlightPublishes;
+  connections: ConnectionTracker;
+  /** Where an event stream's request id is kept until its head is written. */
+  streamRequestIds: WeakMap<IncomingMessage, string>;
+  logger: Logger | undefined;
+  onError(error: unknown): void;
+}
+
+/**
+ * The standalone hub's requests: each gets a request id (echoed in `X-Request-Id` and the logs), is
+ * tracked for shutdown, and goes to its path's handler.
+ */
+export function createRouter(routes: Routes): (req: IncomingMessage, res: ServerResponse) => void {
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = pathOf(req);
+    if (path === MERCURE_PATH) return routeHub(routes, req, res);
+    if (path === DISCONNECT_PATH) {
+      if (req.method === 'OPTIONS') return routes.cors.preflight(req, res);
+      routes.cors.apply(req, res);
+      return routes.disconnect(req, res);
+    }
+    if (path === '/healthz') return sendProbe(req, res, 200, 'ok: process alive');
+    if (path === '/readyz') {
+      const now = routes.readiness();
+      return sendProbe(req, res, now.ready ? 200 : 503, now.reason);
+    }
+    if (path === '/status') return sendJson(req, res, routes.status());
+    if (path === '/metrics' && routes.metrics) return serveMetrics(routes.metrics, routes.onError, req, res);
+    if (routes.serveDemo && isDemoPath(path)) return void serveDemoFile(req, res, path);
+    sendError(res, new HttpError(404, `Not found: ${path}. The hub is at ${MERCURE_PATH}.`));
+  };
+
+  return (req, res) => {
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    const stream = req.method === 'GET' && pathOf(req) === MERCURE_PATH;
+    // Event streams add it to their own head: a header set now would be kept for the stream's life.
+    if (stream) routes.streamRequestIds.set(req, requestId);
+    else res.setHeader('X-Request-Id', requestId);
+    routes.connections.trackRequest(req, res, stream);
+    if (routes.logger) logRequest(routes.logger, requestId, req, res);
+    requestContext.run({ requestId }, () => route(req, res));
+  };
+}
+
+/** The Mercure endpoint, refused once shutdown has begun; publishes are counted until answered. */
+function routeHub(routes: Routes, req: IncomingMessage, res: ServerResponse): void {
+  if (routes.shutdown.refusing) {
+    return sendError(
+      res,
+      new HttpError(503, 'Shutting down: reconnect to another instance.', {
+        'Retry-After': '1',
+        // An HTTP/2 response must not carry connection-specific headers.
+        ...(req.httpVersionMajor === 1 ? { Connection: 'close' } : {}),
+      }),
+    );
+  }
+  if (req.method === 'POST') routes.publishes.track(res);
+  routes.mercure(req, res);
+}
+
+function serveMetrics(
+  metrics: HubMetrics,
+  onError: (error: unknown) => void,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  metrics.render().then(
+    (text) => sendText(req, res, 200, metrics.contentType, text),
+    (error: unknown) => {
+      onError(error);
+      sendError(res, new HttpError(500, 'Metrics unavailable.'));
+    },
+  );
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** One line per answered request; event streams are logged by the hub observer instead. */
+function logRequest(logger: Logger, requestId: string, req: IncomingMessage, res: ServerResponse): void {
+  const started = performance.now();
+  res.once('finish', () => {
+    if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
+    const fields = {
+      requestId,
+      method: req.method,
+      path: pathOf(req),
+      status: res.statusCode,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      httpVersion: req.httpVersion,
+    };
+    if (res.statusCode >= 500) logger.warn(fields, 'request failed');
+    else if (res.statusCode >= 400) logger.info(fields, 'request refused');
+    else logger.debug(fields, 'request');
+  });
+}
