@@ -1,34 +1,64 @@
+/**
+ * `ssehub`: the hub, its in-memory store, the Store seam for other stores, and the errors it
+ * raises. Stores with dependencies of their own have their own entry points (`ssehub/redis`), so
+ * importing this one loads none of them.
+ */
+
+/** Fans published events out to subscribers and resumes them after their `Last-Event-ID`. */
 export { Hub } from './hub/hub.js';
-export type {
-  HubOptions,
-  HubObserver,
-  HubStats,
-  SubscribeOptions,
-  Subscription,
-  SubscriptionStart,
-} from './hub/hub.js';
-export type { SubscriberSink, CloseReason } from './hub/subscriber.js';
-export { HubInputError } from './hub/validate.js';
-export { RESET_EVENT_TYPE } from './protocol/constants.js';
+/** The hub's settings: store, `retry:`, heartbeat, per-subscriber buffer bound, observer. */
+export type { HubOptions } from './hub/hub.js';
+/** Optional hooks for metrics and logs. */
+export type { HubObserver } from './hub/hub.js';
+/** Counts returned by `hub.stats()`. */
+export type { HubStats } from './hub/hub.js';
+/** What `hub.subscribe()` takes: topic selectors, the resume point, the sink, the grant. */
+export type { SubscribeOptions } from './hub/hub.js';
+/** An open subscription: its id, where it started, and `close()`. */
+export type { Subscription } from './hub/hub.js';
+/** Where a stream starts, decided before any byte is written. */
+export type { SubscriptionStart } from './hub/hub.js';
+/** Where a subscriber's bytes go (a response, a socket, a test buffer). */
+export type { SubscriberSink } from './hub/subscriber.js';
+/** What an observer may know of a subscriber: a read-only view. */
+export type { SubscriberView } from './hub/subscriber.js';
+/** Why a subscription ended. */
+export type { CloseReason } from './hub/subscriber.js';
+/** The content of the reset event sent when a stream cannot resume where it asked. */
 export type { ResetSignal } from './hub/frame.js';
-export { compileSelector } from './hub/topic-selector.js';
-export type { TopicSelector } from './hub/topic-selector.js';
+/** The SSE event type of that reset signal. */
+export { RESET_EVENT_TYPE } from './protocol/constants.js';
+
+/** The default store: a ring buffer of recent events in this process. */
 export { MemoryStore } from './store/memory.js';
-export { DEFAULT_HISTORY_SIZE, DEFAULT_REDIS_PREFIX } from './defaults.js';
+/** MemoryStore's settings: history size and age. */
 export type { MemoryStoreOptions } from './store/memory.js';
-export { RedisStore } from './store/redis.js';
-export type { RedisStoreOptions } from './store/redis.js';
-export { StoreUnavailableError } from './store/errors.js';
+/** The store seam: implement it to keep events elsewhere. */
+export type { Store } from './store/types.js';
+/** An event as stored, with its id, cursor and time. */
+export type { StoredEvent } from './store/types.js';
+/** An event as published. */
+export type { EventInput } from './store/types.js';
+/** A page of history (`Store.readPage`), or why it cannot be read. */
+export type { HistoryPage } from './store/types.js';
+/** What `Store.readPage` is asked for. */
+export type { PageRequest } from './store/types.js';
+/** Where a `Last-Event-ID` resumes (`Store.locate`), or why it cannot. */
+export type { ResumePoint } from './store/types.js';
+/** Why a resume point cannot be found. */
+export type { ResumeFailure } from './store/types.js';
+/** A listener on a store's live feed. */
+export type { LiveListener } from './store/types.js';
+/** The cursor before the first event ever stored: a full replay. */
 export { EARLIEST } from './store/types.js';
-export type {
-  Store,
-  StoredEvent,
-  EventInput,
-  HistoryPage,
-  PageRequest,
-  ResumePoint,
-  ResumeFailure,
-  LiveListener,
-} from './store/types.js';
-export { encodeMessage, encodeComment, EventStreamParser, EventTooLargeError } from './protocol/index.js';
-export type { SseMessage, ParsedEvent, ParserHandlers, ParserOptions } from './protocol/index.js';
+
+/** The base of every error ssehub raises on purpose; branch on its `code`. */
+export { SsehubError } from './errors.js';
+/** The codes an SsehubError can carry. */
+export type { ErrorCode } from './errors.js';
+/** A publish that cannot be accepted as given (code `invalid_input`). */
+export { HubInputError } from './hub/validate.js';
+/** A store refusing an append as given (code `invalid_input` or `conflict`). */
+export { StoreInputError } from './store/errors.js';
+/** The store cannot take or read events now (code `store_unavailable`); nothing was stored. */
+export { StoreUnavailableError } from './store/errors.js';

@@ -4,7 +4,8 @@
  */
 import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { backoffPolicy, createClient, retryDelay } from '../../../src/client/index.js';
+import { backoffPolicy, retryDelay } from '../../../src/client/backoff.js';
+import { createClient } from '../../../src/client/index.js';
 import type { ClientOptions, SseClient, StateChange } from '../../../src/client/index.js';
 import { FakeClock, settle } from '../../support/fake-clock.js';
 import { FixtureServer, openStream, until } from '../../support/fixture-server.js';

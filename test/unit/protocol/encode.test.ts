@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  encodeComment,
-  encodeMessage,
-  fieldValueProblem,
-  isValidRetry,
-  SseFieldError,
-} from '../../../src/protocol/index.js';
+import { fieldValueProblem, isValidRetry } from '../../../src/protocol/encode.js';
+import { encodeComment, encodeMessage, SseFieldError } from '../../../src/protocol/index.js';
 import { parseChunks } from '../../support/parse-helpers.js';
 
 describe('encodeMessage', () => {
