@@ -40,6 +40,14 @@ const PUBLIC_API: Record<string, readonly string[]> = {
     'SubscriptionStart',
   ],
   'ssehub/redis': ['RedisStore', 'RedisStoreOptions'],
+  'ssehub/sqlite': [
+    'DATABASE_FILE',
+    'SYNC_LEVELS',
+    'SqliteStore',
+    'SqliteStoreOptions',
+    'StoreOpenError',
+    'SyncLevel',
+  ],
   'ssehub/client': [
     'BackoffOptions',
     'ClientEvent',
@@ -191,13 +199,13 @@ describe('public API', () => {
     }
   });
 
-  it('importing the root entry point does not load ioredis; ssehub/redis does', () => {
-    const loadsIoredis = (entry: string): string => {
+  it('importing the root entry point loads neither ioredis nor SQLite; their own entry points do', () => {
+    const loads = (entry: string, dependency: string): string => {
       const script = [
         `await import('${entry}');`,
         "const { createRequire } = await import('node:module');",
         'const cache = createRequire(import.meta.url).cache;',
-        "console.log(Object.keys(cache).some((path) => path.includes('/node_modules/ioredis/')));",
+        `console.log(Object.keys(cache).some((path) => path.includes('/node_modules/${dependency}/')));`,
       ].join('\n');
       const run = spawnSync(
         process.execPath,
@@ -207,7 +215,9 @@ describe('public API', () => {
       expect(run.stderr).toBe('');
       return run.stdout.trim();
     };
-    expect(loadsIoredis('ssehub')).toBe('false');
-    expect(loadsIoredis('ssehub/redis')).toBe('true');
+    expect(loads('ssehub', 'ioredis')).toBe('false');
+    expect(loads('ssehub', 'better-sqlite3')).toBe('false');
+    expect(loads('ssehub/redis', 'ioredis')).toBe('true');
+    expect(loads('ssehub/sqlite', 'better-sqlite3')).toBe('true');
   });
 });

@@ -2,8 +2,16 @@
  * `ssehub/sqlite`: the durable embedded store. A subpath of its own, so that `import 'ssehub'`
  * never loads the native SQLite module.
  */
-export { SqliteStore, DEFAULT_HISTORY_SIZE } from './store.js';
+
+/** Durable history in an SQLite file (WAL, group commit, retention by count, age and topic). */
+export { SqliteStore } from './store.js';
+/** SqliteStore's settings: data directory, retention, sync level. */
 export type { SqliteStoreOptions } from './store.js';
-export { SYNC_LEVELS, DATABASE_FILE } from './database.js';
+/** How far each commit is synced before publishes are answered: `full` or `normal`. */
 export type { SyncLevel } from './database.js';
-export { StoreOpenError, StoreUnavailableError } from '../errors.js';
+/** The sync levels, for validating a setting. */
+export { SYNC_LEVELS } from './database.js';
+/** The name of the history file inside the data directory. */
+export { DATABASE_FILE } from './database.js';
+/** Thrown when the store cannot be opened as configured; nothing was changed on disk. */
+export { StoreOpenError } from '../errors.js';

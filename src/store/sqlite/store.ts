@@ -14,6 +14,7 @@ import { checkSuppliedId, repeatedOrConflict } from '../supplied-ids.js';
 import { openDatabase } from './database.js';
 import type { SyncLevel } from './database.js';
 import { Retention } from './retention.js';
+import { DEFAULT_HISTORY_SIZE } from '../../defaults.js';
 
 export interface SqliteStoreOptions {
   /** Directory of the history file (`events.sqlite`); created if missing. */
@@ -32,7 +33,6 @@ export interface SqliteStoreOptions {
   warn?: (message: string) => void;
 }
 
-export const DEFAULT_HISTORY_SIZE = 10_000;
 /** Appends committed in one transaction at most: bounds how long one commit holds the event loop. */
 const MAX_BATCH = 1000;
 /** Beyond this many exact topics a page scans the log instead of merging per-topic index reads. */
