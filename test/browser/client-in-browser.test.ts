@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, startTestHub } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
-import { chromiumAvailable, ensureDemoBuilt, launchChromium } from '../support/browser.js';
-import type { Browser } from '../support/browser.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { chromiumAvailable, ensureDemoBuilt, launchChromium } from '../helpers/browser.js';
+import type { Browser } from '../helpers/browser.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 declare global {
   interface Window {

@@ -11,8 +11,8 @@ import { RedisStore } from '../../src/store/redis.js';
 import { publish, startTestHub } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
 import { RedisServer, redisAvailable } from '../helpers/redis.js';
-import { ARTIFACTS, chromiumAvailable, ensureDemoBuilt, launchChromium } from '../support/browser.js';
-import type { Browser } from '../support/browser.js';
+import { ARTIFACTS, chromiumAvailable, ensureDemoBuilt, launchChromium } from '../helpers/browser.js';
+import type { Browser } from '../helpers/browser.js';
 
 const suite = 'browser test of the demo page';
 const runnable = chromiumAvailable(suite) && redisAvailable(suite);

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startTestHub } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
-import { chromiumAvailable, launchChromium } from '../support/browser.js';
-import type { Browser } from '../support/browser.js';
+import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import type { Browser } from '../helpers/browser.js';
 
 const KEY = 'a-mercure-style-shared-secret-for-tests-only';
 const runnable = chromiumAvailable('Mercure interoperability in Chromium');

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { publish, startTestHub } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
-import { chromiumAvailable, launchChromium } from '../support/browser.js';
-import type { Browser } from '../support/browser.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import type { Browser } from '../helpers/browser.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 declare global {
   interface Window {

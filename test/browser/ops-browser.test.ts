@@ -11,10 +11,11 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHubServer } from '../../src/server/app.js';
 import type { HubServer } from '../../src/server/app.js';
-import { chromiumAvailable, ensureDemoBuilt } from '../support/browser.js';
-import { publish, scrape } from '../ops/helpers.js';
-import { ensureBuilt } from '../ops/cli-process.js';
-import { selfSignedCertificate } from '../ops/tls.js';
+import { chromiumAvailable, ensureDemoBuilt } from '../helpers/browser.js';
+import { publish } from '../helpers/stream-reader.js';
+import { scrape } from '../helpers/metrics.js';
+import { ensureBuilt } from '../helpers/hub-process.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 
 const suite = 'browser tests of operations features';
 const certDir = mkdtempSync(join(tmpdir(), 'ssehub-browser-tls-'));

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { expect } from 'vitest';
-import { openStream, topicUrl } from '../helpers/hub.js';
-import type { RawStream } from '../helpers/hub.js';
+import { openStream, topicUrl } from './hub.js';
+import type { RawStream } from './hub.js';
 
 export interface Answer {
   status: number;

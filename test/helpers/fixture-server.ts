@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { eventually } from './wait.js';
 
 export interface RecordedRequest {
   url: string;
@@ -52,11 +53,7 @@ export function openStream(res: ServerResponse, extraHeaders: Record<string, str
   res.flushHeaders();
 }
 
-/** Resolves once `predicate` holds, polling on the real clock; fails with `what` after `timeoutMs`. */
-export async function until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/** `eventually`, in the argument order the client tests read best: what is awaited, then how long. */
+export function until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return eventually(predicate, timeoutMs, what);
 }

@@ -1,7 +1,8 @@
-import { readAfter } from '../helpers/history.js';
+import { readAfter } from './history.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventInput, Store, StoredEvent } from '../../src/store/types.js';
 import { EARLIEST } from '../../src/store/types.js';
+import { eventually } from './wait.js';
 
 export interface ContractStoreOptions {
   historySize?: number;
@@ -27,19 +28,6 @@ async function appendMany(store: Store, count: number, from = 1): Promise<Stored
   const events: StoredEvent[] = [];
   for (let n = from; n < from + count; n++) events.push(await store.append(input(n)));
   return events;
-}
-
-/** Resolves once `predicate` holds, polling; fails the test after `timeoutMs`. */
-export async function eventually(
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -10,11 +10,11 @@ import {
   SubscriberLog,
   decodePayload,
   encodePayload,
-} from '../bench/ledger.js';
-import { SseResponseParser, subscribeRequest } from '../bench/sse-wire.js';
-import { marginalRss, sustainedOf } from '../bench/summary.js';
-import { cpuMs } from '../bench/systems.js';
-import type { CaseResult, RampStep } from '../bench/summary.js';
+} from '../../bench/ledger.js';
+import { SseResponseParser, subscribeRequest } from '../../bench/sse-wire.js';
+import { marginalRss, sustainedOf } from '../../bench/summary.js';
+import { cpuMs } from '../../bench/systems.js';
+import type { CaseResult, RampStep } from '../../bench/summary.js';
 
 interface Seen {
   status: number;

@@ -3,7 +3,7 @@ import { TempDirs } from '../helpers/data-dir.js';
 import { HubProcess } from '../helpers/hub-process.js';
 import { RawSubscriber } from '../helpers/raw-subscriber.js';
 import { publishOnce } from '../helpers/resilient-publisher.js';
-import { fuzzSeeds, randomInt, seededRandom } from '../support/random.js';
+import { fuzzSeeds, randomInt, seededRandom } from '../helpers/random.js';
 
 /**
  * The sqlite store's durability promise, with real crashes: a hub publishing under load is killed

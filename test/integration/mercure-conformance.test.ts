@@ -3,12 +3,13 @@ import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { chromiumAvailable, launchChromium } from '../support/browser.js';
+import { chromiumAvailable, launchChromium } from '../helpers/browser.js';
 import type { HubConfig } from '../../src/server/config.js';
 import { openStream, publish, rawRequest, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { RawStream, TestHub } from '../helpers/hub.js';
-import { expectRefused } from '../auth/support.js';
-import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } from '../auth/tokens.js';
+import { expectRefused } from '../helpers/auth-answers.js';
+import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } from '../helpers/tokens.js';
+import { eventually } from '../helpers/wait.js';
 
 /**
  * Black-box conformance of the standalone hub to the Mercure protocol (draft-07 as the 0.x hubs
@@ -28,10 +29,10 @@ import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } f
  *   (test/integration/resume.test.ts)
  * - 401/403 with WWW-Authenticate for every bad token, publish rights on every topic (alternates
  *   too), header > query > cookie precedence, namespaced claim, CSRF for cookie publishes, CORS
- *   preflight and allowlist (test/auth/security.test.ts)
- * - private updates by canonical or alternate topic, live and replayed (test/auth/private-updates.test.ts)
- * - exp closes the stream; an expired token gets 401 (test/auth/refresh.test.ts)
- * - browsers: EventSource with the cookie, cross-origin (test/auth/browser-cors.test.ts,
+ *   preflight and allowlist (test/integration/auth/security.test.ts)
+ * - private updates by canonical or alternate topic, live and replayed (test/integration/auth/private-updates.test.ts)
+ * - exp closes the stream; an expired token gets 401 (test/integration/auth/refresh.test.ts)
+ * - browsers: EventSource with the cookie, cross-origin (test/integration/auth/browser-cors.test.ts,
  *   test/browser/native-eventsource.test.ts, test/browser/mercure-interop.test.ts)
  */
 
@@ -595,7 +596,7 @@ const browserRunnable = chromiumAvailable('Mercure conformance in Chromium');
         },
         topicUrl(target.hubUrl, ['t']),
       );
-      await until(() => streamSockets.size === 1);
+      await eventually(() => streamSockets.size === 1, 10_000);
       // Chromium sends Last-Event-ID on a cross-origin reconnect without a preflight, whatever the
       // id; engines that preflight it get `last-event-id` allowed (security.test.ts, CORS).
       const id = 'urn:uuid:3f1e2a4c-0d6b-4c8e-9a51-7b2f0c9d1e63';
@@ -606,7 +607,7 @@ const browserRunnable = chromiumAvailable('Mercure conformance in Chromium');
       // Drop the connection from the server side, as a network failure would; the browser reconnects.
       const [socket] = streamSockets;
       socket?.destroy();
-      await until(() => !streamSockets.has(socket as Socket));
+      await eventually(() => !streamSockets.has(socket as Socket), 10_000);
       const missed = await published(target, { topic: 't', data: 'while away' });
       await tab.waitForFunction(() => window.conformanceReceived.length === 2, undefined, {
         timeout: 15_000,
@@ -622,11 +623,3 @@ const browserRunnable = chromiumAvailable('Mercure conformance in Chromium');
     }
   }, 60_000);
 });
-
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -8,7 +8,7 @@ import { HubProcess, runHubCli } from '../helpers/hub-process.js';
 import { delay, openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { RawStream } from '../helpers/hub.js';
 import { RedisServer, freePort, redisAvailable } from '../helpers/redis.js';
-import { eventually } from '../store/store-contract.js';
+import { eventually } from '../helpers/wait.js';
 
 const RESET = 'ssehub-reset';
 

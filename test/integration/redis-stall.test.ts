@@ -3,7 +3,7 @@ import { RedisStore } from '../../src/store/redis.js';
 import { openStream, publish, rawRequest, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { RawStream, TestHub } from '../helpers/hub.js';
 import { RedisServer, redisAvailable } from '../helpers/redis.js';
-import { eventually } from '../store/store-contract.js';
+import { eventually } from '../helpers/wait.js';
 
 // Issue 11, item 3: a publish answered 503 while Redis hung must not be stored when Redis resumes
 // and runs the command still waiting in its socket; /readyz says "not ready" during the hang.

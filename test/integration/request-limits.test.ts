@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { delay, openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
 import type { HubConfig } from '../../src/server/config.js';
-import { bearer, HS_SECRET, hmacKey, mint, publisherClaims, subscriberClaims } from '../auth/tokens.js';
+import { bearer, HS_SECRET, hmacKey, mint, publisherClaims, subscriberClaims } from '../helpers/tokens.js';
 
 /**
  * Issue 11, item 4: a client cannot make the hub hold memory or connections for long. Real

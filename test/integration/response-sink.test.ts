@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResponseSink } from '../../src/http/sink.js';
+import { eventually } from '../helpers/wait.js';
 
 // Frames as the hub shares them: the same Buffer goes to every subscriber and may be written twice.
 const FIRST = Buffer.from(':\nid: 0-0\nretry: 3000\n\n');
@@ -44,14 +45,6 @@ async function startStreamServer(): Promise<number> {
   return (server?.address() as net.AddressInfo).port;
 }
 
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** Sends raw requests on one connection and collects bytes until `done` says the reply is complete. */
 function exchange(port: number, request: string, done: (received: string) => boolean): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -79,14 +72,14 @@ describe('ResponseSink', () => {
     socket.on('data', (text: string) => (received += text));
     socket.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
     const body = chunk(FIRST) + chunk(SECOND) + chunk(THIRD) + chunk(FIRST) + '0\r\n\r\n';
-    await until(() => received.endsWith(body));
+    await eventually(() => received.endsWith(body));
     const [head] = received.split('\r\n\r\n');
     expect(head).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(head).toMatch(/transfer-encoding: chunked/i);
     expect(received.slice(received.indexOf('\r\n\r\n') + 4)).toBe(body);
     // The stream took the socket from node:http (nothing pipelined behind it) and gave it back.
     socket.write('GET /ping HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until(() => received.endsWith('pong') || received.endsWith('4\r\npong\r\n0\r\n\r\n'));
+    await eventually(() => received.endsWith('pong') || received.endsWith('4\r\npong\r\n0\r\n\r\n'));
     socket.destroy();
   });
 

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RESET_EVENT_TYPE } from '../../src/protocol/constants.js';
 import { delay, openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { RawStream, TestHub } from '../helpers/hub.js';
+import { eventually } from '../helpers/wait.js';
 
 let hub: TestHub | undefined;
 afterEach(async () => {
@@ -69,19 +70,19 @@ describe('resume is exact (architecture invariant 2)', () => {
     const source = new EventSource(topicUrl(test.hubUrl, ['es']));
     source.onopen = () => opens++;
     source.onmessage = (event) => received.push(String(event.data));
-    await until(() => opens === 1);
+    await eventually(() => opens === 1, 20_000);
     const publishing = publishMany(test.hubUrl, 'es', 0, TOTAL);
     for (let drop = 0; drop < DROPS; drop++) {
       const target = ((drop + 1) * TOTAL) / (DROPS + 2);
-      await until(() => received.length >= target);
+      await eventually(() => received.length >= target, 20_000);
       // Drop the stream's TCP connection from the server side, as a network failure would.
-      await until(() => streamSockets.size === 1);
+      await eventually(() => streamSockets.size === 1, 20_000);
       const [socket] = streamSockets;
       socket?.destroy();
-      await until(() => streamSockets.size === 1 && !streamSockets.has(socket as Socket));
+      await eventually(() => streamSockets.size === 1 && !streamSockets.has(socket as Socket), 20_000);
     }
     await publishing;
-    await until(() => received.length >= TOTAL);
+    await eventually(() => received.length >= TOTAL, 20_000);
     await delay(50);
     source.close();
     expect(opens).toBeGreaterThanOrEqual(DROPS + 1);
@@ -195,11 +196,3 @@ describe('cannot resume: the reset signal (architecture invariant 3)', () => {
     again.destroy();
   });
 });
-
-async function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await delay(5);
-  }
-}

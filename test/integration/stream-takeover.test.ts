@@ -15,7 +15,7 @@ import { RedisStore } from '../../src/store/redis.js';
 import { delay, openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
 import { RedisServer, redisAvailable } from '../helpers/redis.js';
-import { HS_SECRET, hmacKey, mint, subscriberClaims } from '../auth/tokens.js';
+import { HS_SECRET, hmacKey, mint, subscriberClaims } from '../helpers/tokens.js';
 
 // Once an event stream's head is out, its socket is taken away from node:http so that the request,
 // the response and the HTTP parser are not kept for the stream's life (see src/http/stream-socket.ts).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileSelector } from '../../src/hub/topic-selector.js';
-import { fuzzSeeds, randomInt, seededRandom } from '../support/random.js';
-import type { Random } from '../support/random.js';
+import { fuzzSeeds, randomInt, seededRandom } from '../helpers/random.js';
+import type { Random } from '../helpers/random.js';
 
 /**
  * The backtracking regular-expression compiler templates used before, kept here only as the oracle

@@ -8,11 +8,11 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
-import type { TestHub } from '../helpers/hub.js';
-import { chromiumAvailable, launchChromium } from '../support/browser.js';
-import type { Browser } from '../support/browser.js';
-import { HS_SECRET, bearer, hmacKey, mint } from './tokens.js';
+import { openStream, publish, startTestHub, topicUrl } from '../../helpers/hub.js';
+import type { TestHub } from '../../helpers/hub.js';
+import { chromiumAvailable, launchChromium } from '../../helpers/browser.js';
+import type { Browser } from '../../helpers/browser.js';
+import { HS_SECRET, bearer, hmacKey, mint } from '../../helpers/tokens.js';
 
 declare global {
   interface Window {

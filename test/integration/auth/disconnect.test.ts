@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../../src/store/redis.js';
-import { openStream, publish, rawRequest, startTestHub, topicUrl } from '../helpers/hub.js';
-import type { RawStream, TestHub } from '../helpers/hub.js';
-import { RedisServer, redisAvailable } from '../helpers/redis.js';
-import { expectRefused, trySubscribe } from './support.js';
-import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } from './tokens.js';
+import { RedisStore } from '../../../src/store/redis.js';
+import { openStream, publish, rawRequest, startTestHub, topicUrl } from '../../helpers/hub.js';
+import type { RawStream, TestHub } from '../../helpers/hub.js';
+import { RedisServer, redisAvailable } from '../../helpers/redis.js';
+import { expectRefused, trySubscribe } from '../../helpers/auth-answers.js';
+import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } from '../../helpers/tokens.js';
 
 const TOPIC = 'https://example.com/chat';
 const key = hmacKey();

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
-import type { TestHub } from '../helpers/hub.js';
-import { expectRefused, trySubscribe } from './support.js';
+import { openStream, publish, startTestHub, topicUrl } from '../../helpers/hub.js';
+import type { TestHub } from '../../helpers/hub.js';
+import { expectRefused, trySubscribe } from '../../helpers/auth-answers.js';
 import {
   HS_SECRET,
   JwksServer,
@@ -12,8 +12,8 @@ import {
   publisherClaims,
   subscriberClaims,
   unsignedToken,
-} from './tokens.js';
-import type { SigningKey } from './tokens.js';
+} from '../../helpers/tokens.js';
+import type { SigningKey } from '../../helpers/tokens.js';
 
 const TOPIC = 'https://example.com/orders/1';
 let hub: TestHub | undefined;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
-import type { RawStream, TestHub } from '../helpers/hub.js';
-import { fuzzSeeds, randomInt, seededRandom } from '../support/random.js';
-import { HS_SECRET, bearer, hmacKey, mint, publisherClaims } from './tokens.js';
+import { openStream, publish, startTestHub, topicUrl } from '../../helpers/hub.js';
+import type { RawStream, TestHub } from '../../helpers/hub.js';
+import { fuzzSeeds, randomInt, seededRandom } from '../../helpers/random.js';
+import { HS_SECRET, bearer, hmacKey, mint, publisherClaims } from '../../helpers/tokens.js';
 
 /**
  * Private updates never reach a subscriber whose `mercure.subscribe` selectors match none of the

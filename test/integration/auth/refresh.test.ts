@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
-import type { TestHub } from '../helpers/hub.js';
-import { expectRefused, trySubscribe } from './support.js';
-import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } from './tokens.js';
+import { openStream, publish, startTestHub, topicUrl } from '../../helpers/hub.js';
+import type { TestHub } from '../../helpers/hub.js';
+import { expectRefused, trySubscribe } from '../../helpers/auth-answers.js';
+import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } from '../../helpers/tokens.js';
 
 const TOPIC = 'https://example.com/inbox/alice';
 const key = hmacKey();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStream, publish, rawRequest, startTestHub, topicUrl } from '../helpers/hub.js';
-import type { RawStream, TestHub } from '../helpers/hub.js';
-import { expectRefused, trySubscribe } from './support.js';
+import { openStream, publish, rawRequest, startTestHub, topicUrl } from '../../helpers/hub.js';
+import type { RawStream, TestHub } from '../../helpers/hub.js';
+import { expectRefused, trySubscribe } from '../../helpers/auth-answers.js';
 import {
   HS_SECRET,
   OTHER_SECRET,
@@ -12,7 +12,7 @@ import {
   publisherClaims,
   subscriberClaims,
   unsignedToken,
-} from './tokens.js';
+} from '../../helpers/tokens.js';
 
 /**
  * The security table: every refused request gets the right status and a reason a client can act

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { publish, startTestHub } from '../helpers/hub.js';
-import type { TestHub } from '../helpers/hub.js';
-import { expectRefused, trySubscribe } from './support.js';
-import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } from './tokens.js';
+import { publish, startTestHub } from '../../helpers/hub.js';
+import type { TestHub } from '../../helpers/hub.js';
+import { expectRefused, trySubscribe } from '../../helpers/auth-answers.js';
+import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } from '../../helpers/tokens.js';
 
 /**
  * Issue 11, defect 8: a `sub` that is not a string was read as "no subject", so its streams escaped

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { base64url } from 'jose';
-import { publish, startTestHub } from '../helpers/hub.js';
-import type { TestHub } from '../helpers/hub.js';
-import { expectRefused } from './support.js';
-import { asymmetricKey, bearer, hmacKey, mint, publisherClaims } from './tokens.js';
-import type { SigningKey } from './tokens.js';
+import { publish, startTestHub } from '../../helpers/hub.js';
+import type { TestHub } from '../../helpers/hub.js';
+import { expectRefused } from '../../helpers/auth-answers.js';
+import { asymmetricKey, bearer, hmacKey, mint, publisherClaims } from '../../helpers/tokens.js';
+import type { SigningKey } from '../../helpers/tokens.js';
 
 /**
  * Issue 11, defect 6: the publish rate limit was kept per token string, and the token decoder

@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backoffPolicy, retryDelay } from '../../../src/client/backoff.js';
 import { createClient } from '../../../src/client/index.js';
 import type { ClientOptions, SseClient, StateChange } from '../../../src/client/index.js';
-import { FakeClock, settle } from '../../support/fake-clock.js';
-import { FixtureServer, openStream, until } from '../../support/fixture-server.js';
+import { FakeClock, settle } from '../../helpers/fake-clock.js';
+import { FixtureServer, openStream, until } from '../../helpers/fixture-server.js';
 
 describe('retryDelay', () => {
   const noJitter = backoffPolicy({ jitter: 0 });

@@ -11,7 +11,7 @@ import type {
   SseClient,
   StateChange,
 } from '../../../src/client/index.js';
-import { FixtureServer, openStream, until } from '../../support/fixture-server.js';
+import { FixtureServer, openStream, until } from '../../helpers/fixture-server.js';
 
 let fixture: FixtureServer;
 const clients: SseClient[] = [];

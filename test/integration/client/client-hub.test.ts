@@ -18,8 +18,8 @@ import { RedisStore } from '../../../src/store/redis.js';
 import { startTestHub } from '../../helpers/hub.js';
 import type { TestHub } from '../../helpers/hub.js';
 import { RedisServer, redisAvailable } from '../../helpers/redis.js';
-import { until } from '../../support/fixture-server.js';
-import { TcpProxy } from '../../support/tcp-proxy.js';
+import { until } from '../../helpers/fixture-server.js';
+import { TcpProxy } from '../../helpers/tcp-proxy.js';
 
 const TOPIC = 'https://example.com/feed';
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { OPTIONS, helpText, markdownTable } from '../../src/server/config.js';
-import { BUILT_CLI, ROOT, ensureBuilt, exited, runBuiltCli } from './cli-process.js';
+import { OPTIONS, helpText, markdownTable } from '../../../src/server/config.js';
+import { BUILT_CLI, ROOT, ensureBuilt, exited, runBuiltCli } from '../../helpers/hub-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ssehub-config-'));
 const notPem = join(dir, 'not-a-certificate.txt');
@@ -167,9 +167,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('configuration errors', () => {
   test('every option has invalid values under test', () => {
     const untested = OPTIONS.filter((spec) => (INVALID[spec.key] ?? []).length === 0).map((s) => s.key);
-    expect(untested, 'add invalid values for these options to INVALID in test/ops/config.test.ts').toEqual(
-      [],
-    );
+    expect(
+      untested,
+      'add invalid values for these options to INVALID in test/integration/ops/config.test.ts',
+    ).toEqual([]);
   });
 
   test(

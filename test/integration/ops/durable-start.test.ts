@@ -3,10 +3,10 @@ import { chmodSync, copyFileSync, readFileSync, readdirSync, writeFileSync } fro
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { TempDirs } from '../helpers/data-dir.js';
-import { HubProcess, runHubCli } from '../helpers/hub-process.js';
-import { Tmpfs } from '../helpers/tmpfs.js';
-import { publish } from './helpers.js';
+import { TempDirs } from '../../helpers/data-dir.js';
+import { HubProcess, runHubCli } from '../../helpers/hub-process.js';
+import { Tmpfs } from '../../helpers/tmpfs.js';
+import { publish } from '../../helpers/stream-reader.js';
 
 /** The standalone hub on the sqlite store refuses bad data directories with exit 2 and one line. */
 

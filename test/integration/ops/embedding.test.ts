@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { expect, test } from 'vitest';
-import { createApp } from '../../examples/metrics.js';
-import { openStream, publish, scrape } from './helpers.js';
+import { createApp } from '../../../examples/metrics.js';
+import { openStream, publish } from '../../helpers/stream-reader.js';
+import { scrape } from '../../helpers/metrics.js';
 
 test('examples/metrics.ts: a hub in your own server exports the same metrics', async () => {
   const { server, hub } = createApp();
@@ -27,7 +28,7 @@ test('examples/metrics.ts: a hub in your own server exports the same metrics', a
 });
 
 test('docs/operations.md shows examples/metrics.ts as it is', () => {
-  const source = readFileSync(new URL('../../examples/metrics.ts', import.meta.url), 'utf8').trim();
-  const docs = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+  const source = readFileSync(new URL('../../../examples/metrics.ts', import.meta.url), 'utf8').trim();
+  const docs = readFileSync(new URL('../../../docs/operations.md', import.meta.url), 'utf8');
   expect(docs).toContain(source);
 });

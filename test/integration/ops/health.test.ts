@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { createHubServer } from '../../src/server/app.js';
-import type { HubServer } from '../../src/server/app.js';
-import { MemoryStore } from '../../src/store/memory.js';
-import { StoreUnavailableError } from '../../src/store/errors.js';
-import type { EventInput, ResumePoint, StoredEvent } from '../../src/store/types.js';
-import { openStream, publish, scrape } from './helpers.js';
+import { createHubServer } from '../../../src/server/app.js';
+import type { HubServer } from '../../../src/server/app.js';
+import { MemoryStore } from '../../../src/store/memory.js';
+import { StoreUnavailableError } from '../../../src/store/errors.js';
+import type { EventInput, ResumePoint, StoredEvent } from '../../../src/store/types.js';
+import { openStream, publish } from '../../helpers/stream-reader.js';
+import { scrape } from '../../helpers/metrics.js';
 
 /** A real memory store whose backend can be switched off, as a network store's would go away. */
 class SwitchableStore extends MemoryStore {

@@ -1,9 +1,10 @@
 import { Writable } from 'node:stream';
 import { describe, expect, test } from 'vitest';
-import { createLogger } from '../../src/ops/logger.js';
-import { createHubServer } from '../../src/server/app.js';
-import { HS_SECRET, hmacKey, mint } from '../auth/tokens.js';
-import { eventually, openStream, publish } from './helpers.js';
+import { createLogger } from '../../../src/ops/logger.js';
+import { createHubServer } from '../../../src/server/app.js';
+import { HS_SECRET, hmacKey, mint } from '../../helpers/tokens.js';
+import { openStream, publish } from '../../helpers/stream-reader.js';
+import { eventually } from '../../helpers/wait.js';
 
 /** A pino destination keeping each JSON line. */
 function memoryDestination(): { lines: Record<string, unknown>[]; stream: Writable } {

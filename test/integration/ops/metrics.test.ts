@@ -1,10 +1,12 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createHubServer } from '../../src/server/app.js';
-import type { HubServer } from '../../src/server/app.js';
-import { eventually, openStream, publish, scrape } from './helpers.js';
-import type { StreamReader } from './helpers.js';
+import { createHubServer } from '../../../src/server/app.js';
+import type { HubServer } from '../../../src/server/app.js';
+import { openStream, publish } from '../../helpers/stream-reader.js';
+import { scrape } from '../../helpers/metrics.js';
+import { eventually } from '../../helpers/wait.js';
+import type { StreamReader } from '../../helpers/stream-reader.js';
 
 const SLOW_LIMIT = 256 * 1024;
 

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createHubServer } from '../../src/server/app.js';
-import { RedisStore } from '../../src/store/redis.js';
-import { RedisServer, redisAvailable } from '../helpers/redis.js';
-import { exited, startHubProcess } from './cli-process.js';
-import type { runCli } from './cli-process.js';
-import { eventually, openStream, publish, scrape } from './helpers.js';
-import type { StreamReader } from './helpers.js';
+import { createHubServer } from '../../../src/server/app.js';
+import { RedisStore } from '../../../src/store/redis.js';
+import { RedisServer, redisAvailable } from '../../helpers/redis.js';
+import { exited, startHubProcess } from '../../helpers/hub-process.js';
+import type { runCli } from '../../helpers/hub-process.js';
+import { openStream, publish } from '../../helpers/stream-reader.js';
+import { scrape } from '../../helpers/metrics.js';
+import { eventually } from '../../helpers/wait.js';
+import type { StreamReader } from '../../helpers/stream-reader.js';
 
 async function readyz(url: string): Promise<{ status: number; body: string }> {
   const response = await fetch(`${url}/readyz`);

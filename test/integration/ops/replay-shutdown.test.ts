@@ -1,9 +1,9 @@
 import { request } from 'node:http';
 import { expect, test } from 'vitest';
-import { createHubServer } from '../../src/server/app.js';
-import { MemoryStore } from '../../src/store/memory.js';
-import type { HistoryPage, PageRequest } from '../../src/store/types.js';
-import { HUB_PATH, publish } from './helpers.js';
+import { createHubServer } from '../../../src/server/app.js';
+import { MemoryStore } from '../../../src/store/memory.js';
+import type { HistoryPage, PageRequest } from '../../../src/store/types.js';
+import { HUB_PATH, publish } from '../../helpers/stream-reader.js';
 
 /** A real memory store whose history reads take a while, as a remote store's can. */
 class SlowHistoryStore extends MemoryStore {

@@ -1,9 +1,9 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, test } from 'vitest';
-import { exited, logLines, startHubProcess } from './cli-process.js';
-import type { runCli } from './cli-process.js';
-import { HUB_PATH, openStream, publish } from './helpers.js';
-import type { StreamReader } from './helpers.js';
+import { exited, logLines, startHubProcess } from '../../helpers/hub-process.js';
+import type { runCli } from '../../helpers/hub-process.js';
+import { HUB_PATH, openStream, publish } from '../../helpers/stream-reader.js';
+import type { StreamReader } from '../../helpers/stream-reader.js';
 
 const children: ReturnType<typeof runCli>[] = [];
 const streams: StreamReader[] = [];

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { createHubServer } from '../../src/server/app.js';
-import { ensureBuilt } from './cli-process.js';
+import { createHubServer } from '../../../src/server/app.js';
+import { ensureBuilt } from '../../helpers/hub-process.js';
 
 describe('demo page status panel', () => {
   // The page's scripts are served from dist/.

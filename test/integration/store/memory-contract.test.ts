@@ -1,6 +1,6 @@
-import { MemoryStore } from '../../src/store/memory.js';
-import type { StoredEvent } from '../../src/store/types.js';
-import { describeStoreContract } from './store-contract.js';
+import { MemoryStore } from '../../../src/store/memory.js';
+import type { StoredEvent } from '../../../src/store/types.js';
+import { describeStoreContract } from '../../helpers/store-contract.js';
 
 describeStoreContract({
   name: 'MemoryStore',

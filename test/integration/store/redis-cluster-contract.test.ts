@@ -1,9 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { RedisStore } from '../../src/store/redis.js';
-import type { StoredEvent } from '../../src/store/types.js';
-import { RedisServer, redisAvailable } from '../helpers/redis.js';
-import { describeStoreContract, eventually } from './store-contract.js';
+import { RedisStore } from '../../../src/store/redis.js';
+import type { StoredEvent } from '../../../src/store/types.js';
+import { RedisServer, redisAvailable } from '../../helpers/redis.js';
+import { describeStoreContract } from '../../helpers/store-contract.js';
+import { eventually } from '../../helpers/wait.js';
 
 // The same contract on Redis Cluster. A one-node cluster holding all 16,384 slots is enough to
 // prove the point that matters: Cluster refuses a script or command whose keys span slots

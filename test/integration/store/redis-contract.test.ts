@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe } from 'vitest';
-import { RedisStore } from '../../src/store/redis.js';
-import type { StoredEvent } from '../../src/store/types.js';
-import { RedisServer, redisAvailable } from '../helpers/redis.js';
-import { describeStoreContract } from './store-contract.js';
+import { RedisStore } from '../../../src/store/redis.js';
+import type { StoredEvent } from '../../../src/store/types.js';
+import { RedisServer, redisAvailable } from '../../helpers/redis.js';
+import { describeStoreContract } from '../../helpers/store-contract.js';
 
 describe.runIf(redisAvailable('RedisStore contract'))('RedisStore on a real redis-server', () => {
   let server: RedisServer;

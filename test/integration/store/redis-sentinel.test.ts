@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hub } from '../../src/hub/hub.js';
-import { StoreUnavailableError } from '../../src/store/errors.js';
-import { RedisStore } from '../../src/store/redis.js';
-import { MemorySink } from '../helpers/memory-sink.js';
-import { RedisServer, findRedisServer, freePort, redisAvailable } from '../helpers/redis.js';
-import { eventually } from './store-contract.js';
+import { Hub } from '../../../src/hub/hub.js';
+import { StoreUnavailableError } from '../../../src/store/errors.js';
+import { RedisStore } from '../../../src/store/redis.js';
+import { MemorySink } from '../../helpers/memory-sink.js';
+import { RedisServer, findRedisServer, freePort, redisAvailable } from '../../helpers/redis.js';
+import { eventually } from '../../helpers/wait.js';
 
 /** A Redis Sentinel watching one master, quorum 1, declaring it down after one second. */
 class Sentinel {

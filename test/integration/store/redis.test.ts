@@ -1,16 +1,16 @@
-import { readAfter } from '../helpers/history.js';
+import { readAfter } from '../../helpers/history.js';
 import { Redis } from 'ioredis';
-import { Hub } from '../../src/hub/hub.js';
-import { EventStreamParser } from '../../src/protocol/parse.js';
+import { Hub } from '../../../src/hub/hub.js';
+import { EventStreamParser } from '../../../src/protocol/parse.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/store/errors.js';
-import { RedisStore } from '../../src/store/redis.js';
-import { APPEND_SCRIPT } from '../../src/store/redis-scripts.js';
-import type { StoredEvent } from '../../src/store/types.js';
-import { EARLIEST } from '../../src/store/types.js';
-import { RedisServer, freePort, redisAvailable } from '../helpers/redis.js';
-import { eventually } from './store-contract.js';
-import { MemorySink } from '../helpers/memory-sink.js';
+import { StoreUnavailableError } from '../../../src/store/errors.js';
+import { RedisStore } from '../../../src/store/redis.js';
+import { APPEND_SCRIPT } from '../../../src/store/redis-scripts.js';
+import type { StoredEvent } from '../../../src/store/types.js';
+import { EARLIEST } from '../../../src/store/types.js';
+import { RedisServer, freePort, redisAvailable } from '../../helpers/redis.js';
+import { eventually } from '../../helpers/wait.js';
+import { MemorySink } from '../../helpers/memory-sink.js';
 
 const topic = 'urn:test';
 

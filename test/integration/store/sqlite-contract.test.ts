@@ -1,8 +1,8 @@
 import { afterAll } from 'vitest';
-import { SqliteStore } from '../../src/store/sqlite/index.js';
-import type { StoredEvent } from '../../src/store/types.js';
-import { TempDirs } from '../helpers/data-dir.js';
-import { describeStoreContract } from './store-contract.js';
+import { SqliteStore } from '../../../src/store/sqlite/index.js';
+import type { StoredEvent } from '../../../src/store/types.js';
+import { TempDirs } from '../../helpers/data-dir.js';
+import { describeStoreContract } from '../../helpers/store-contract.js';
 
 const dirs = new TempDirs();
 afterAll(() => dirs.removeAll());

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fieldValueProblem, isValidRetry } from '../../../src/protocol/encode.js';
 import { encodeComment, encodeMessage, SseFieldError } from '../../../src/protocol/index.js';
-import { parseChunks } from '../../support/parse-helpers.js';
+import { parseChunks } from '../../helpers/parse.js';
 
 describe('encodeMessage', () => {
   it('splits data on CRLF, CR and LF into one data line each', () => {

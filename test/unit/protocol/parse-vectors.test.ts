@@ -8,9 +8,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EventStreamParser } from '../../../src/protocol/index.js';
-import { byteByByte, fuzzSeeds, randomSplit, seededRandom } from '../../support/random.js';
-import { parseChunks, utf8 } from '../../support/parse-helpers.js';
-import type { ParseOutcome } from '../../support/parse-helpers.js';
+import { byteByByte, fuzzSeeds, randomSplit, seededRandom } from '../../helpers/random.js';
+import { parseChunks, utf8 } from '../../helpers/parse.js';
+import type { ParseOutcome } from '../../helpers/parse.js';
 
 interface ExpectedEvent {
   data: string;

@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { encodeComment, encodeMessage, SseFieldError } from '../../../src/protocol/index.js';
 import type { SseMessage } from '../../../src/protocol/index.js';
-import { fuzzSeeds, randomInt, randomSplit, seededRandom } from '../../support/random.js';
-import type { Random } from '../../support/random.js';
-import { parseChunks, utf8 } from '../../support/parse-helpers.js';
+import { fuzzSeeds, randomInt, randomSplit, seededRandom } from '../../helpers/random.js';
+import type { Random } from '../../helpers/random.js';
+import { parseChunks, utf8 } from '../../helpers/parse.js';
 
 const TRICKY = [
   '\r',
