@@ -324,6 +324,15 @@ export const OPTIONS = [
     parse: integer(0),
   }),
   option({
+    key: 'listenBacklog',
+    flag: '--listen-backlog',
+    env: ['SSEHUB_LISTEN_BACKLOG'],
+    description:
+      "Connections the kernel queues for the hub to accept (capped by the kernel's net.core.somaxconn): when all subscribers reconnect at once, connections past it wait for the client's SYN retry (1 s, then 3 s)",
+    default: 8192,
+    parse: integer(1),
+  }),
+  option({
     key: 'requestTimeoutMs',
     flag: '--request-timeout-ms',
     env: ['SSEHUB_REQUEST_TIMEOUT_MS'],

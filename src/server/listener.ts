@@ -52,7 +52,7 @@ export function onRequest(
 export function listen(server: HubHttpServer, config: HubConfig): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => {
+    server.listen({ port: config.port, host: config.host, backlog: config.listenBacklog }, () => {
       server.off('error', reject);
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;

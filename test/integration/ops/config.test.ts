@@ -49,6 +49,7 @@ const INVALID: Record<string, string[]> = {
   maxConnections: ['-1', 'lots'],
   maxConnectionsPerSubject: ['-1', 'x'],
   maxNonStreamConnections: ['-1', 'many'],
+  listenBacklog: ['0', '-5', 'deep'],
   requestTimeoutMs: ['0', '99', 'forever'],
   jwtKey: [`@${missing}`, `@${privateKey}`],
   publisherJwtKey: [`@${missing}`, `@${privateKey}`],
@@ -151,8 +152,9 @@ async function runAll(all: Case[]): Promise<Map<Case, Awaited<ReturnType<typeof 
     for (let next = queue.shift(); next; next = queue.shift()) {
       // No other flag or variable is set: each would take precedence over the value under test.
       const child = runBuiltCli(next.args, next.env);
-      // A case that wrongly starts a hub is stopped (and reported) after a while.
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      // A case that wrongly starts a hub is stopped (and reported) after a while: long enough for a
+      // loaded machine to start Node and load the keys (5 s was not, at a load average of 20).
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       results.set(next, await exited(child));
       clearTimeout(timer);
     }
