@@ -1,16 +1,22 @@
-/** The load worker processes of a run (`load-worker.ts`), driven over IPC, one request at a time each. */
+/**
+ * The load worker processes of a run, driven over IPC, one request at a time each. By default the
+ * fan-out bench's `load-worker.ts`; another bench passes its own worker script and message types.
+ */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { WorkerCommand, WorkerReply } from './load-worker.js';
 
-export class WorkerPool {
+export class WorkerPool<
+  Command extends { type: string } = WorkerCommand,
+  Reply extends { type: string } = WorkerReply,
+> {
   private readonly workers: ChildProcess[] = [];
 
-  constructor(count: number) {
+  constructor(count: number, script = 'load-worker.ts') {
     for (let i = 0; i < count; i++) {
       this.workers.push(
-        fork(path.join(import.meta.dirname, 'load-worker.ts'), [], {
+        fork(path.join(import.meta.dirname, script), [], {
           execArgv: ['--import', 'tsx'],
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         }),
@@ -22,34 +28,34 @@ export class WorkerPool {
     return this.workers.length;
   }
 
-  ask<T extends WorkerReply['type']>(
+  ask<T extends Reply['type']>(
     index: number,
-    command: WorkerCommand,
+    command: Command,
     replyType: T,
     timeoutMs: number,
-  ): Promise<Extract<WorkerReply, { type: T }>> {
+  ): Promise<Extract<Reply, { type: T }>> {
     const worker = this.workers[index] as ChildProcess;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         worker.off('message', listen);
         reject(new Error(`worker ${index} did not answer ${command.type} within ${timeoutMs} ms`));
       }, timeoutMs);
-      const listen = (reply: WorkerReply): void => {
+      const listen = (reply: Reply): void => {
         if (reply.type !== replyType) return;
         clearTimeout(timer);
         worker.off('message', listen);
-        resolve(reply as Extract<WorkerReply, { type: T }>);
+        resolve(reply as Extract<Reply, { type: T }>);
       };
       worker.on('message', listen);
       worker.send(command);
     });
   }
 
-  all<T extends WorkerReply['type']>(
-    command: (index: number) => WorkerCommand,
+  all<T extends Reply['type']>(
+    command: (index: number) => Command,
     replyType: T,
     timeoutMs: number,
-  ): Promise<Extract<WorkerReply, { type: T }>[]> {
+  ): Promise<Extract<Reply, { type: T }>[]> {
     return Promise.all(this.workers.map((_, index) => this.ask(index, command(index), replyType, timeoutMs)));
   }
 
