@@ -5,4 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n "$(ulimit -Hn)"
 echo "open files limit: $(ulimit -n)"
-exec node --import tsx bench/run.ts "$@"
+node --import tsx bench/run.ts "$@"
+
+# Durable store (issue 13), separate scripts with their own options and defaults (a few minutes):
+# the deploy storm at 10,000 subscribers and the replay of 1,000,000 events. SSEHUB_BENCH_DURABLE=0 skips them.
+if [ "${SSEHUB_BENCH_DURABLE:-1}" != 0 ]; then
+  npm run build --silent
+  node --import tsx bench/deploy-storm.ts
+  node --import tsx bench/replay-memory.ts
+fi
