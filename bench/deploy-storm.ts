@@ -227,7 +227,9 @@ async function runStorm(pool: Pool, options: Options, store: string, run: number
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ssehub-storm-'));
   const port = await freePort();
   const loadBefore = loadavg()[0] ?? NaN;
-  let hub = await StandaloneHub.start(port, hubArgs(store, dataDir));
+  const logFile = (life: string): string =>
+    path.join(path.dirname(options.out), `deploy-storm-${store}-${run}-${life}.log`);
+  let hub = await StandaloneHub.start(port, hubArgs(store, dataDir), { logFile: logFile('before') });
   const publisher = new StormPublisher(port, options.topics, TOPIC_PREFIX, options.rate);
   try {
     const connected = await connectAll(pool, options, port);
@@ -237,7 +239,7 @@ async function runStorm(pool: Pool, options: Options, store: string, run: number
     const steadyRssKb = rssKb(hub.pid);
     const stoppingAt = clockMs();
     const exitedAt = await hub.stop('SIGTERM');
-    hub = await StandaloneHub.start(port, hubArgs(store, dataDir));
+    hub = await StandaloneHub.start(port, hubArgs(store, dataDir), { logFile: logFile('after') });
     const since = hub.listeningAt;
     const sampler = new ProcessSampler(hub.pid);
     const overflowsBefore = listenOverflows();

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import { clockMs } from './ledger.js';
 
@@ -25,14 +25,22 @@ export class StandaloneHub {
     this.listeningAt = listeningAt;
   }
 
-  /** Starts the hub with `args` (plus host, port and no demo) and waits until it listens. */
-  static start(port: number, args: readonly string[], timeoutMs = 30_000): Promise<StandaloneHub> {
+  /**
+   * Starts the hub with `args` (plus host, port and no demo) and waits until it listens. Its log
+   * (stdout) goes to `logFile` when given, and is discarded otherwise.
+   */
+  static start(
+    port: number,
+    args: readonly string[],
+    { timeoutMs = 30_000, logFile }: { timeoutMs?: number; logFile?: string } = {},
+  ): Promise<StandaloneHub> {
     if (!existsSync(BUILT_CLI)) throw new Error(`${BUILT_CLI} is missing: run \`npm run build\` first`);
     const child = spawn(
       process.execPath,
       [BUILT_CLI, '--host', '127.0.0.1', '--port', String(port), '--no-demo', ...args],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } },
     );
+    if (logFile !== undefined) child.stdout?.pipe(createWriteStream(logFile));
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     return new Promise((resolve, reject) => {
@@ -54,7 +62,7 @@ export class StandaloneHub {
         child.off('exit', onExit);
         // Keep draining the log (one line per stream closed at info level) so the hub never blocks on it.
         child.stdout?.off('data', onData);
-        child.stdout?.resume();
+        if (logFile === undefined) child.stdout?.resume();
         const hub = new StandaloneHub(child, port, at);
         child.stderr?.on('data', (more: Buffer) => (hub.stderr += more.toString()));
         hub.stderr = stderr;
