@@ -224,7 +224,7 @@ function mergeVerdicts(verdicts: StormVerdict[]): StormVerdict {
 
 /** One deploy: connect, publish, SIGTERM, restart, wait for the catch-up, settle, verify. */
 async function runStorm(pool: Pool, options: Options, store: string, run: number): Promise<StormResult> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssehub-storm-'));
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'ssehub-bench-storm-'));
   const port = await freePort();
   const loadBefore = loadavg()[0] ?? NaN;
   const logFile = (life: string): string =>

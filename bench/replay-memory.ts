@@ -240,7 +240,7 @@ async function main(): Promise<void> {
   mkdirSync(path.dirname(options.out), { recursive: true });
   console.log(`machine: ${JSON.stringify(machine())}; options: ${JSON.stringify(options)}`);
   const ownDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'ssehub-replay-'));
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'ssehub-bench-replay-'));
   const idFile = path.join(dataDir, 'bench-oldest-id');
   try {
     let oldestId: string;
