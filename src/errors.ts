@@ -1,6 +1,6 @@
 /**
  * The error codes a caller can branch on, the same whichever layer raised the error: the hub and
- * its stores raise the first three and know nothing of HTTP; the HTTP layer maps every code to a
+ * its stores raise the first four and know nothing of HTTP; the HTTP layer maps every code to a
  * status in one table (src/http/errors.ts). Imports nothing.
  */
 export const ERROR_CODES = [
@@ -8,6 +8,8 @@ export const ERROR_CODES = [
   'invalid_input',
   /** The input clashes with what is stored, e.g. a supplied id used by a different event (409). */
   'conflict',
+  /** An `Idempotency-Key` already used, within its window, for a different request (422). */
+  'idempotency_key_reused',
   /** The store cannot take or read events now; nothing was stored, try again (503). */
   'store_unavailable',
   /** No usable credentials (401). */

@@ -11,6 +11,7 @@ const STATUS_OF_CODE: Readonly<Record<ErrorCode, number>> = {
   method_not_allowed: 405,
   request_timeout: 408,
   conflict: 409,
+  idempotency_key_reused: 422,
   too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

@@ -5,11 +5,13 @@ import type {
   LiveListener,
   PageRequest,
   ResumePoint,
+  StateRequest,
+  StateSnapshot,
   Store,
   StoredEvent,
 } from '../store/types.js';
 
-export const STORE_OPERATIONS = ['append', 'locate', 'readPage', 'head'] as const;
+export const STORE_OPERATIONS = ['append', 'locate', 'readPage', 'readStates', 'head'] as const;
 export type StoreOperation = (typeof STORE_OPERATIONS)[number];
 
 /**
@@ -45,6 +47,10 @@ export class ManagedStore implements Store {
 
   readPage(request: PageRequest): Promise<HistoryPage> {
     return this.measure('readPage', () => this.inner.readPage(request));
+  }
+
+  readStates(request: StateRequest): Promise<StateSnapshot> {
+    return this.measure('readStates', () => this.inner.readStates(request));
   }
 
   head(): Promise<string> {

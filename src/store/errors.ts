@@ -16,12 +16,13 @@ export class StoreUnavailableError extends SsehubError {
 
 /**
  * The store refuses this append as given, and stored nothing: `invalid_input` for an id the store
- * reserves, `conflict` for a supplied id already used by a different retained event.
+ * reserves, `conflict` for a supplied id already used by a different retained event or a stale state
+ * version, `idempotency_key_reused` for an idempotency key already used for a different request.
  */
 export class StoreInputError extends SsehubError {
   constructor(
     message: string,
-    readonly code: 'invalid_input' | 'conflict',
+    readonly code: 'invalid_input' | 'conflict' | 'idempotency_key_reused',
   ) {
     super(message);
     this.name = 'StoreInputError';

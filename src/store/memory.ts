@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_HISTORY_SIZE } from '../defaults.js';
+import { checkStateVersion, idempotencyMismatch } from './append-rules.js';
 import { checkSuppliedId, repeatedOrConflict } from './supplied-ids.js';
 import type {
   EventInput,
@@ -7,6 +8,8 @@ import type {
   LiveListener,
   PageRequest,
   ResumePoint,
+  StateRequest,
+  StateSnapshot,
   Store,
   StoredEvent,
 } from './types.js';
@@ -58,6 +61,13 @@ export class MemoryStore implements Store {
   /** Publisher-supplied ids still retained, to their (first) sequence number. */
   private readonly suppliedIds = new Map<string, number>();
   private readonly listeners = new Set<LiveListener>();
+  /** Canonical topic → its latest state event; kept when the ring evicts the event. */
+  private readonly states = new Map<string, StoredEvent>();
+  /** Idempotency key → the request it recorded; oldest first, forgotten once its window passed. */
+  private readonly idempotencyRecords = new Map<
+    string,
+    { fingerprint: string; event: StoredEvent; until: number }
+  >();
   private closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -84,6 +94,8 @@ export class MemoryStore implements Store {
   /** Stores the event, or returns the retained one it repeats; throws when it is refused. */
   private appendNow(input: EventInput): StoredEvent {
     if (this.closed) throw new Error('store is closed');
+    const recorded = this.idempotentRepeat(input);
+    if (recorded !== undefined) return recorded;
     checkSuppliedId(input.id, isMemoryIdShape, '<epoch>-<sequence>');
     this.evictExpired();
     const repeated = input.id === undefined ? undefined : this.suppliedIds.get(input.id);
@@ -91,8 +103,10 @@ export class MemoryStore implements Store {
       // Nothing stored, nothing delivered: an exact repeat gets the original, anything else a 409.
       return repeatedOrConflict(input, this.at(repeated));
     }
+    if (input.keepsState) checkStateVersion(input, this.states.get(input.topics[0] as string));
     const seq = this.nextSeq++;
     const generated = this.cursorAt(seq);
+    const time = this.now();
     const event: StoredEvent = {
       id: input.id ?? generated,
       cursor: generated,
@@ -101,11 +115,18 @@ export class MemoryStore implements Store {
       type: input.type,
       retry: input.retry,
       private: input.private ?? false,
-      time: this.now(),
+      time,
+      ...(input.ttlMs !== undefined && { expiresAt: time + input.ttlMs }),
+      ...(input.version !== undefined && { version: input.version }),
     };
     if (seq - this.firstSeq >= this.capacity) this.evictOldest();
     this.ring[seq % this.capacity] = event;
     if (input.id !== undefined) this.suppliedIds.set(input.id, seq);
+    if (input.keepsState) this.states.set(input.topics[0] as string, event);
+    if (input.idempotency) {
+      const { key, fingerprint, windowMs } = input.idempotency;
+      this.idempotencyRecords.set(key, { fingerprint, event, until: time + windowMs });
+    }
     // The event is stored: a failing listener must neither hide it from the others nor fail the append.
     for (const listener of this.listeners) {
       try {
@@ -148,6 +169,20 @@ export class MemoryStore implements Store {
     return Promise.resolve({ ok: true, events, through, end });
   }
 
+  readStates(request: StateRequest): Promise<StateSnapshot> {
+    this.evictExpired();
+    const after = request.after;
+    const chosen =
+      request.topics === undefined
+        ? [...this.states.values()]
+        : request.topics.flatMap((topic) => this.states.get(topic) ?? []);
+    const states = chosen
+      .filter((event) => after === undefined || this.compareCursors(event.cursor, after) > 0)
+      .sort((a, b) => this.compareCursors(a.cursor, b.cursor));
+    const newest = this.nextSeq - 1;
+    return Promise.resolve({ states, through: newest >= 1 ? this.cursorAt(newest) : EARLIEST });
+  }
+
   head(): Promise<string> {
     this.evictExpired();
     const newest = this.nextSeq - 1;
@@ -181,6 +216,20 @@ export class MemoryStore implements Store {
   /** Number of retained events (for tests and metrics). */
   get size(): number {
     return this.nextSeq - this.firstSeq;
+  }
+
+  /** The recorded event when this request repeats a live idempotency key; throws on a mismatch. */
+  private idempotentRepeat(input: EventInput): StoredEvent | undefined {
+    if (input.idempotency === undefined) return undefined;
+    const now = this.now();
+    for (const [key, record] of this.idempotencyRecords) {
+      if (record.until > now) break;
+      this.idempotencyRecords.delete(key);
+    }
+    const record = this.idempotencyRecords.get(input.idempotency.key);
+    if (record === undefined || record.until <= now) return undefined;
+    if (record.fingerprint !== input.idempotency.fingerprint) throw idempotencyMismatch();
+    return record.event;
   }
 
   private sequenceOf(id: string): number | 'unknown' | 'expired' | 'earlier-life' {

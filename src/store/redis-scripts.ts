@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
  * hub can append or trim between the checks and the reads.
  *
  * Every script takes the same KEYS: the stream, the newest stream id ever appended, the hash from
- * publisher-supplied id to stream id, and the list of those supplied ids in stream order (so that
- * they are forgotten exactly when their event is trimmed).
+ * publisher-supplied id to stream id, the list of those supplied ids in stream order (so that
+ * they are forgotten exactly when their event is trimmed), the hash of kept states (canonical topic
+ * → JSON [stream id, fields]), and the append's idempotency record key (a placeholder otherwise).
  *
  * Each entry records `prev`, the stream id appended right before it. After trimming, the oldest
  * retained entry's `prev` is therefore the newest id that is gone: resuming from exactly that id
@@ -103,12 +104,15 @@ end
 `;
 
 /**
- * ARGV: max length, max age in ms (0: none), supplied id ('' when none), deadline, then the entry's
- * field/value pairs. Returns {'stored', new stream id}; {'expired'} when Redis runs it after the
- * deadline (in Redis's own clock, whole milliseconds), storing nothing; or {'repeat', stream id,
- * fields} when the supplied id belongs to a retained event: then nothing is stored, and the caller
- * decides between an idempotent repeat and a conflict. Checking and adding in one script is what
- * keeps two hubs from both storing an event under the same supplied id.
+ * ARGV: max length, max age in ms (0: none), supplied id ('' when none), deadline, state topic (''
+ * when not a state), state version ('' when none), idempotency fingerprint ('' when no key),
+ * idempotency window in ms, then the entry's field/value pairs. Returns {'stored', new stream id};
+ * {'expired'} when Redis runs it after the deadline (in Redis's own clock, whole milliseconds),
+ * storing nothing; {'recorded', JSON [fingerprint, stream id, fields]} when the idempotency key has
+ * a record; {'stale', kept version} when the state's version is not newer; or {'repeat', stream
+ * id, fields} when the supplied id belongs to a retained event: then nothing is stored, and the
+ * caller decides between an idempotent repeat and a conflict. Checking and adding in one script is
+ * what keeps two hubs from both storing an event under the same supplied id or idempotency key.
  *
  * The deadline is the fence that makes a timed-out append's outcome knowable: the caller answers
  * "not stored" only once Redis's clock is certainly past it, so a command still waiting in the
@@ -120,6 +124,12 @@ if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV
   return { 'expired' }
 end
 local supplied = ARGV[3]
+local stateTopic = ARGV[5]
+local fingerprint = ARGV[7]
+if fingerprint ~= '' then
+  local record = redis.call('GET', KEYS[6])
+  if record then return { 'recorded', record } end
+end
 trimByAge(KEYS[1], tonumber(ARGV[2]))
 forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
 if supplied ~= '' then
@@ -127,11 +137,22 @@ if supplied ~= '' then
   local entry = used and redis.call('XRANGE', KEYS[1], used, used)[1]
   if entry then return { 'repeat', entry[1], entry[2] } end
 end
+if stateTopic ~= '' and ARGV[6] ~= '' then
+  local kept = redis.call('HGET', KEYS[5], stateTopic)
+  if kept then
+    local keptVersion = fieldOf(cjson.decode(kept), 'version')
+    if keptVersion and tonumber(keptVersion) >= tonumber(ARGV[6]) then return { 'stale', keptVersion } end
+  end
+end
 local prev = redis.call('GET', KEYS[2]) or '0-0'
 local fields = { 'prev', prev }
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
 redis.call('SET', KEYS[2], id)
+if stateTopic ~= '' then redis.call('HSET', KEYS[5], stateTopic, cjson.encode({ id, fields })) end
+if fingerprint ~= '' then
+  redis.call('SET', KEYS[6], cjson.encode({ fingerprint, id, fields }), 'PX', ARGV[8])
+end
 if supplied ~= '' then
   redis.call('HSET', KEYS[3], supplied, id)
   redis.call('RPUSH', KEYS[4], id .. ' ' .. supplied)
@@ -182,6 +203,25 @@ if ARGV[1] == 'earliest' then
 end
 if compareIds(ARGV[1], trimmedThrough(KEYS[1], KEYS[2])) < 0 then return { 'expired' } end
 return { 'ok', newest, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2]) }
+`);
+
+/**
+ * ARGV: exact topics (none: every kept state). Returns {newest stream id, or '0-0'; JSON [stream
+ * id, fields] of each kept state asked for}: the states and the cursor they are current at, read
+ * in one atomic step.
+ */
+export const STATES_SCRIPT = script(`
+local newest = redis.call('GET', KEYS[2]) or '0-0'
+local states = {}
+if #ARGV == 0 then
+  local all = redis.call('HGETALL', KEYS[5])
+  for i = 2, #all, 2 do states[#states + 1] = all[i] end
+else
+  for _, value in ipairs(redis.call('HMGET', KEYS[5], unpack(ARGV))) do
+    if value then states[#states + 1] = value end
+  end
+end
+return { newest, states }
 `);
 
 /** No ARGV. Returns {newest stream id ever appended, or '0-0'}. */

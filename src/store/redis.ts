@@ -8,8 +8,10 @@ import {
 } from '../defaults.js';
 import { StoreUnavailableError } from './errors.js';
 import { RedisClock } from './redis-clock.js';
-import { APPEND_SCRIPT, LOCATE_SCRIPT, NEWEST_SCRIPT, PAGE_SCRIPT } from './redis-scripts.js';
+import { APPEND_SCRIPT, LOCATE_SCRIPT, NEWEST_SCRIPT, PAGE_SCRIPT, STATES_SCRIPT } from './redis-scripts.js';
 import type { LuaScript } from './redis-scripts.js';
+import { idempotencyMismatch } from './append-rules.js';
+import { StoreInputError } from './errors.js';
 import { checkSuppliedId, repeatedOrConflict } from './supplied-ids.js';
 import type {
   EventInput,
@@ -17,6 +19,8 @@ import type {
   LiveListener,
   PageRequest,
   ResumePoint,
+  StateRequest,
+  StateSnapshot,
   Store,
   StoredEvent,
 } from './types.js';
@@ -71,7 +75,9 @@ export class RedisStore implements Store {
   readonly prefix: string;
   private readonly historySize: number;
   private readonly maxAgeMs: number;
-  private readonly keys: readonly [string, string, string, string];
+  private readonly keys: readonly [string, string, string, string, string];
+  /** Idempotency records are `<this><key>`; a script with no key gets this prefix alone. */
+  private readonly idempotencyPrefix: string;
   private readonly commands: RedisClient;
   private readonly feed: RedisClient;
   private readonly warn: (message: string) => void;
@@ -121,7 +127,14 @@ export class RedisStore implements Store {
     this.maxAgeMs = maxAgeMs;
     // The braces are a Cluster hash tag: all of one hub's keys live in one slot, as Lua requires.
     const base = `{${prefix}}`;
-    this.keys = [`${base}:events`, `${base}:newest`, `${base}:supplied-ids`, `${base}:supplied-order`];
+    this.keys = [
+      `${base}:events`,
+      `${base}:newest`,
+      `${base}:supplied-ids`,
+      `${base}:supplied-order`,
+      `${base}:states`,
+    ];
+    this.idempotencyPrefix = `${base}:idempotency:`;
     this.warn = options.warn ?? ((message) => console.warn(`ssehub redis store: ${message}`));
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
@@ -148,16 +161,38 @@ export class RedisStore implements Store {
     checkSuppliedId(input.id, isStreamIdShape, '<milliseconds>-<sequence>');
     const fields = encodeFields(input);
     const deadline = this.clock.deadlineAfter(this.commandTimeoutMs);
-    const args = [this.historySize, this.maxAgeMs, input.id ?? '', deadline, ...fields];
+    const claim = input.idempotency;
+    const args = [
+      this.historySize,
+      this.maxAgeMs,
+      input.id ?? '',
+      deadline,
+      input.keepsState ? (input.topics[0] as string) : '',
+      input.keepsState && input.version !== undefined ? String(input.version) : '',
+      claim?.fingerprint ?? '',
+      claim?.windowMs ?? 0,
+      ...fields,
+    ];
     let reply: unknown;
     try {
-      reply = await this.run(APPEND_SCRIPT, args);
+      reply = await this.run(APPEND_SCRIPT, args, this.idempotencyPrefix + (claim?.key ?? ''));
     } catch (error) {
       if (mayHaveReachedRedis(error)) await this.untilPast(deadline);
       throw this.unavailable(error);
     }
     const [status, streamId, storedFields] = reply as [string, string | undefined, string[] | undefined];
     if (status === 'stored' && streamId) return decodeEntry(streamId, fields);
+    if (status === 'recorded' && streamId) {
+      const [fingerprint, recordedId, recordedFields] = JSON.parse(streamId) as [string, string, string[]];
+      if (fingerprint !== claim?.fingerprint) throw idempotencyMismatch();
+      return decodeEntry(recordedId, recordedFields);
+    }
+    if (status === 'stale') {
+      throw new StoreInputError(
+        `Stale state: version ${input.version} is not newer than the stored version ${streamId}.`,
+        'conflict',
+      );
+    }
     if (status === 'repeat' && streamId && storedFields) {
       return repeatedOrConflict(input, decodeEntry(streamId, storedFields));
     }
@@ -202,6 +237,26 @@ export class RedisStore implements Store {
     }
     const through = newest === NO_ID ? request.after : newest;
     return { ok: true, events, through, end: true };
+  }
+
+  async readStates(request: StateRequest): Promise<StateSnapshot> {
+    if (this.closed) throw new Error('store is closed');
+    let reply: unknown;
+    try {
+      reply = await this.run(STATES_SCRIPT, [...(request.topics ?? [])]);
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+    const [newest, encoded] = reply as [string, string[]];
+    const after = request.after;
+    const states = encoded
+      .map((value) => {
+        const [id, fields] = JSON.parse(value) as [string, string[]];
+        return decodeEntry(id, fields);
+      })
+      .filter((event) => after === undefined || this.compareCursors(event.cursor, after) > 0)
+      .sort((a, b) => compareStreamIds(a.cursor, b.cursor));
+    return { states, through: newest === NO_ID ? EARLIEST : newest };
   }
 
   head(): Promise<string> {
@@ -335,17 +390,19 @@ export class RedisStore implements Store {
     }
   }
 
-  private async run(script: LuaScript, args: (string | number)[]): Promise<unknown> {
+  private async run(
+    script: LuaScript,
+    args: (string | number)[],
+    idempotencyKey = this.idempotencyPrefix,
+  ): Promise<unknown> {
+    // Every key a script may touch is declared (Redis Cluster requires it); all share one slot.
+    const keys = [...this.keys, idempotencyKey];
     try {
-      return await this.command(() =>
-        this.commands.evalsha(script.sha, this.keys.length, ...this.keys, ...args),
-      );
+      return await this.command(() => this.commands.evalsha(script.sha, keys.length, ...keys, ...args));
     } catch (error) {
       // NOSCRIPT means nothing ran (a fresh or restarted Redis): sending the source is safe.
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return await this.command(() =>
-        this.commands.eval(script.source, this.keys.length, ...this.keys, ...args),
-      );
+      return await this.command(() => this.commands.eval(script.source, keys.length, ...keys, ...args));
     }
   }
 
@@ -451,6 +508,8 @@ function encodeFields(input: EventInput): string[] {
   if (input.retry !== undefined) fields.push('retry', String(input.retry));
   if (input.private) fields.push('private', '1');
   if (input.id !== undefined) fields.push('id', input.id);
+  if (input.ttlMs !== undefined) fields.push('ttl', String(input.ttlMs));
+  if (input.keepsState && input.version !== undefined) fields.push('version', String(input.version));
   return fields;
 }
 
@@ -461,6 +520,8 @@ function decodeEntry(streamId: string, fields: readonly string[]): StoredEvent {
   let retry: number | undefined;
   let isPrivate = false;
   let supplied: string | undefined;
+  let ttlMs: number | undefined;
+  let version: number | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const value = fields[i + 1] as string;
     switch (fields[i]) {
@@ -482,8 +543,15 @@ function decodeEntry(streamId: string, fields: readonly string[]): StoredEvent {
       case 'id':
         supplied = value;
         break;
+      case 'ttl':
+        ttlMs = Number(value);
+        break;
+      case 'version':
+        version = Number(value);
+        break;
     }
   }
+  const time = Number(streamId.slice(0, streamId.indexOf('-')));
   return {
     id: supplied ?? streamId,
     cursor: streamId,
@@ -492,7 +560,9 @@ function decodeEntry(streamId: string, fields: readonly string[]): StoredEvent {
     type,
     retry,
     private: isPrivate,
-    time: Number(streamId.slice(0, streamId.indexOf('-'))),
+    time,
+    ...(ttlMs !== undefined && { expiresAt: time + ttlMs }),
+    ...(version !== undefined && { version }),
   };
 }
 

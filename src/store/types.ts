@@ -18,6 +18,35 @@ export interface EventInput {
   private?: boolean | undefined;
   /** A publisher-supplied id; when absent the store generates one. */
   id?: string | undefined;
+  /** Time to live in ms: the event expires `ttlMs` after the store accepted it (`expiresAt`). */
+  ttlMs?: number | undefined;
+  /**
+   * The event is its canonical topic's (`topics[0]`) new state: the store keeps it as that topic's
+   * latest (see `readStates`), also after the log trimmed it, until a newer state replaces it.
+   */
+  keepsState?: boolean | undefined;
+  /**
+   * With `keepsState`: the state's version. When the topic's kept state has a version at or above
+   * it, nothing is stored and the append is rejected with StoreInputError (`conflict`, stale), checked
+   * atomically with the store, so out-of-order publishers on any hub cannot overwrite newer state.
+   */
+  version?: number | undefined;
+  /** Makes a retried publish answer the original event (see `IdempotencyClaim`). */
+  idempotency?: IdempotencyClaim | undefined;
+}
+
+/**
+ * An `Idempotency-Key` claim, checked atomically with the append. While a record of `key` exists
+ * (for `windowMs` after the first append), an append with the same `fingerprint` stores nothing and
+ * resolves with the recorded event (also once the log trimmed it); another `fingerprint` is rejected
+ * with StoreInputError (`idempotency_key_reused`). The record outlives the event's retention: it only answers the id.
+ */
+export interface IdempotencyClaim {
+  /** The publisher's key, at most 255 printable ASCII characters (the hub checks it). */
+  readonly key: string;
+  /** A digest of everything the publish asked for (the hub computes it); equal means "same request". */
+  readonly fingerprint: string;
+  readonly windowMs: number;
 }
 
 export interface StoredEvent {
@@ -31,6 +60,31 @@ export interface StoredEvent {
   readonly private: boolean;
   /** Milliseconds since the epoch when the store accepted the event. */
   readonly time: number;
+  /** Milliseconds since the epoch when the event expires (`time + ttlMs`); absent: never. */
+  readonly expiresAt?: number | undefined;
+  /** The state version it was published with (state topics only). */
+  readonly version?: number | undefined;
+}
+
+export interface StateRequest {
+  /** Only states whose event is newer than this cursor (a reconnect: what changed); absent: all. */
+  readonly after?: string | undefined;
+  /**
+   * Only the states of these exact topics are wanted. A store may return others too (the hub
+   * filters every state); absent: every kept state.
+   */
+  readonly topics?: readonly string[] | undefined;
+}
+
+export interface StateSnapshot {
+  /** The latest state of each topic (see `EventInput.keepsState`), oldest first. */
+  readonly states: readonly StoredEvent[];
+  /**
+   * The newest cursor of the log when the states were read, in the same atomic step: every event
+   * after it is newer than every state returned, so a replay from it misses nothing and repeats
+   * nothing. `EARLIEST` when the log is empty.
+   */
+  readonly through: string;
 }
 
 /** The reserved cursor meaning "before the first event ever stored": replay all retained history. */
@@ -100,7 +154,9 @@ export interface Store {
    * shape this store generates (whether or not it issued that id). When a retained event already
    * has the supplied id, nothing is stored or delivered: an identical publish (same topics, data,
    * type, retry, private) resolves with that retained event, so a retry after an unknown outcome
-   * is safe; any other is rejected with StoreInputError (code `conflict`).
+   * is safe; any other is rejected with StoreInputError (code `conflict`). `idempotency` is checked
+   * first: a recorded key answers before any id rule, and the supplied-id rules apply to a new
+   * request. `keepsState` with a stale `version` is rejected (`conflict`) and stores nothing.
    *
    * Rejected with StoreUnavailableError when the store could not take the event: then it was not
    * stored and will not be (see the store's own notes for what it can promise).
@@ -116,6 +172,13 @@ export interface Store {
    * subscriber's socket has taken the previous one, so a replay never holds more than a page.
    */
   readPage(request: PageRequest): Promise<HistoryPage>;
+  /**
+   * The kept states (one per topic published with `keepsState`) and the log cursor they are
+   * current at, read atomically. An expired state (`expiresAt` past) is still returned: the hub
+   * decides what has expired by its own clock. Stores hold one state per topic, so the answer is
+   * as large as the number of state topics.
+   */
+  readStates(request: StateRequest): Promise<StateSnapshot>;
   /**
    * Cursor of the newest event the live feed has delivered (or will deliver no event at or before),
    * or `EARLIEST` when nothing is retained: every event after it reaches `onEvent` listeners that

@@ -44,7 +44,7 @@ async function eventsAfter(store: Store, lastEventId: string): Promise<StoredEve
 }
 
 /** How a refused append must fail: a typed input error with a stable code and a one-line reason. */
-function refusedWith(code: 'invalid_input' | 'conflict', reason: RegExp) {
+function refusedWith(code: 'invalid_input' | 'conflict' | 'idempotency_key_reused', reason: RegExp) {
   return expect.objectContaining({ name: 'StoreInputError', code, message: expect.stringMatching(reason) });
 }
 
@@ -462,6 +462,91 @@ export function describeStoreContract(target: StoreContractTarget): void {
       expect(stored.cursor).not.toBe('order-9912-alice');
       expect(await readAfter(store, stored.cursor)).toMatchObject({ ok: true, events: [] });
       expect(await readAfter(store, 'order-9912-alice')).toMatchObject({ ok: true, events: [] });
+    });
+
+    describe('states, versions, TTL and idempotency keys (issue 17)', () => {
+      const state = (n: number, extra: Partial<EventInput> = {}): EventInput =>
+        input(n, { keepsState: true, ...extra });
+
+      it('keeps the latest state per canonical topic, with the cursor they are current at', async () => {
+        const store = await create({ historySize: 3 });
+        const other = 'https://example.com/books/2';
+        await store.append(state(1));
+        const first = await store.append(state(2, { topics: [other, topic] }));
+        await store.append(input(3));
+        const latest = await store.append(state(4));
+        await appendMany(store, 5, 10); // the log trims both states: they are still kept
+        const newest = await store.append(input(99));
+        const snapshot = await store.readStates({});
+        expect(snapshot.through).toBe(newest.cursor);
+        expect(snapshot.states.map((event) => event.data)).toEqual(['event 2', 'event 4']);
+        expect(snapshot.states[1]).toMatchObject({ id: latest.id, cursor: latest.cursor });
+        const only = await store.readStates({ topics: [other, 'https://example.com/none'] });
+        expect(ids(only.states)).toEqual([first.id]);
+        const changed = await store.readStates({ after: first.cursor });
+        expect(ids(changed.states)).toEqual([latest.id]);
+        const empty = await (await create()).readStates({});
+        expect(empty).toEqual({ states: [], through: EARLIEST });
+      });
+
+      it('refuses a state version at or below the kept one as a conflict, storing nothing', async () => {
+        const store = await create();
+        await store.append(state(1, { version: 5 }));
+        for (const version of [5, 4, -1]) {
+          await expect(store.append(state(2, { version }))).rejects.toEqual(
+            refusedWith('conflict', /stale/i),
+          );
+        }
+        const newer = await store.append(state(3, { version: 7.5 }));
+        expect(newer.version).toBe(7.5);
+        await store.append(state(4)); // without a version: always accepted
+        const history = await readAfter(store, EARLIEST);
+        expect(history.ok && history.events.map((event) => event.data)).toEqual([
+          'event 1',
+          'event 3',
+          'event 4',
+        ]);
+        // A plain event's version is not checked nor kept.
+        await store.append(input(5, { version: 1 }));
+      });
+
+      it('stores a TTL as an expiry time, replayed and kept as given', async () => {
+        const store = await create();
+        const stored = await store.append(state(1, { ttlMs: 60_000 }));
+        expect(stored.expiresAt).toBe(stored.time + 60_000);
+        const history = await readAfter(store, EARLIEST);
+        expect(history.ok && history.events[0]?.expiresAt).toBe(stored.expiresAt);
+        expect((await store.readStates({})).states[0]?.expiresAt).toBe(stored.expiresAt);
+        expect((await store.append(input(2))).expiresAt).toBeUndefined();
+      });
+
+      it('answers a repeated idempotency key with the original event and refuses a different request', async () => {
+        const store = await create({ historySize: 2 });
+        const received: StoredEvent[] = [];
+        store.onEvent((event) => received.push(event));
+        const claim = { key: 'publish-1', fingerprint: 'f1', windowMs: 60_000 };
+        const attempts = await Promise.all(
+          Array.from({ length: 100 }, () => store.append(input(1, { idempotency: claim }))),
+        );
+        expect(new Set(attempts.map((event) => event.id)).size).toBe(1);
+        await expect(
+          store.append(input(2, { idempotency: { ...claim, fingerprint: 'f2' } })),
+        ).rejects.toEqual(refusedWith('idempotency_key_reused', /Idempotency-Key/));
+        await appendMany(store, 3, 10); // trimmed from the log: the key still answers its id
+        const again = await store.append(input(1, { idempotency: claim }));
+        expect(again.id).toBe(attempts[0]?.id);
+        await eventually(() => received.length === 4, 5000, 'the live events');
+        expect(received.filter((event) => event.data === 'event 1')).toHaveLength(1);
+      });
+
+      it('forgets an idempotency key once its window has passed', async () => {
+        const store = await create();
+        const claim = { key: 'short', fingerprint: 'f1', windowMs: 50 };
+        const first = await store.append(input(1, { idempotency: claim }));
+        await sleep(120);
+        const second = await store.append(input(1, { idempotency: { ...claim, fingerprint: 'f2' } }));
+        expect(second.id).not.toBe(first.id);
+      });
     });
 
     it('reports ready while open and rejects appends once closed', async () => {

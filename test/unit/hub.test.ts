@@ -12,6 +12,8 @@ import type {
   LiveListener,
   PageRequest,
   ResumePoint,
+  StateRequest,
+  StateSnapshot,
   Store,
   StoredEvent,
 } from '../../src/store/types.js';
@@ -183,6 +185,9 @@ class LaggingStore implements Store {
   }
   readPage(request: PageRequest): Promise<HistoryPage> {
     return this.inner.readPage(request);
+  }
+  readStates(request: StateRequest): Promise<StateSnapshot> {
+    return this.inner.readStates(request);
   }
   head(): Promise<string> {
     return Promise.resolve(this.delivered);
