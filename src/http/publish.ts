@@ -27,7 +27,8 @@ export interface PublishHandlerOptions {
 
 /**
  * `POST /.well-known/mercure` with a form body (`topic` repeatable, `data`, `id`, `type`, `retry`,
- * `private`): stores the update and answers 200 with its id as plain text.
+ * `private`, and ssehub's `ttl` and `version`) and an optional `Idempotency-Key` header: stores the
+ * update and answers 200 with its id as plain text.
  */
 export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = {}): RequestHandler {
   const authorizer = options.authorizer ?? openAccess;
@@ -54,15 +55,29 @@ export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = 
     if (retry !== undefined && !/^[0-9]{1,10}$/.test(retry)) {
       throw new HttpError(400, '"retry" must be a non-negative integer.');
     }
+    const ttl = filled(form, 'ttl');
+    if (ttl !== undefined && !/^[0-9]{1,15}$/.test(ttl)) {
+      throw new HttpError(400, '"ttl" must be a whole number of milliseconds.');
+    }
+    const version = filled(form, 'version');
+    if (version !== undefined && !/^-?[0-9]{1,15}(\.[0-9]{1,15})?$/.test(version)) {
+      throw new HttpError(400, '"version" must be a number, e.g. 42 or 1.5.');
+    }
+    const idempotencyKey = req.headers['idempotency-key'];
     await authorizer.authorizePublisher(req, topics);
-    const event = await hub.publish({
-      topics,
-      data: form.get('data') ?? '',
-      id: filled(form, 'id'),
-      type: filled(form, 'type'),
-      retry: retry === undefined ? undefined : Number(retry),
-      private: form.has('private'),
-    });
+    const event = await hub.publish(
+      {
+        topics,
+        data: form.get('data') ?? '',
+        id: filled(form, 'id'),
+        type: filled(form, 'type'),
+        retry: retry === undefined ? undefined : Number(retry),
+        private: form.has('private'),
+        ttlMs: ttl === undefined ? undefined : Number(ttl),
+        version: version === undefined ? undefined : Number(version),
+      },
+      { idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey.join(',') : idempotencyKey },
+    );
     const body = event.id;
     res.writeHead(200, {
       'Content-Type': 'text/plain; charset=utf-8',

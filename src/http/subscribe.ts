@@ -55,6 +55,7 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
     const query = queryOf(req);
     const { topics, exactTopics } = topicsOf(query, maxTopics, maxTopicLength);
     const lastEventId = lastEventIdOf(req, query);
+    const { rewind, since } = startOf(query);
     const grant = await authorizer.authorizeSubscriber(req, [...topics, ...exactTopics]);
     if (res.destroyed) return;
     const connection = new StreamConnection(admission.admit(grant.subject));
@@ -66,6 +67,8 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
       topics,
       exactTopics,
       lastEventId,
+      rewind,
+      since,
       sink,
       privateTopics: grant.privateTopics,
       expiresAt: grant.expiresAt,
@@ -120,6 +123,32 @@ function topicsOf(
     }
   }
   return { topics, exactTopics };
+}
+
+/** RFC 3339 date-time: a date, `T`, a time with optional fraction, and `Z` or an offset. */
+const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * `rewind=N` (the last N events) and `since=<RFC 3339>` (events since a time), parsed only: the hub
+ * checks the limits (a `rewind` over its maximum, both at once) and answers 400 itself.
+ */
+function startOf(query: URLSearchParams): { rewind?: number; since?: number } {
+  const rewindText = query.get('rewind');
+  const sinceText = query.get('since');
+  const start: { rewind?: number; since?: number } = {};
+  if (rewindText !== null) {
+    if (!/^[0-9]{1,9}$/.test(rewindText))
+      throw new HttpError(400, '"rewind" must be a non-negative integer.');
+    start.rewind = Number(rewindText);
+  }
+  if (sinceText !== null) {
+    const since = RFC_3339.test(sinceText) ? Date.parse(sinceText.toUpperCase()) : Number.NaN;
+    if (Number.isNaN(since)) {
+      throw new HttpError(400, '"since" must be an RFC 3339 time, e.g. 2025-01-31T12:00:00Z.');
+    }
+    start.since = since;
+  }
+  return start;
 }
 
 /**

@@ -30,14 +30,19 @@ export function encodedFrameCount(): number {
 
 export const HEARTBEAT_FRAME = Buffer.from(encodeComment(''));
 
-export const RESET_REASONS = [...RESUME_FAILURES, 'malformed'] as const;
+/** `skipped`: a slow subscriber of a `skip` topic was sent the signal instead of events it could not take. */
+export const RESET_REASONS = [...RESUME_FAILURES, 'malformed', 'skipped'] as const;
 
 export interface ResetSignal {
   reason: (typeof RESET_REASONS)[number];
-  /** The id the subscriber asked to resume after. */
+  /** The id the subscriber asked to resume after (for `expired` and `skipped`: the last id it got). */
   lastEventId: string;
   /** The id the stream now continues after; events after it will follow. */
   resumeFrom: string;
+  /** `skipped` only: the first dropped event's id (the last one is `resumeFrom`). */
+  firstSkipped?: string;
+  /** `skipped` only: how many events were dropped. */
+  skipped?: number;
 }
 
 export function resetFrame(signal: ResetSignal): Buffer {
@@ -46,7 +51,16 @@ export function resetFrame(signal: ResetSignal): Buffer {
   );
 }
 
-/** First bytes of every stream: flushes the headers through proxies and sets the client's cursor. */
-export function openingFrame(retryMs: number, startAfter: string): Buffer {
+/**
+ * First bytes of every stream: flushes the headers through proxies and sets the client's cursor.
+ * Without `startAfter` (a stream that starts with older events: kept states, a rewind) the cursor
+ * is left unset, so a client that drops before the first of them starts afresh.
+ */
+export function openingFrame(retryMs: number, startAfter: string | undefined): Buffer {
   return Buffer.from(encodeComment('') + encodeMessage({ retry: retryMs, id: startAfter }));
+}
+
+/** Moves the client's cursor without an event (the `id:` block has no data, so nothing fires). */
+export function cursorFrame(id: string): Buffer {
+  return Buffer.from(encodeMessage({ id }));
 }

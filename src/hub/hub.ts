@@ -1,17 +1,20 @@
+import { createHash } from 'node:crypto';
 import type { EventInput, HistoryPage, Store, StoredEvent } from '../store/types.js';
 import { EARLIEST } from '../store/types.js';
 import { MemoryStore } from '../store/memory.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_RETRY_MS } from '../defaults.js';
 import { StoreInputError } from '../store/errors.js';
 import { controlCommandOf, controlEvent, isControlEvent } from './control.js';
-import { HEARTBEAT_FRAME, frameOf, openingFrame, resetFrame } from './frame.js';
+import { HEARTBEAT_FRAME, cursorFrame, frameOf, openingFrame, resetFrame } from './frame.js';
 import { HistoryReader, REPLAY_PAGE_SIZE } from './history-reader.js';
 import type { ResetSignal } from './frame.js';
 import { SelectorCache, exactSelector } from './topic-selector.js';
 import type { TopicSelector } from './topic-selector.js';
 import { Subscriber } from './subscriber.js';
 import type { CloseReason, SubscriberSink, SubscriberView } from './subscriber.js';
-import { validateEventInput } from './validate.js';
+import { HubInputError, validateEventInput, validateIdempotencyKey } from './validate.js';
+import { PolicyBook } from './policy.js';
+import type { ResolvedPolicy, TopicPolicies } from './policy.js';
 
 export interface HubOptions {
   store?: Store;
@@ -24,6 +27,40 @@ export interface HubOptions {
   /** Observer for metrics and logs. */
   observer?: HubObserver;
   now?: () => number;
+  /**
+   * Per-topic delivery policies: topic selector → policy (`mode`, `ttlMs`, `slowConsumer`); the
+   * first selector matching an event's canonical topic wins. Default: every topic is a `stream`.
+   */
+  topics?: TopicPolicies;
+  /**
+   * Supplies the state of a `state` topic the store holds none for, when a subscriber names the
+   * topic exactly (a template cannot say which topics it means). The answer is published as the
+   * topic's state; give it a `version` so that it cannot overwrite a state published meanwhile.
+   */
+  getState?(topic: string): Promise<SuppliedState | undefined> | SuppliedState | undefined;
+  /** Largest `rewind` a subscriber may ask for. Default 1000. */
+  maxRewind?: number;
+  /** How long an idempotency key answers with its first publish, in ms. Default 24 hours. */
+  idempotencyWindowMs?: number;
+}
+
+/** A state supplied by `HubOptions.getState`. */
+export interface SuppliedState {
+  data: string;
+  type?: string | undefined;
+  version?: number | undefined;
+}
+
+/** A publish as the hub takes it: an event, with an optional TTL and state version. */
+export type PublishInput = Omit<EventInput, 'keepsState' | 'idempotency'>;
+
+export interface PublishOptions {
+  /**
+   * An `Idempotency-Key`: a retry with the same key and the same request, within the hub's window,
+   * answers the original event and stores nothing; the same key with another request is refused
+   * (HubInputError 422 from the store's StoreInputError).
+   */
+  idempotencyKey?: string | undefined;
 }
 
 /** Hooks for metrics and logging; every method is optional and must not throw. */
@@ -47,6 +84,13 @@ export interface SubscribeOptions {
   exactTopics?: readonly string[] | undefined;
   /** Resume after this id; `earliest` replays all retained history; absent: live only. */
   lastEventId?: string | undefined;
+  /**
+   * Without `lastEventId`: first the last `rewind` retained events matching the subscription
+   * (0: none), then live. A `lastEventId` wins (a reconnecting EventSource sends both).
+   */
+  rewind?: number | undefined;
+  /** Without `lastEventId`: first the retained events published at or after this time (ms). */
+  since?: number | undefined;
   sink: SubscriberSink;
   /** Selectors granting private updates (the token's `mercure.subscribe`); absent: public only. */
   privateTopics?: readonly string[] | undefined;
@@ -97,15 +141,36 @@ interface StartPlan {
   readonly failure?: { readonly reason: ResetSignal['reason']; readonly lastEventId: string };
   /** The first page of history, read before answering so that a failing store answers 503. */
   readonly firstPage?: HistoryPage;
+  /** Sent before the replay, oldest first (kept states, a rewind); all older than `replayAfter`. */
+  readonly prelude?: readonly StoredEvent[];
+  /** Which replayed events are sent, besides the subscriber's selectors and rights. */
+  readonly include?: (event: StoredEvent) => boolean;
 }
+
+/** A run of expired events a replay skipped: the subscriber is told before anything newer. */
+interface ExpiredRun {
+  /** The id the subscriber had before the run. */
+  lastSentId: string;
+  /** The newest expired event of the run; undefined when there is none to tell. */
+  newest: StoredEvent | undefined;
+}
+
+const DEFAULT_MAX_REWIND = 1000;
+const DEFAULT_IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 
 export class Hub {
   readonly store: Store;
   readonly retryMs: number;
   readonly heartbeatIntervalMs: number;
   readonly maxBufferedBytes: number;
+  readonly maxRewind: number;
   private readonly observer: HubObserver;
   private readonly now: () => number;
+  private readonly policies: PolicyBook;
+  private readonly getState: HubOptions['getState'];
+  private readonly idempotencyWindowMs: number;
+  /** Topics whose supplied state is being fetched: concurrent subscribers ask the hook once. */
+  private readonly supplying = new Map<string, Promise<void>>();
   private readonly selectors = new SelectorCache();
   private readonly history: HistoryReader;
   private readonly subscribers = new Map<number, Subscriber>();
@@ -132,6 +197,10 @@ export class Hub {
     this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.observer = options.observer ?? {};
     this.now = options.now ?? Date.now;
+    this.policies = new PolicyBook(options.topics);
+    this.getState = options.getState;
+    this.maxRewind = options.maxRewind ?? DEFAULT_MAX_REWIND;
+    this.idempotencyWindowMs = options.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
     this.history = new HistoryReader(this.store);
     this.detachStore = this.store.onEvent((event) => this.fanOut(event));
     // Live subscribers may have missed what the feed skipped: end their streams before the next
@@ -151,9 +220,18 @@ export class Hub {
     }
   }
 
+  /** The delivery policy of a topic (the first configured selector matching it, or the default). */
+  policyOf(topic: string): ResolvedPolicy {
+    return this.policies.of(topic);
+  }
+
   /** Validates and stores an event; resolves with the stored event (its id is the store's). */
-  async publish(input: EventInput): Promise<StoredEvent> {
-    const checked = validateEventInput(input);
+  async publish(input: PublishInput, options: PublishOptions = {}): Promise<StoredEvent> {
+    const checked = this.withPolicy(validateEventInput(input));
+    if (options.idempotencyKey !== undefined) {
+      const key = validateIdempotencyKey(options.idempotencyKey);
+      checked.idempotency = { key, fingerprint: fingerprintOf(checked), windowMs: this.idempotencyWindowMs };
+    }
     const started = performance.now();
     try {
       const event = await this.store.append(checked);
@@ -163,6 +241,19 @@ export class Hub {
       if (!(error instanceof StoreInputError)) this.observer.publishFailed?.(error);
       throw error;
     }
+  }
+
+  /** Applies the canonical topic's policy: state topics keep their state, TTL defaults. */
+  private withPolicy(input: EventInput): EventInput {
+    const policy = this.policies.of(input.topics[0] as string);
+    if (input.version !== undefined && policy.mode !== 'state') {
+      throw new HubInputError('"version" is only for topics in state mode.');
+    }
+    return {
+      ...input,
+      ttlMs: input.ttlMs ?? policy.ttlMs,
+      keepsState: policy.mode === 'state' || undefined,
+    };
   }
 
   /**
@@ -175,6 +266,7 @@ export class Hub {
     if (options.topics.length + exactTopics.length === 0) {
       throw new RangeError('at least one topic selector is required');
     }
+    this.checkRewind(options);
     await this.ready;
     const selectors = [
       ...options.topics.map((topic) => this.selectors.get(topic)),
@@ -190,7 +282,7 @@ export class Hub {
     this.index(subscriber);
     let plan: StartPlan;
     try {
-      plan = await this.planStart(subscriber, options.lastEventId);
+      plan = await this.planStart(subscriber, options);
     } catch (error) {
       this.release(subscriber, 'client');
       throw error;
@@ -201,13 +293,14 @@ export class Hub {
     const start: SubscriptionStart = reset ? { startAfter, reset } : { startAfter };
     if (subscriber.closed) return this.subscription(subscriber, start);
     options.onStart?.(start);
-    this.enqueue(subscriber, openingFrame(this.retryMs, startAfter));
+    this.enqueue(subscriber, openingFrame(this.retryMs, plan.prelude ? undefined : startAfter));
     if (reset) {
       this.enqueue(subscriber, resetFrame(reset));
       this.observer.resetSent?.(reset.reason);
     }
+    subscriber.lastSentId = startAfter;
     if (plan.replayAfter === undefined) subscriber.goLive(undefined);
-    else void this.replay(subscriber, plan.replayAfter, plan.firstPage);
+    else void this.replay(subscriber, plan.replayAfter, plan);
     this.observer.subscribed?.(subscriber);
     return this.subscription(subscriber, start);
   }
@@ -268,34 +361,157 @@ export class Hub {
     };
   }
 
-  private async planStart(subscriber: Subscriber, lastEventId: string | undefined): Promise<StartPlan> {
-    if (lastEventId === undefined || lastEventId === '') return { replayAfter: undefined };
+  private checkRewind(options: SubscribeOptions): void {
+    const { rewind, since } = options;
+    if (rewind !== undefined && since !== undefined) {
+      throw new HubInputError('Use "rewind" or "since", not both.');
+    }
+    if (rewind !== undefined && !(Number.isSafeInteger(rewind) && rewind >= 0)) {
+      throw new HubInputError('"rewind" must be a non-negative integer.');
+    }
+    if (rewind !== undefined && rewind > this.maxRewind) {
+      throw new HubInputError(`"rewind" too large: at most ${this.maxRewind}.`);
+    }
+    if (since !== undefined && !Number.isFinite(since)) throw new HubInputError('"since" must be a time.');
+  }
+
+  /** Decides where the stream starts; reads while deciding count as replays (see HistoryReader). */
+  private async planStart(subscriber: Subscriber, options: SubscribeOptions): Promise<StartPlan> {
     this.history.replayStarted();
     try {
-      return await this.planResume(subscriber, lastEventId);
+      return await this.planStartReading(subscriber, options);
     } finally {
       this.history.replayFinished();
     }
   }
 
-  private async planResume(subscriber: Subscriber, lastEventId: string): Promise<StartPlan> {
+  private async planStartReading(subscriber: Subscriber, options: SubscribeOptions): Promise<StartPlan> {
+    const { lastEventId } = options;
+    if (lastEventId === undefined || lastEventId === '') return this.planFresh(subscriber, options);
     if (lastEventId.length > MAX_LAST_EVENT_ID_LENGTH || /[\r\n\0]/.test(lastEventId)) {
-      return { replayAfter: undefined, failure: { reason: 'malformed', lastEventId } };
+      const failure = { reason: 'malformed', lastEventId } as const;
+      return { ...(await this.planFresh(subscriber, {})), failure };
     }
     const point = await this.history.locate(lastEventId);
     if (!point.ok) {
       const failure = { reason: point.reason, lastEventId };
-      if (point.resumeFrom === undefined) return { replayAfter: undefined, failure };
+      if (point.resumeFrom === undefined) return { ...(await this.planFresh(subscriber, {})), failure };
       return {
         replayAfter: point.resumeFrom,
         failure,
         firstPage: await this.readPage(subscriber, point.resumeFrom),
       };
     }
+    const include = await this.latestStatesOnly(subscriber, point.cursor);
     const firstPage = await this.readPage(subscriber, point.cursor);
     // Trimmed between finding the id and reading after it: the same answer as an older id.
-    if (!firstPage.ok) return { replayAfter: undefined, failure: { reason: 'expired', lastEventId } };
-    return { replayAfter: point.cursor, resumedFrom: lastEventId, firstPage };
+    if (!firstPage.ok) {
+      return { ...(await this.planFresh(subscriber, {})), failure: { reason: 'expired', lastEventId } };
+    }
+    return { replayAfter: point.cursor, resumedFrom: lastEventId, firstPage, include };
+  }
+
+  /**
+   * Where a stream without a resume point starts: the last `rewind` events, the events `since` a
+   * time, the kept states of matching state topics, or (by default, and with no state topic) live.
+   */
+  private async planFresh(
+    subscriber: Subscriber,
+    options: Pick<SubscribeOptions, 'rewind' | 'since'>,
+  ): Promise<StartPlan> {
+    if (options.rewind !== undefined && options.rewind > 0)
+      return this.planRewind(subscriber, options.rewind);
+    if (options.since !== undefined) {
+      const since = options.since;
+      return { replayAfter: EARLIEST, include: (event) => event.time >= since };
+    }
+    if (!this.policies.hasStateTopics) return { replayAfter: undefined };
+    await this.supplyMissingStates(subscriber);
+    // The subscriber is indexed already; every event after `through` comes by the replay from it.
+    const snapshot = await this.store.readStates({ topics: exactTopicsOf(subscriber) });
+    const now = this.now();
+    const prelude = snapshot.states.filter(
+      (state) => subscriber.wants(state) && !isExpired(state, now) && this.isStateEvent(state),
+    );
+    return { replayAfter: snapshot.through, prelude };
+  }
+
+  /** The last `count` retained events the subscriber wants, read forward page by page. */
+  private async planRewind(subscriber: Subscriber, count: number): Promise<StartPlan> {
+    const wanted: StoredEvent[] = [];
+    let after = EARLIEST;
+    for (;;) {
+      const page = await this.readPage(subscriber, after);
+      // Trimmed under the scan: what is left is newer, read again from the oldest retained.
+      if (!page.ok) {
+        wanted.length = 0;
+        after = EARLIEST;
+        continue;
+      }
+      const now = this.now();
+      for (const event of page.events) {
+        if (!subscriber.wants(event) || isExpired(event, now)) continue;
+        wanted.push(event);
+        if (wanted.length > count) wanted.shift();
+      }
+      after = page.through;
+      if (page.end) return { replayAfter: after, prelude: wanted };
+    }
+  }
+
+  /**
+   * For a resume with state topics: the replay sends a state topic's event only when it is the
+   * topic's latest (or newer than the states read), so a reconnect gets just what changed.
+   */
+  private async latestStatesOnly(
+    subscriber: Subscriber,
+    after: string,
+  ): Promise<((event: StoredEvent) => boolean) | undefined> {
+    if (!this.policies.hasStateTopics) return undefined;
+    const snapshot = await this.store.readStates({ after, topics: exactTopicsOf(subscriber) });
+    const latest = new Map(snapshot.states.map((state) => [state.topics[0], state.cursor]));
+    const through = snapshot.through;
+    return (event) =>
+      !this.isStateEvent(event) ||
+      latest.get(event.topics[0]) === event.cursor ||
+      this.store.compareCursors(event.cursor, through) > 0;
+  }
+
+  private isStateEvent(event: StoredEvent): boolean {
+    return this.policies.of(event.topics[0] as string).mode === 'state';
+  }
+
+  /** Asks `getState` for the exactly named state topics the store keeps no state of. */
+  private async supplyMissingStates(subscriber: Subscriber): Promise<void> {
+    const getState = this.getState;
+    if (getState === undefined) return;
+    const topics = subscriber.selectors
+      .filter((selector) => selector.kind === 'exact' && this.policies.of(selector.source).mode === 'state')
+      .map((selector) => selector.source);
+    if (topics.length === 0) return;
+    const kept = await this.store.readStates({ topics });
+    const missing = topics.filter((topic) => !kept.states.some((state) => state.topics[0] === topic));
+    await Promise.all(
+      missing.map((topic) => {
+        let pending = this.supplying.get(topic);
+        if (pending === undefined) {
+          pending = this.supplyState(topic, getState).finally(() => this.supplying.delete(topic));
+          this.supplying.set(topic, pending);
+        }
+        return pending;
+      }),
+    );
+  }
+
+  private async supplyState(topic: string, getState: NonNullable<HubOptions['getState']>): Promise<void> {
+    try {
+      const state = await getState(topic);
+      if (state !== undefined) await this.publish({ topics: [topic], ...state });
+    } catch (error) {
+      // A stale supplied state lost to a newer publish: nothing to do. Anything else is reported;
+      // the subscriber then starts without a state, as with no hook.
+      if (!(error instanceof StoreInputError)) this.observer.publishFailed?.(error);
+    }
   }
 
   private readPage(subscriber: Subscriber, after: string): Promise<HistoryPage> {
@@ -309,26 +525,33 @@ export class Hub {
    * When a page reaches the newest event the live feed has delivered, the subscriber goes live in
    * the same synchronous step.
    */
-  private async replay(
-    subscriber: Subscriber,
-    after: string,
-    firstPage: HistoryPage | undefined,
-  ): Promise<void> {
+  private async replay(subscriber: Subscriber, after: string, plan: StartPlan): Promise<void> {
     const lowWater = this.maxBufferedBytes / 4;
+    const expired: ExpiredRun = { lastSentId: subscriber.lastSentId, newest: undefined };
+    const include = plan.include ?? (() => true);
     let cursor = after;
-    let page = firstPage;
+    let page = plan.firstPage;
     this.history.replayStarted();
     try {
+      if (plan.prelude) {
+        if (!(await this.queuePage(subscriber, plan.prelude, include, expired))) return;
+        // The client continues after the position the prelude was read at, not after its last event.
+        this.enqueue(subscriber, cursorFrame(after));
+        subscriber.lastSentId = expired.lastSentId = after;
+      }
       for (;;) {
         while (!subscriber.closed && subscriber.backlogBytes > lowWater) await subscriber.drained();
         page ??= await this.readPage(subscriber, cursor);
         if (subscriber.closed) return;
         // Trimmed while this subscriber read: it reconnects with its last id and is told.
         if (!page.ok) return this.endSubscriber(subscriber, 'gap');
-        if (!(await this.queuePage(subscriber, page.events))) return;
+        if (!(await this.queuePage(subscriber, page.events, include, expired))) return;
         cursor = page.through;
         const ahead = this.store.compareCursors(cursor, this.latestCursor);
-        if (page.end && ahead >= 0) return subscriber.goLive(ahead > 0 ? cursor : undefined);
+        if (page.end && ahead >= 0) {
+          this.tellExpired(subscriber, expired);
+          return subscriber.goLive(ahead > 0 ? cursor : undefined);
+        }
         page = undefined;
       }
     } catch (error) {
@@ -340,11 +563,25 @@ export class Hub {
     }
   }
 
-  /** Queues a page's wanted events within the backlog bound; false once the subscriber closed. */
-  private async queuePage(subscriber: Subscriber, events: readonly StoredEvent[]): Promise<boolean> {
+  /**
+   * Queues a page's wanted events within the backlog bound; false once the subscriber closed. An
+   * expired event is skipped and, before anything newer, the subscriber gets the reset signal: a
+   * resume across expired events is told, exactly as one across trimmed events.
+   */
+  private async queuePage(
+    subscriber: Subscriber,
+    events: readonly StoredEvent[],
+    include: (event: StoredEvent) => boolean,
+    expired: ExpiredRun,
+  ): Promise<boolean> {
     let replayed = 0;
+    const now = this.now();
     for (const event of events) {
-      if (!subscriber.wants(event)) continue;
+      if (!subscriber.wants(event) || !include(event)) continue;
+      if (isExpired(event, now)) {
+        expired.newest = event;
+        continue;
+      }
       const frame = frameOf(event);
       while (
         !subscriber.closed &&
@@ -354,11 +591,24 @@ export class Hub {
         await (subscriber.hasPending ? nextTurn() : subscriber.drained());
       }
       if (subscriber.closed) break;
+      this.tellExpired(subscriber, expired);
       this.enqueue(subscriber, frame);
+      subscriber.lastSentId = expired.lastSentId = event.id;
       replayed++;
     }
     if (replayed > 0) this.observer.replayed?.(replayed);
     return !subscriber.closed;
+  }
+
+  /** Sends the reset signal for a run of expired events, if there was one. */
+  private tellExpired(subscriber: Subscriber, expired: ExpiredRun): void {
+    const newest = expired.newest;
+    if (newest === undefined) return;
+    expired.newest = undefined;
+    const signal: ResetSignal = { reason: 'expired', lastEventId: expired.lastSentId, resumeFrom: newest.id };
+    this.enqueue(subscriber, resetFrame(signal));
+    subscriber.lastSentId = expired.lastSentId = newest.id;
+    this.observer.resetSent?.('expired');
   }
 
   private fanOut(event: StoredEvent): void {
@@ -368,6 +618,8 @@ export class Hub {
       if (command?.action === 'disconnect') this.disconnectSubject(command.subject);
       return;
     }
+    // Once per event, not per subscriber; a hub without policies answers the default at once.
+    const slowPolicy = this.policies.of(event.topics[0] as string).slowConsumer;
     const stamp = ++this.fanoutStamp;
     let frame: Buffer | undefined;
     let delivered = 0;
@@ -378,7 +630,9 @@ export class Hub {
         if (subscriber.fanoutStamp === stamp) continue;
         subscriber.fanoutStamp = stamp;
         if (!subscriber.acceptsLive(event, this.store)) continue;
-        this.enqueue(subscriber, (frame ??= frameOf(event)));
+        frame ??= frameOf(event);
+        if (slowPolicy === 'disconnect') this.enqueueEvent(subscriber, frame, event);
+        else this.enqueueOrShed(subscriber, frame, event, slowPolicy);
         delivered++;
       }
     }
@@ -388,11 +642,81 @@ export class Hub {
         if (subscriber.fanoutStamp === stamp) continue;
         subscriber.fanoutStamp = stamp;
         if (!subscriber.acceptsLive(event, this.store)) continue;
-        this.enqueue(subscriber, (frame ??= frameOf(event)));
+        frame ??= frameOf(event);
+        if (slowPolicy === 'disconnect') this.enqueueEvent(subscriber, frame, event);
+        else this.enqueueOrShed(subscriber, frame, event, slowPolicy);
         delivered++;
       }
     }
     if (delivered > 0) this.observer.delivered?.(delivered);
+  }
+
+  private enqueueEvent(subscriber: Subscriber, frame: Buffer, event: StoredEvent): void {
+    this.enqueue(subscriber, frame);
+    subscriber.lastSentId = event.id;
+  }
+
+  /**
+   * `skip` and `latest` topics: an event that does not fit within the subscriber's bound is shed
+   * instead of cutting the subscriber off. `skip` drops it and, once the reader has caught up and
+   * before anything newer, sends the reset signal naming the dropped range; `latest` keeps only
+   * the newest shed update per topic and sends those once the reader has caught up.
+   */
+  private enqueueOrShed(
+    subscriber: Subscriber,
+    frame: Buffer,
+    event: StoredEvent,
+    policy: 'skip' | 'latest',
+  ): void {
+    const shed = subscriber.shed;
+    if (shed === undefined && subscriber.backlogBytes + frame.length <= this.maxBufferedBytes) {
+      return this.enqueueEvent(subscriber, frame, event);
+    }
+    if (shed === undefined) {
+      subscriber.shed = { skipped: undefined, latest: new Map() };
+      void this.catchUp(subscriber);
+    }
+    const { shed: pending } = subscriber;
+    if (pending === undefined) return;
+    if (policy === 'latest') {
+      const topic = event.topics[0] as string;
+      pending.latest.delete(topic);
+      pending.latest.set(topic, event);
+    } else {
+      pending.skipped ??= { lastEventId: subscriber.lastSentId, first: event, last: event, count: 0 };
+      pending.skipped.last = event;
+      pending.skipped.count++;
+    }
+  }
+
+  /** Waits until a shedding subscriber's backlog has room, then sends what it was owed, in order. */
+  private async catchUp(subscriber: Subscriber): Promise<void> {
+    const lowWater = this.maxBufferedBytes / 4;
+    while (!subscriber.closed && subscriber.backlogBytes > lowWater) await subscriber.drained();
+    const shed = subscriber.shed;
+    subscriber.shed = undefined;
+    if (subscriber.closed || shed === undefined) return;
+    const owed: StoredEvent[] = [...shed.latest.values()];
+    const skipped = shed.skipped;
+    // Cursor order across the two kinds, so ids keep moving forward.
+    if (skipped !== undefined) owed.push(skipped.last);
+    owed.sort((a, b) => this.store.compareCursors(a.cursor, b.cursor));
+    for (const event of owed) {
+      if (skipped !== undefined && event === skipped.last) {
+        const signal: ResetSignal = {
+          reason: 'skipped',
+          lastEventId: skipped.lastEventId,
+          resumeFrom: skipped.last.id,
+          firstSkipped: skipped.first.id,
+          skipped: skipped.count,
+        };
+        this.enqueue(subscriber, resetFrame(signal));
+        subscriber.lastSentId = skipped.last.id;
+        this.observer.resetSent?.('skipped');
+      } else {
+        this.enqueueEvent(subscriber, frameOf(event), event);
+      }
+    }
   }
 
   private enqueue(subscriber: Subscriber, frame: Buffer): void {
@@ -473,6 +797,19 @@ function exactTopicsOf(subscriber: Subscriber): readonly string[] | undefined {
     topics.push(selector.source);
   }
   return topics;
+}
+
+function isExpired(event: StoredEvent, now: number): boolean {
+  return event.expiresAt !== undefined && event.expiresAt <= now;
+}
+
+/** What makes two publishes "the same request" for an idempotency key. */
+function fingerprintOf(input: EventInput): string {
+  const { topics, data, type, retry, id, ttlMs, version } = input;
+  const request = [topics, data, type ?? null, retry ?? null, input.private === true, id ?? null];
+  return createHash('sha256')
+    .update(JSON.stringify([...request, ttlMs ?? null, version ?? null]))
+    .digest('base64url');
 }
 
 function nextTurn(): Promise<void> {

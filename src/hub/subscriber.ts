@@ -51,6 +51,12 @@ export interface SubscriberGrant {
 
 type Phase = 'replaying' | 'live' | 'closed';
 
+export interface ShedEvents {
+  skipped: { lastEventId: string; first: StoredEvent; last: StoredEvent; count: number } | undefined;
+  /** Canonical topic → newest shed update, oldest first. */
+  latest: Map<string, StoredEvent>;
+}
+
 /**
  * One subscriber: what it may see, and its queue of frames. While history is replayed, live events
  * are not queued at all (the replay reads them from the store in order); once the replay has reached
@@ -68,6 +74,13 @@ export class Subscriber implements SubscriberView {
   private drainWaiter: (() => void) | undefined;
   /** Marks the publish being fanned out, so an event matching several selectors is queued once. */
   fanoutStamp = 0;
+  /** The id of the last event (or reset signal) queued: where a gap signal says the gap starts. */
+  lastSentId = '';
+  /**
+   * While a slow reader of `skip`/`latest` topics catches up: the range of skipped events and the
+   * newest shed update per topic, sent once its backlog has room (see Hub.enqueueOrShed).
+   */
+  shed: ShedEvents | undefined;
   private lastWriteAt: number;
 
   constructor(

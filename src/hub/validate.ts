@@ -4,6 +4,7 @@ import { EARLIEST } from '../store/types.js';
 import { SsehubError } from '../errors.js';
 import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS } from '../defaults.js';
 import { RESET_EVENT_TYPE } from '../protocol/constants.js';
+import { MAX_TTL_MS } from './policy.js';
 
 /** A publish that cannot be accepted as given; the message names the first problem. */
 export class HubInputError extends SsehubError {
@@ -118,7 +119,16 @@ export function validateEventInput(
   if (input.retry !== undefined && !isValidRetry(input.retry)) {
     throw new HubInputError('"retry" must be a non-negative integer.');
   }
+  const { ttlMs, version } = input;
+  if (ttlMs !== undefined && !(Number.isSafeInteger(ttlMs) && ttlMs > 0 && ttlMs <= MAX_TTL_MS)) {
+    throw new HubInputError(`"ttl" must be an integer number of ms from 1 to ${MAX_TTL_MS}.`);
+  }
+  if (version !== undefined && !(typeof version === 'number' && Number.isFinite(version))) {
+    throw new HubInputError('"version" must be a finite number.');
+  }
   return {
+    ttlMs,
+    version,
     topics: [...topics],
     data: input.data,
     type: input.type === '' ? undefined : input.type,
@@ -126,4 +136,19 @@ export function validateEventInput(
     private: input.private === true,
     id: input.id,
   };
+}
+
+/** Printable ASCII, 1-255 characters: an opaque key (a UUID, a hash) that is safe in logs and keys. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * Checks an `Idempotency-Key` value; the IETF httpapi draft makes it a structured-field string, so
+ * surrounding double quotes are accepted and removed.
+ */
+export function validateIdempotencyKey(raw: string): string {
+  const key = /^"[^"]*"$/.test(raw) ? raw.slice(1, -1) : raw;
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw new HubInputError('"Idempotency-Key" must be 1-255 printable ASCII characters without spaces.');
+  }
+  return key;
 }

@@ -75,6 +75,9 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     retryMs: config.retryMs,
     heartbeatIntervalMs: config.heartbeatMs,
     maxBufferedBytes: config.maxBufferedBytes,
+    topics: config.topics,
+    maxRewind: config.maxRewind,
+    idempotencyWindowMs: config.idempotencyWindowMs,
     observer: combineObservers(
       [metrics.observer, statusBoard.observer, logger && loggingObserver(logger), options.observer],
       onError,

@@ -14,6 +14,8 @@ import {
   REDIS_PREFIX_RULE,
 } from '../defaults.js';
 import { normalizeOrigin } from '../http/cors.js';
+import { PolicyBook, PolicyError } from '../hub/policy.js';
+import type { TopicPolicies } from '../hub/policy.js';
 
 /**
  * Every setting of the standalone hub, declared once: flags, environment variables, an optional
@@ -227,6 +229,24 @@ export const OPTIONS = [
     description: 'Namespace of the Redis keys; hubs sharing a prefix share one history',
     default: DEFAULT_REDIS_PREFIX,
     parse: redisPrefix,
+  }),
+  option({
+    key: 'maxRewind',
+    flag: '--max-rewind',
+    env: ['SSEHUB_MAX_REWIND'],
+    description: 'Largest `rewind=N` a subscriber may ask for (events replayed before live ones)',
+    default: 1000,
+    parse: integer(0, 100_000),
+  }),
+  option({
+    key: 'idempotencyWindowMs',
+    flag: '--idempotency-window-ms',
+    env: ['SSEHUB_IDEMPOTENCY_WINDOW_MS'],
+    description:
+      'How long a publish `Idempotency-Key` answers with its first publish (ms); a retry within it stores nothing',
+    default: 24 * 3600 * 1000,
+    defaultText: '86400000 (24 hours)',
+    parse: integer(1, 30 * 24 * 3600 * 1000),
   }),
   option({
     key: 'heartbeatMs',
@@ -489,11 +509,15 @@ export const OPTIONS = [
 ];
 
 type Options = (typeof OPTIONS)[number];
-export type HubConfig = { [O in Options as O['key']]: O['default'] };
+export type HubConfig = { [O in Options as O['key']]: O['default'] } & {
+  /** Per-topic delivery policies: only in the config file (a flag cannot hold them). */
+  topics: TopicPolicies;
+};
 
-export const DEFAULT_CONFIG: HubConfig = Object.fromEntries(
-  OPTIONS.map((o) => [o.key, o.default]),
-) as HubConfig;
+export const DEFAULT_CONFIG: HubConfig = {
+  ...(Object.fromEntries(OPTIONS.map((o) => [o.key, o.default])) as Omit<HubConfig, 'topics'>),
+  topics: {},
+};
 
 export interface ConfigSources {
   argv?: readonly string[];
@@ -548,6 +572,7 @@ export function loadConfig(sources: ConfigSources = {}): ParsedCommandLine {
       config[spec.key] = spec.parse(String(fromFile[spec.key]), `${configFile}: ${spec.key}`);
     else config[spec.key] = spec.default;
   }
+  config.topics = fromFile.topics === undefined ? {} : topicPolicies(fromFile.topics, configFile as string);
   checkCombinations(config as HubConfig);
   return { config: config as HubConfig, help };
 }
@@ -580,9 +605,24 @@ function readConfigFile(path: string): Record<string, unknown> {
     throw new ConfigError(`--config ${path}: expected a JSON object`);
   }
   for (const key of Object.keys(parsed)) {
-    if (!OPTIONS.some((o) => o.key === key)) throw new ConfigError(`${path}: unknown option "${key}"`);
+    if (key !== 'topics' && !OPTIONS.some((o) => o.key === key))
+      throw new ConfigError(`${path}: unknown option "${key}"`);
   }
   return parsed as Record<string, unknown>;
+}
+
+/** The config file's `topics` section, checked as the hub will use it (docs/protocol.md). */
+function topicPolicies(section: unknown, path: string): TopicPolicies {
+  if (section === null || typeof section !== 'object' || Array.isArray(section)) {
+    throw new ConfigError(`${path}: topics: expected an object of topic selector → policy`);
+  }
+  try {
+    new PolicyBook(section as TopicPolicies);
+  } catch (error) {
+    if (error instanceof PolicyError) throw new ConfigError(`${path}: ${error.message}`);
+    throw error;
+  }
+  return section as TopicPolicies;
 }
 
 const HELP_WIDTH = 100;
@@ -609,7 +649,10 @@ export function helpText(): string {
       `${''.padEnd(column)}env ${spec.env.join(', ')}; default ${spec.defaultText ?? String(spec.default)}`,
     );
   }
-  entry('--config FILE', 'JSON file with any of the options above (keys as in the README table)');
+  entry(
+    '--config FILE',
+    'JSON file with any of the options above (keys as in the README table), and per-topic delivery policies under "topics" (docs/protocol.md)',
+  );
   entry('--help', 'Show this help');
   return lines.join('\n');
 }

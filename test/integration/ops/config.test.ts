@@ -37,6 +37,8 @@ const INVALID: Record<string, string[]> = {
   historyPerTopic: ['-1', 'some', '10000001'],
   redisUrl: ['http://127.0.0.1:6379', 'localhost:6379', 'redis:// spaces'],
   redisPrefix: ['', 'has space', 'x'.repeat(101)],
+  maxRewind: ['-1', '100001', 'all'],
+  idempotencyWindowMs: ['0', '2592000001', 'a day'],
   heartbeatMs: ['-1', 'fast'],
   retryMs: ['soon', '-100'],
   maxBodyBytes: ['0', '1MB'],
@@ -126,6 +128,25 @@ function cases(): Case[] {
   writeFileSync(badJson, '{"port": ');
   const unknownKey = join(dir, 'unknown.json');
   writeFileSync(unknownKey, '{"prot": 3000}');
+  // The `topics` section (issue 17): every way a policy can be wrong, each its own file.
+  const badTopics: Record<string, unknown> = {
+    'not an object': ['https://example.com/{id}'],
+    'policy not an object': { 'https://example.com/{id}': 'state' },
+    'unknown mode': { 'https://example.com/{id}': { mode: 'cache' } },
+    'unknown field': { 'https://example.com/{id}': { mode: 'state', ttl: 5 } },
+    'unknown slow-consumer policy': { '*': { slowConsumer: 'drop' } },
+    'latest without state mode': { '*': { slowConsumer: 'latest' } },
+    'ttl not a positive integer': { '*': { ttlMs: 0 } },
+    'ttl as text': { '*': { ttlMs: '5s' } },
+    'ttl over a year': { '*': { ttlMs: 365 * 24 * 3600 * 1000 + 1 } },
+    'empty selector': { '': { mode: 'state' } },
+    'integer-like selector': { '42': { mode: 'state' } },
+  };
+  for (const [name, topics] of Object.entries(badTopics)) {
+    const file = join(dir, `topics-${name.replace(/\W+/g, '-')}.json`);
+    writeFileSync(file, JSON.stringify({ topics }));
+    all.push({ name: `config file topics: ${name}`, args: ['--config', file], names: ['topics'] });
+  }
   all.push(
     { name: 'unknown flag', args: ['--prot', '3000'], names: ['--prot'] },
     { name: 'config file that does not exist', args: ['--config', missing], names: [missing] },
