@@ -471,10 +471,17 @@ export class Hub {
     const snapshot = await this.store.readStates({ after, topics: exactTopicsOf(subscriber) });
     const latest = new Map(snapshot.states.map((state) => [state.topics[0], state.cursor]));
     const through = snapshot.through;
-    return (event) =>
-      !this.isStateEvent(event) ||
-      latest.get(event.topics[0]) === event.cursor ||
-      this.store.compareCursors(event.cursor, through) > 0;
+    // A topic with no state newer than `after` can only have events the store did not keep as its
+    // state (published before the topic's policy said `state`): those are sent as in a stream.
+    return (event) => {
+      if (!this.isStateEvent(event)) return true;
+      const newest = latest.get(event.topics[0]);
+      return (
+        newest === undefined ||
+        newest === event.cursor ||
+        this.store.compareCursors(event.cursor, through) > 0
+      );
+    };
   }
 
   private isStateEvent(event: StoredEvent): boolean {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RESET_EVENT_TYPE } from '../../src/hub/frame.js';
 import { Hub } from '../../src/hub/hub.js';
 import type { HubOptions } from '../../src/hub/hub.js';
@@ -41,6 +41,27 @@ describe('policy lookup', () => {
     expect(book.of('https://example.com/news')).toMatchObject({ mode: 'stream', slowConsumer: 'skip' });
     expect(new PolicyBook().of('anything')).toBe(DEFAULT_POLICY);
     expect(book.hasStateTopics).toBe(true);
+  });
+
+  it('looks a policy up once per event, not once per subscriber (invariant 18)', async () => {
+    const lookups = vi.spyOn(PolicyBook.prototype, 'of');
+    try {
+      const test = start({ topics: { 'feed/{id}': { slowConsumer: 'skip' } } });
+      const sinks = Array.from({ length: 200 }, () => new MemorySink());
+      for (const [i, sink] of sinks.entries()) {
+        await test.subscribe({ topics: [i % 2 ? 'feed/1' : 'feed/{id}', 'plain'], sink });
+      }
+      await nextTick();
+      lookups.mockClear();
+      await test.publish({ topics: ['feed/1'], data: 'x' });
+      await test.publish({ topics: ['plain'], data: 'y' });
+      await nextTick();
+      expect(sinks.every((sink) => sink.events.length === 2)).toBe(true);
+      // Per event: one at publish (state, TTL) and one in fan-out (the slow-consumer policy).
+      expect(lookups).toHaveBeenCalledTimes(4);
+    } finally {
+      lookups.mockRestore();
+    }
   });
 
   it('the library refuses the same invalid policies as the config file, with one line', () => {
