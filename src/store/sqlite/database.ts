@@ -7,8 +7,8 @@ import { StoreOpenError } from '../errors.js';
 
 /** `PRAGMA application_id` of an ssehub history file ("SSEH"), so a foreign SQLite file is recognised. */
 export const APPLICATION_ID = 0x53534548;
-/** `PRAGMA user_version`: the schema this code writes and reads. */
-export const SCHEMA_VERSION = 1;
+/** `PRAGMA user_version`: the schema this code writes and reads (older ones are upgraded). */
+export const SCHEMA_VERSION = 2;
 export const DATABASE_FILE = 'events.sqlite';
 
 /**
@@ -36,6 +36,24 @@ const SCHEMA = `
   CREATE TABLE event_topics (seq INTEGER NOT NULL, topic TEXT NOT NULL, PRIMARY KEY (seq, topic)) WITHOUT ROWID;
   CREATE INDEX event_topics_by_topic ON event_topics (topic, seq);
   CREATE TABLE topic_trims (topic TEXT PRIMARY KEY, through INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+/**
+ * Schema 2 (issue 17): an event's TTL and state version; each state topic's latest event, kept
+ * whole (as JSON) since retention may delete its row; idempotency records, with the event they
+ * answer, forgotten after `until`.
+ */
+const SCHEMA_2 = `
+  ALTER TABLE events ADD COLUMN ttl INTEGER;
+  ALTER TABLE events ADD COLUMN version REAL;
+  CREATE TABLE states (topic TEXT PRIMARY KEY, seq INTEGER NOT NULL, event TEXT NOT NULL) WITHOUT ROWID;
+  CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    until INTEGER NOT NULL,
+    event TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX idempotency_by_until ON idempotency (until);
 `;
 
 export interface OpenedDatabase {
@@ -110,10 +128,11 @@ function initialise(db: Connection): string {
   if (version === 0) {
     db.exec(SCHEMA);
     db.pragma(`application_id = ${APPLICATION_ID}`);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const epoch = randomBytes(6).toString('hex');
     db.prepare("INSERT INTO meta (key, value) VALUES ('epoch', ?)").run(epoch);
   }
+  if (version < 2) db.exec(SCHEMA_2);
+  if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_at', ?)").run(String(Date.now()));
   const row = db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as { value: string } | undefined;
   if (!row || !/^[0-9a-f]{12}$/.test(row.value)) throw new Error('the meta table has no valid epoch');

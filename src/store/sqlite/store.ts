@@ -1,4 +1,5 @@
 import type { Database as Connection } from 'better-sqlite3';
+import { checkStateVersion, idempotencyMismatch } from '../append-rules.js';
 import { StoreUnavailableError } from '../errors.js';
 import type {
   EventInput,
@@ -6,6 +7,8 @@ import type {
   LiveListener,
   PageRequest,
   ResumePoint,
+  StateRequest,
+  StateSnapshot,
   Store,
   StoredEvent,
 } from '../types.js';
@@ -65,6 +68,15 @@ interface EventRow {
   type: string | null;
   retry: number | null;
   private: number;
+  ttl: number | null;
+  version: number | null;
+}
+
+/** What the appends of one batch saw or wrote, so that later appends of the batch see it too. */
+interface BatchView {
+  readonly suppliedIds: Map<string, StoredEvent>;
+  readonly states: Map<string, StoredEvent>;
+  readonly idempotency: Map<string, { fingerprint: string; event: StoredEvent }>;
 }
 
 /**
@@ -160,6 +172,27 @@ export class SqliteStore implements Store {
     }
   }
 
+  readStates(request: StateRequest): Promise<StateSnapshot> {
+    try {
+      const rows =
+        request.topics === undefined
+          ? (this.statements.allStates.all() as { event: string }[])
+          : request.topics.flatMap((topic) => (this.statements.state.get(topic) as { event: string }) ?? []);
+      const after = request.after === undefined ? undefined : cursorSequence(request.after);
+      const states = rows
+        .map((row) => JSON.parse(row.event) as StoredEvent)
+        .filter((event) => after === undefined || cursorSequence(event.cursor) > after)
+        .sort((a, b) => cursorSequence(a.cursor) - cursorSequence(b.cursor));
+      // Appends commit synchronously in `flush`: nothing lands between these reads and `lastSeq`.
+      return Promise.resolve({
+        states,
+        through: this.lastSeq === 0 ? EARLIEST : this.cursorOf(this.lastSeq),
+      });
+    } catch (error) {
+      return Promise.reject(unavailable('could not read the states', error));
+    }
+  }
+
   head(): Promise<string> {
     const row = this.statements.newestAbove.get(this.retention.floor()) as EventRow | undefined;
     // A cursor, never a supplied id: a supplied id could name a private update.
@@ -233,28 +266,63 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Inserts a batch in one transaction. A supplied id already retained (or taken earlier in the
-   * batch) stores nothing: an identical repeat answers the original, anything else is refused.
+   * Inserts a batch in one transaction. A recorded idempotency key answers its event (or 422); a
+   * supplied id already retained (or taken earlier in the batch) stores nothing: an identical repeat
+   * answers the original, anything else is refused; a stale state version is refused.
    */
   private insertBatch(batch: readonly PendingAppend[], time: number): AppendOutcome[] {
     let seq = this.lastSeq;
-    const takenInBatch = new Map<string, StoredEvent>();
+    const view: BatchView = { suppliedIds: new Map(), states: new Map(), idempotency: new Map() };
     const floor = this.retention.floor();
+    this.statements.forgetIdempotency.run(time);
     return batch.map(({ input }): AppendOutcome => {
-      if (input.id !== undefined) {
-        const retained = takenInBatch.get(input.id) ?? this.retainedBySuppliedId(input.id, floor);
-        if (retained !== undefined) {
-          try {
-            return { event: repeatedOrConflict(input, retained), stored: false };
-          } catch (error) {
-            return { error: error as Error };
-          }
-        }
+      try {
+        const earlier = this.earlierOutcome(input, view, floor);
+        if (earlier !== undefined) return { event: earlier, stored: false };
+      } catch (error) {
+        return { error: error as Error };
       }
       const event = this.insert(input, ++seq, time);
-      if (input.id !== undefined) takenInBatch.set(input.id, event);
+      if (input.id !== undefined) view.suppliedIds.set(input.id, event);
+      if (input.keepsState) {
+        const topic = input.topics[0] as string;
+        this.statements.putState.run(topic, seq, JSON.stringify(event));
+        view.states.set(topic, event);
+      }
+      const claim = input.idempotency;
+      if (claim !== undefined) {
+        const record = JSON.stringify(event);
+        this.statements.putIdempotency.run(claim.key, claim.fingerprint, time + claim.windowMs, record);
+        view.idempotency.set(claim.key, { fingerprint: claim.fingerprint, event });
+      }
       return { event, stored: true };
     });
+  }
+
+  /** The event an append repeats (idempotency key, supplied id), or undefined; throws a refusal. */
+  private earlierOutcome(input: EventInput, view: BatchView, floor: number): StoredEvent | undefined {
+    const claim = input.idempotency;
+    if (claim !== undefined) {
+      const row = this.statements.idempotency.get(claim.key) as
+        { fingerprint: string; event: string } | undefined;
+      const record =
+        view.idempotency.get(claim.key) ??
+        (row && { fingerprint: row.fingerprint, event: JSON.parse(row.event) as StoredEvent });
+      if (record !== undefined) {
+        if (record.fingerprint !== claim.fingerprint) throw idempotencyMismatch();
+        return record.event;
+      }
+    }
+    if (input.id !== undefined) {
+      const retained = view.suppliedIds.get(input.id) ?? this.retainedBySuppliedId(input.id, floor);
+      if (retained !== undefined) return repeatedOrConflict(input, retained);
+    }
+    if (input.keepsState) {
+      const topic = input.topics[0] as string;
+      const row = this.statements.state.get(topic) as { event: string } | undefined;
+      checkStateVersion(input, view.states.get(topic) ?? (row && (JSON.parse(row.event) as StoredEvent)));
+    }
+    return undefined;
   }
 
   private retainedBySuppliedId(id: string, floor: number): StoredEvent | undefined {
@@ -275,6 +343,8 @@ export class SqliteStore implements Store {
       input.type ?? null,
       input.retry ?? null,
       input.private ? 1 : 0,
+      input.ttlMs ?? null,
+      input.keepsState ? (input.version ?? null) : null,
     );
     for (const topic of new Set(input.topics)) this.statements.insertTopic.run(seq, topic);
     return {
@@ -286,6 +356,8 @@ export class SqliteStore implements Store {
       retry: input.retry,
       private: input.private ?? false,
       time,
+      ...(input.ttlMs !== undefined && { expiresAt: time + input.ttlMs }),
+      ...(input.keepsState && input.version !== undefined && { version: input.version }),
     };
   }
 
@@ -344,6 +416,8 @@ export class SqliteStore implements Store {
       retry: row.retry ?? undefined,
       private: row.private === 1,
       time: row.time,
+      ...(row.ttl !== null && { expiresAt: row.time + row.ttl }),
+      ...(row.version !== null && { version: row.version }),
     };
   }
 
@@ -373,7 +447,7 @@ function unavailable(what: string, error: unknown): StoreUnavailableError {
 function prepare(db: Connection) {
   return {
     insertEvent: db.prepare(
-      'INSERT INTO events (seq, supplied_id, time, topics, data, type, retry, private) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO events (seq, supplied_id, time, topics, data, type, retry, private, ttl, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     insertTopic: db.prepare('INSERT INTO event_topics (seq, topic) VALUES (?, ?)'),
     newest: db.prepare('SELECT * FROM events ORDER BY seq DESC LIMIT 1'),
@@ -382,5 +456,13 @@ function prepare(db: Connection) {
     bySeq: db.prepare('SELECT * FROM events WHERE seq = ?'),
     pageAll: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
     topicPage: db.prepare('SELECT seq FROM event_topics WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    state: db.prepare('SELECT event FROM states WHERE topic = ?'),
+    allStates: db.prepare('SELECT event FROM states'),
+    putState: db.prepare('INSERT OR REPLACE INTO states (topic, seq, event) VALUES (?, ?, ?)'),
+    idempotency: db.prepare('SELECT fingerprint, event FROM idempotency WHERE key = ?'),
+    putIdempotency: db.prepare(
+      'INSERT OR REPLACE INTO idempotency (key, fingerprint, until, event) VALUES (?, ?, ?, ?)',
+    ),
+    forgetIdempotency: db.prepare('DELETE FROM idempotency WHERE until <= ?'),
   };
 }

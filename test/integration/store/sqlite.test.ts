@@ -54,6 +54,41 @@ function fileHash(path: string): string {
 }
 
 describe('SqliteStore', () => {
+  it('keeps states, versions and idempotency keys across a restart (issue 17)', async () => {
+    const dataDir = dirs.make();
+    const first = openStore({ dataDir });
+    const claim = { key: 'order-1', fingerprint: 'f1', windowMs: 60_000 };
+    const paid = await first.append({ topics: ['urn:order:1'], data: 'paid', idempotency: claim });
+    const state = await first.append({ topics: ['urn:price'], data: '5', keepsState: true, version: 5 });
+    await first.close();
+    const second = openStore({ dataDir });
+    const retried = await second.append({ topics: ['urn:order:1'], data: 'paid', idempotency: claim });
+    expect(retried.id).toBe(paid.id);
+    await expect(
+      second.append({ topics: ['urn:order:1'], data: 'x', idempotency: { ...claim, fingerprint: 'f2' } }),
+    ).rejects.toMatchObject({ status: 422 });
+    expect((await second.readStates({})).states).toEqual([state]);
+    await expect(
+      second.append({ topics: ['urn:price'], data: '4', keepsState: true, version: 4 }),
+    ).rejects.toMatchObject({ status: 409 });
+  });
+
+  it('upgrades a schema 1 history in place, keeping its events', async () => {
+    const dataDir = dirs.make();
+    const first = openStore({ dataDir });
+    const [old] = await publish(first, 1);
+    await first.close();
+    const db = new Database(join(dataDir, DATABASE_FILE));
+    db.exec('DROP TABLE states; DROP TABLE idempotency; ALTER TABLE events DROP COLUMN ttl;');
+    db.exec('ALTER TABLE events DROP COLUMN version; PRAGMA user_version = 1;');
+    db.close();
+    const second = openStore({ dataDir });
+    expect(await readAll(second, EARLIEST, 10)).toEqual([old]);
+    const stored = await second.append({ topics: ['urn:t'], data: 'new', ttlMs: 1000, keepsState: true });
+    expect(stored.expiresAt).toBe(stored.time + 1000);
+    expect((await second.readStates({})).states).toEqual([stored]);
+  });
+
   it('resumes ids issued before a restart exactly, and continues their sequence', async () => {
     const dataDir = dirs.make();
     const first = openStore({ dataDir });
