@@ -1,5 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RESET_EVENT_TYPE } from '../../src/hub/frame.js';
+import { RedisStore } from '../../src/store/redis.js';
+import type { Store } from '../../src/store/types.js';
+import { RedisServer, redisAvailable } from '../helpers/redis.js';
 import { delay, openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { RawStream, TestHub } from '../helpers/hub.js';
 
@@ -16,11 +19,58 @@ afterEach(async () => {
 const PRICES = 'https://example.com/prices/{symbol}';
 const price = (symbol: string) => `https://example.com/prices/${symbol}`;
 
-async function stateHub(): Promise<TestHub> {
+async function stateHub(store?: Store): Promise<TestHub> {
   hub = await startTestHub({
     config: { topics: { [PRICES]: { mode: 'state' } }, maxConnections: 0, heartbeatMs: 0 },
+    ...(store && { store }),
   });
   return hub;
+}
+
+/**
+ * Publishes ever newer versions of one state while `count` subscribers connect at random moments
+ * over `spreadMs`; checks each one's first state (no older than at its connect), that every later
+ * version follows once and in order (nothing missed between the state and the live updates, nothing
+ * twice), and that it ends at the last state.
+ */
+async function raceSubscribers(test: TestHub, count: number, spreadMs: number): Promise<void> {
+  const url = topicUrl(test.hubUrl, [price('ACME')]);
+  let acknowledged = 0;
+  let publishing = true;
+  const publisher = (async () => {
+    for (let version = 1; publishing; version++) {
+      const answer = await publish(test.hubUrl, {
+        topic: price('ACME'),
+        data: String(version),
+        version: String(version),
+      });
+      expect(answer.status).toBe(200);
+      acknowledged = version;
+      if (version % 4 === 0) await delay(1);
+    }
+  })();
+  await delay(20);
+  const subscribers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      await delay(Math.random() * spreadMs);
+      // The state current at connect: every publish acknowledged before the request was sent.
+      const atConnect = acknowledged;
+      return { atConnect, stream: await open(url) };
+    }),
+  );
+  publishing = false;
+  await publisher;
+  const last = acknowledged;
+  // The race was run: most subscribers connected while newer states were still to come.
+  expect(subscribers.filter(({ atConnect }) => atConnect < last).length).toBeGreaterThan(count / 2);
+  for (const { atConnect, stream } of subscribers) {
+    await stream.waitFor(() => dataEvents(stream).at(-1)?.data === String(last), 15_000, `state ${last}`);
+    const versions = dataEvents(stream).map((event) => Number(event.data));
+    expect(versions[0]).toBeGreaterThanOrEqual(Math.max(atConnect, 1));
+    // Forward only, and nothing missed after the first state: every later version, once each.
+    for (let i = 1; i < versions.length; i++) expect(versions[i]).toBe((versions[i - 1] as number) + 1);
+    expect(stream.events.some((event) => event.type === RESET_EVENT_TYPE)).toBe(false);
+  }
 }
 
 async function open(url: string, headers: Record<string, string> = {}): Promise<RawStream> {
@@ -33,43 +83,7 @@ const dataEvents = (stream: RawStream) => stream.events.filter((event) => event.
 
 describe('state mode: the latest state first, then live, with no race (issue 17)', () => {
   it('500 subscribers connecting at random moments while the state changes: each starts no older than at its connect, only moves forward, ends at the last state', async () => {
-    const test = await stateHub();
-    const url = topicUrl(test.hubUrl, [price('ACME')]);
-    let acknowledged = 0;
-    let publishing = true;
-    const publisher = (async () => {
-      for (let version = 1; publishing; version++) {
-        const answer = await publish(test.hubUrl, {
-          topic: price('ACME'),
-          data: String(version),
-          version: String(version),
-        });
-        expect(answer.status).toBe(200);
-        acknowledged = version;
-        if (version % 4 === 0) await delay(1);
-      }
-    })();
-    await delay(20);
-    const subscribers = await Promise.all(
-      Array.from({ length: 500 }, async () => {
-        await delay(Math.random() * 1500);
-        // The state current at connect: every publish acknowledged before the request was sent.
-        const atConnect = acknowledged;
-        return { atConnect, stream: await open(url) };
-      }),
-    );
-    publishing = false;
-    await publisher;
-    const last = acknowledged;
-    expect(last).toBeGreaterThan(50);
-    for (const { atConnect, stream } of subscribers) {
-      await stream.waitFor(() => dataEvents(stream).at(-1)?.data === String(last), 15_000, `state ${last}`);
-      const versions = dataEvents(stream).map((event) => Number(event.data));
-      expect(versions[0]).toBeGreaterThanOrEqual(Math.max(atConnect, 1));
-      for (let i = 1; i < versions.length; i++)
-        expect(versions[i]).toBeGreaterThan(versions[i - 1] as number);
-      expect(stream.events.some((event) => event.type === RESET_EVENT_TYPE)).toBe(false);
-    }
+    await raceSubscribers(await stateHub(), 500, 1500);
   }, 60_000);
 
   it('a new subscriber gets every matching state once, oldest first, then live updates', async () => {
@@ -150,3 +164,38 @@ describe('state mode: the latest state first, then live, with no race (issue 17)
     expect(dataEvents(stream).map((event) => event.data)).toEqual(['new']);
   });
 });
+
+describe.runIf(redisAvailable('state mode on Redis'))(
+  'state mode on Redis (a feed that lags its history)',
+  () => {
+    let redis: RedisServer;
+    let namespace = 0;
+    beforeAll(async () => {
+      redis = await RedisServer.start();
+    });
+    afterAll(async () => {
+      await redis?.destroy();
+    });
+    const store = () => RedisStore.connect({ url: redis.url, prefix: `state-${process.pid}-${++namespace}` });
+
+    it('100 subscribers connecting while the state changes: no older than at connect, forward only, last state', async () => {
+      await raceSubscribers(await stateHub(await store()), 100, 800);
+    }, 60_000);
+
+    it('a reconnect gets exactly the changed topics’ latest values', async () => {
+      const test = await stateHub(await store());
+      for (const symbol of ['A', 'B'])
+        await publish(test.hubUrl, { topic: price(symbol), data: `${symbol}0` });
+      const url = topicUrl(test.hubUrl, [PRICES]);
+      const first = await open(url);
+      await first.waitFor(() => dataEvents(first).length === 2, 5000, 'the states');
+      const lastSeen = first.lastEventId();
+      first.destroy();
+      for (let n = 1; n <= 3; n++) await publish(test.hubUrl, { topic: price('B'), data: `B${n}` });
+      const again = await open(url, { 'Last-Event-ID': lastSeen });
+      await again.waitFor(() => dataEvents(again).length === 1, 5000, 'the changed state');
+      await delay(50);
+      expect(dataEvents(again).map((event) => event.data)).toEqual(['B3']);
+    });
+  },
+);
