@@ -18,6 +18,22 @@ export type { SubscribeOptions } from './hub/hub.js';
 export type { Subscription } from './hub/hub.js';
 /** Where a stream starts, decided before any byte is written. */
 export type { SubscriptionStart } from './hub/hub.js';
+/** What `hub.publish()` takes: an event, with an optional TTL and state version. */
+export type { PublishInput } from './hub/hub.js';
+/** Options of `hub.publish()`: an `Idempotency-Key`. */
+export type { PublishOptions } from './hub/hub.js';
+/** A state supplied by `HubOptions.getState` for a topic the hub has none of. */
+export type { SuppliedState } from './hub/hub.js';
+/** One topic's delivery policy: mode (`stream`, `state`), TTL, slow-consumer policy. */
+export type { TopicPolicy } from './hub/policy.js';
+/** Topic selector → policy (`HubOptions.topics`); the first selector matching a topic wins. */
+export type { TopicPolicies } from './hub/policy.js';
+/** `stream` (exact resume) or `state` (latest state per topic). */
+export type { DeliveryMode } from './hub/policy.js';
+/** `disconnect`, `skip` or `latest`: what happens to a subscriber that reads too slowly. */
+export type { SlowConsumerPolicy } from './hub/policy.js';
+/** A topic policy that cannot be used (code `invalid_input`). */
+export { PolicyError } from './hub/policy.js';
 /** Where a subscriber's bytes go (a response, a socket, a test buffer). */
 export type { SubscriberSink } from './hub/subscriber.js';
 /** What an observer may know of a subscriber: a read-only view. */
@@ -49,6 +65,12 @@ export type { ResumePoint } from './store/types.js';
 export type { ResumeFailure } from './store/types.js';
 /** A listener on a store's live feed. */
 export type { LiveListener } from './store/types.js';
+/** What `Store.readStates` is asked for. */
+export type { StateRequest } from './store/types.js';
+/** The kept states and the log cursor they are current at (`Store.readStates`). */
+export type { StateSnapshot } from './store/types.js';
+/** An `Idempotency-Key` claim checked by `Store.append`. */
+export type { IdempotencyClaim } from './store/types.js';
 /** The cursor before the first event ever stored: a full replay. */
 export { EARLIEST } from './store/types.js';
 
@@ -58,7 +80,7 @@ export { SsehubError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 /** A publish that cannot be accepted as given (code `invalid_input`). */
 export { HubInputError } from './hub/validate.js';
-/** A store refusing an append as given (code `invalid_input` or `conflict`). */
+/** A store refusing an append as given (code `invalid_input`, `conflict` or `idempotency_key_reused`). */
 export { StoreInputError } from './store/errors.js';
 /** The store cannot take or read events now (code `store_unavailable`); nothing was stored. */
 export { StoreUnavailableError } from './store/errors.js';

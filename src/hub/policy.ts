@@ -1,3 +1,4 @@
+import { SsehubError } from '../errors.js';
 import { compileSelector } from './topic-selector.js';
 import type { TopicSelector } from './topic-selector.js';
 
@@ -51,7 +52,9 @@ export const DEFAULT_POLICY: ResolvedPolicy = Object.freeze({
 export type TopicPolicies = Readonly<Record<string, TopicPolicy>>;
 
 /** A policy that cannot be used; the message is one line naming the selector and the field. */
-export class PolicyError extends Error {
+export class PolicyError extends SsehubError {
+  readonly code = 'invalid_input';
+
   constructor(message: string) {
     super(message);
     this.name = 'PolicyError';
