@@ -660,7 +660,8 @@ export class Hub {
 
   private enqueueEvent(subscriber: Subscriber, frame: Buffer, event: StoredEvent): void {
     this.enqueue(subscriber, frame);
-    subscriber.lastSentId = event.id;
+    // Only a `skip` gap needs where it starts: a hub without such topics keeps fan-out as it was.
+    if (this.policies.hasSkipTopics) subscriber.lastSentId = event.id;
   }
 
   /**

@@ -123,6 +123,8 @@ export class PolicyBook {
   private readonly cache = new Map<string, ResolvedPolicy>();
   /** Whether any selector chooses `state` mode (else state reads are skipped entirely). */
   readonly hasStateTopics: boolean;
+  /** Whether any selector chooses `skip` (else fan-out need not note each subscriber's last id). */
+  readonly hasSkipTopics: boolean;
 
   constructor(policies: TopicPolicies = {}) {
     this.rules = Object.entries(policies).map(([selector, policy]) => ({
@@ -130,6 +132,7 @@ export class PolicyBook {
       policy: resolvePolicy(selector, policy),
     }));
     this.hasStateTopics = this.rules.some((rule) => rule.policy.mode === 'state');
+    this.hasSkipTopics = this.rules.some((rule) => rule.policy.slowConsumer === 'skip');
   }
 
   get isEmpty(): boolean {
