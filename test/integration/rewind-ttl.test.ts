@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RESET_EVENT_TYPE } from '../../src/hub/frame.js';
+import { RESET_EVENT_TYPE } from '../../src/protocol/constants.js';
 import { delay, openStream, publish, rawRequest, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { RawStream, TestHub } from '../helpers/hub.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RESET_EVENT_TYPE } from '../../src/hub/frame.js';
+import { RESET_EVENT_TYPE } from '../../src/protocol/constants.js';
 import { Hub } from '../../src/hub/hub.js';
 import type { HubOptions } from '../../src/hub/hub.js';
 import { DEFAULT_POLICY, PolicyBook, PolicyError } from '../../src/hub/policy.js';
