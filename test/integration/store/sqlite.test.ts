@@ -66,11 +66,11 @@ describe('SqliteStore', () => {
     expect(retried.id).toBe(paid.id);
     await expect(
       second.append({ topics: ['urn:order:1'], data: 'x', idempotency: { ...claim, fingerprint: 'f2' } }),
-    ).rejects.toMatchObject({ status: 422 });
+    ).rejects.toMatchObject({ code: 'idempotency_key_reused' });
     expect((await second.readStates({})).states).toEqual([state]);
     await expect(
       second.append({ topics: ['urn:price'], data: '4', keepsState: true, version: 4 }),
-    ).rejects.toMatchObject({ status: 409 });
+    ).rejects.toMatchObject({ code: 'conflict' });
   });
 
   it('upgrades a schema 1 history in place, keeping its events', async () => {
