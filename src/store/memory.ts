@@ -63,7 +63,10 @@ export class MemoryStore implements Store {
   private readonly listeners = new Set<LiveListener>();
   /** Canonical topic → its latest state event; kept when the ring evicts the event. */
   private readonly states = new Map<string, StoredEvent>();
-  /** Idempotency key → the request it recorded; oldest first, forgotten once its window passed. */
+  /**
+   * Idempotency key → the request it recorded; oldest first, forgotten once its window passed or
+   * once more than `historySize` newer keys were recorded.
+   */
   private readonly idempotencyRecords = new Map<
     string,
     { fingerprint: string; event: StoredEvent; until: number }
@@ -126,6 +129,12 @@ export class MemoryStore implements Store {
     if (input.idempotency) {
       const { key, fingerprint, windowMs } = input.idempotency;
       this.idempotencyRecords.set(key, { fingerprint, event, until: time + windowMs });
+      // Bounded like the history itself: a publisher sending a new key with every request must not
+      // grow the process without limit. The oldest keys go first (the map is in insertion order).
+      if (this.idempotencyRecords.size > this.capacity) {
+        const oldest = this.idempotencyRecords.keys().next().value;
+        if (oldest !== undefined) this.idempotencyRecords.delete(oldest);
+      }
     }
     // The event is stored: a failing listener must neither hide it from the others nor fail the append.
     for (const listener of this.listeners) {

@@ -3,6 +3,7 @@ import { RESET_EVENT_TYPE } from '../../src/protocol/constants.js';
 import { Hub } from '../../src/hub/hub.js';
 import type { HubOptions } from '../../src/hub/hub.js';
 import { DEFAULT_POLICY, PolicyBook, PolicyError } from '../../src/hub/policy.js';
+import { MemoryStore } from '../../src/store/memory.js';
 import type { StoredEvent } from '../../src/store/types.js';
 import { MemorySink, nextTick } from '../helpers/memory-sink.js';
 
@@ -169,5 +170,39 @@ describe('getState: the application supplies a state the hub has none of', () =>
     // A template names no topic in particular: the hook is not asked.
     await test.subscribe({ topics: ['rooms/{id}'], sink: new MemorySink() });
     expect(asked).toEqual(['rooms/1']);
+  });
+});
+
+describe('idempotency records in the memory store', () => {
+  it('are bounded by the history size: unique keys cannot grow the process without limit', async () => {
+    const store = new MemoryStore({ historySize: 10 });
+    const window = 24 * 60 * 60 * 1000;
+    const first = await store.append({
+      topics: ['t'],
+      data: 'first',
+      idempotency: { key: 'k-0', fingerprint: 'f-0', windowMs: window },
+    });
+    for (let n = 1; n <= 10; n++) {
+      await store.append({
+        topics: ['t'],
+        data: `${n}`,
+        idempotency: { key: `k-${n}`, fingerprint: `f-${n}`, windowMs: window },
+      });
+    }
+    // k-0 was the oldest of 11 records with room for 10: a retry now stores a new event.
+    const retried = await store.append({
+      topics: ['t'],
+      data: 'first',
+      idempotency: { key: 'k-0', fingerprint: 'f-0', windowMs: window },
+    });
+    expect(retried.cursor).not.toBe(first.cursor);
+    // The newest keys are still remembered.
+    const recent = await store.append({
+      topics: ['t'],
+      data: '10',
+      idempotency: { key: 'k-10', fingerprint: 'f-10', windowMs: window },
+    });
+    expect(recent.data).toBe('10');
+    expect(store.size).toBe(10);
   });
 });
