@@ -371,6 +371,8 @@ describe('event stream socket takeover: attacks and shutdown', () => {
     const { port } = server?.address() as net.AddressInfo;
     const client = connectRaw(port, STREAM_REQUEST.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
     await waitUntil(() => mounted.hub.stats().subscribers === 1);
+    // Counted as a subscriber before its head reaches the client: wait for the bytes themselves.
+    await waitUntil(() => client.text().includes('\r\n\r\n'));
     expect(client.text()).toMatch(/\r\nConnection: close\r\n/);
     expect((mounted.sockets[0] as unknown as { parser: unknown }).parser).toBeNull();
     expect(mounted.hub.disconnectSubject('alice')).toBe(1);
