@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     { createLogger },
     { openStore, redactUrl },
     { KeyConfigError },
-    { keyWarnings },
+    { keyWarnings, authorizerFromSettings },
   ] = await Promise.all([
     import('./app.js'),
     import('../ops/logger.js'),
@@ -31,6 +31,18 @@ async function main(): Promise<void> {
     import('../auth/keys.js'),
     import('../auth/settings.js'),
   ]);
+  // Keys and URLs are checked before the store is opened: a bad setting must not create or lock a
+  // data directory (nor wait for Redis) before saying what is wrong.
+  try {
+    authorizerFromSettings({ ...config, allowsCredentialsFrom: () => false });
+  } catch (error) {
+    exitOnConfigError(error);
+    if (error instanceof KeyConfigError) {
+      process.stderr.write(`ssehub: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   let store: Store;
   try {
     store = await openStore(config);

@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -219,6 +219,29 @@ describe('configuration errors', () => {
       expect(all.length).toBeGreaterThan(OPTIONS.length * 3);
     },
   );
+});
+
+describe('a bad setting is reported before the store is opened', () => {
+  test('a config file with a bad key setting exits 2 without creating or locking the default data directory', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'ssehub-config-cwd-'));
+    try {
+      writeFileSync(join(cwd, 'hub.json'), JSON.stringify({ jwksUrl: 'not a url' }));
+      const env = { ...process.env, NO_COLOR: '1' };
+      delete env.SSEHUB_STORE;
+      const run = spawnSync(process.execPath, [BUILT_CLI, '--config', 'hub.json'], {
+        cwd,
+        env,
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(run.status).toBe(2);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(/JWKS_URL/);
+      expect(existsSync(join(cwd, 'ssehub-data'))).toBe(false);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('--help and the README', () => {
