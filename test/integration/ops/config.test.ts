@@ -226,7 +226,7 @@ describe('a bad setting is reported before the store is opened', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'ssehub-config-cwd-'));
     try {
       writeFileSync(join(cwd, 'hub.json'), JSON.stringify({ jwksUrl: 'not a url' }));
-      const env = { ...process.env, NO_COLOR: '1' };
+      const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
       delete env.SSEHUB_STORE;
       const run = spawnSync(process.execPath, [BUILT_CLI, '--config', 'hub.json'], {
         cwd,
