@@ -133,14 +133,15 @@ export class PhaseLedger {
     }
   }
 
-  toJSON(): PhaseLedgerJson {
+  /** `withReach: false` leaves out the per-event reach, which is large when every event has one recipient. */
+  toJSON(withReach = true): PhaseLedgerJson {
     return {
       phase: this.phase,
       deliveries: this.deliveries,
       duplicates: this.duplicates,
       outOfOrder: this.outOfOrder,
       histogram: this.histogram.toJSON(),
-      events: Object.fromEntries(this.events),
+      events: withReach ? Object.fromEntries(this.events) : {},
     };
   }
 }

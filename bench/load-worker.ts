@@ -6,12 +6,24 @@ import net from 'node:net';
 import { DeliveryRecorder, SubscriberLog, clockMs } from './ledger.js';
 import type { PhaseLedgerJson } from './ledger.js';
 import { SseResponseParser, subscribeRequest } from './sse-wire.js';
+import { runPublishLoad } from './publish-load.js';
+import type { PublishLoadCommand, PublishLoadReply } from './publish-load.js';
+import { StormGroup } from './storm-subscribers.js';
+import type {
+  StormConnectCommand,
+  StormCutCommand,
+  StormProgress,
+  StormReport,
+} from './storm-subscribers.js';
 
 export interface ConnectCommand {
   type: 'connect';
   port: number;
+  /** Subscribe path; `{i}` becomes the subscriber's number (firstIndex + its index here). */
   path: string;
   count: number;
+  /** This worker's first subscriber number, for `{i}` in `path`. */
+  firstIndex?: number;
   /** Source addresses to spread connections over (127.0.0.x), so ephemeral ports last. */
   localAddresses: string[];
   /** Connections waiting for their response head at once; keeps the listen backlog from overflowing. */
@@ -20,24 +32,39 @@ export interface ConnectCommand {
 }
 
 export type WorkerCommand =
-  ConnectCommand | { type: 'progress' } | { type: 'collect' } | { type: 'disconnect' };
+  | ConnectCommand
+  | { type: 'progress' }
+  /** `reach: false` leaves out the per-event reach (a workload with one recipient per event). */
+  | { type: 'collect'; reach?: boolean }
+  | { type: 'disconnect' }
+  | StormConnectCommand
+  | StormCutCommand
+  | { type: 'storm-progress'; published: number }
+  | { type: 'storm-report'; published: number }
+  | PublishLoadCommand;
 
 export type WorkerReply =
   | { type: 'connected'; open: number; failed: number; firstError: string | undefined; ms: number }
   | { type: 'progress'; deliveries: number; open: number; closedByServer: number }
   | { type: 'collected'; phases: PhaseLedgerJson[]; unparsable: number; closedByServer: number; open: number }
-  | { type: 'disconnected' };
+  | { type: 'disconnected' }
+  | { type: 'storm-connected'; open: number; failed: number; firstError: string | undefined; ms: number }
+  | { type: 'storm-cut-scheduled' }
+  | StormProgress
+  | StormReport
+  | PublishLoadReply;
 
 const sockets = new Set<net.Socket>();
 let recorder = new DeliveryRecorder();
 let closedByServer = 0;
 let disconnecting = false;
+let storm: StormGroup | undefined;
 
 function send(reply: WorkerReply): void {
   process.send?.(reply);
 }
 
-function openOne(command: ConnectCommand, localAddress: string): Promise<string | undefined> {
+function openOne(command: ConnectCommand, localAddress: string, index: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (error: string | undefined): void => {
@@ -65,7 +92,8 @@ function openOne(command: ConnectCommand, localAddress: string): Promise<string 
       onEvent: (_id, data) => recorder.receive(log, data, clockMs()),
     });
     socket.setEncoding('latin1');
-    socket.on('connect', () => socket.write(subscribeRequest(command.path, `127.0.0.1:${command.port}`)));
+    const path = command.path.replace('{i}', String((command.firstIndex ?? 0) + index));
+    socket.on('connect', () => socket.write(subscribeRequest(path, `127.0.0.1:${command.port}`)));
     socket.on('data', (text: string) => {
       try {
         parser.push(text);
@@ -91,7 +119,7 @@ async function connect(command: ConnectCommand): Promise<void> {
     while (next < command.count) {
       const index = next++;
       const address = command.localAddresses[index % command.localAddresses.length] ?? '127.0.0.1';
-      const error = await openOne(command, address);
+      const error = await openOne(command, address, index);
       if (error !== undefined) {
         failed++;
         firstError ??= error;
@@ -106,6 +134,8 @@ function disconnect(): void {
   disconnecting = true;
   for (const socket of sockets) socket.destroy();
   sockets.clear();
+  storm?.close();
+  storm = undefined;
   recorder = new DeliveryRecorder();
   closedByServer = 0;
   disconnecting = false;
@@ -123,7 +153,7 @@ process.on('message', (command: WorkerCommand) => {
     case 'collect':
       send({
         type: 'collected',
-        phases: [...recorder.phases.values()].map((ledger) => ledger.toJSON()),
+        phases: [...recorder.phases.values()].map((ledger) => ledger.toJSON(command.reach ?? true)),
         unparsable: recorder.unparsable,
         closedByServer,
         open: sockets.size,
@@ -131,6 +161,28 @@ process.on('message', (command: WorkerCommand) => {
       break;
     case 'disconnect':
       disconnect();
+      break;
+    case 'storm-connect': {
+      const started = performance.now();
+      storm?.close();
+      const group = (storm = new StormGroup(command));
+      void group
+        .connectAll()
+        .then((outcome) => send({ type: 'storm-connected', ...outcome, ms: performance.now() - started }));
+      break;
+    }
+    case 'storm-cut':
+      storm?.scheduleCut(command);
+      send({ type: 'storm-cut-scheduled' });
+      break;
+    case 'storm-progress':
+      if (storm) send(storm.progress(command.published));
+      break;
+    case 'storm-report':
+      if (storm) send(storm.report(command.published));
+      break;
+    case 'publish-load':
+      void runPublishLoad(command).then(send);
       break;
   }
 });

@@ -6,6 +6,11 @@
  *   npm run bench -- --n=1000,5000,10000,19500 --reps=2
  *   npm run bench -- --systems=ssehub,nchan --n=10000 --profile=ssehub   (writes a .cpuprofile)
  *
+ * Other workloads (issue 14; see bench/workloads.ts and docs/benchmarks.md):
+ *   npm run bench -- --workload=storm --n=1000,10000,19500 --rate=20
+ *   npm run bench -- --workload=per-user --n=10000 --duration=5000
+ *   npm run bench -- --workload=publish --systems=ssehub,ssehub-redis-aof,plain-node,nchan
+ *
  * Every loop is bounded in count and time; the whole run stops at --max-minutes.
  */
 import { cpus, loadavg, release } from 'node:os';
@@ -18,10 +23,19 @@ import type { CaseResult, PhaseResult } from './summary.js';
 import type { PhaseLedgerJson } from './ledger.js';
 import type { ConnectCommand } from './load-worker.js';
 import { WorkerPool } from './worker-pool.js';
+import { runWorkload } from './workloads.js';
+import type { Workload, WorkloadOptions } from './workloads.js';
 import { ALL_SYSTEMS, cpuMs, ensureNchan, rssKb } from './systems.js';
 import type { RunningSystem, SystemDefinition } from './systems.js';
 
 interface Options {
+  workload: 'fanout' | Workload;
+  /** Storm: events published per second; before the cut for `warmupMs`, and on through the storm. */
+  rate: number;
+  warmupMs: number;
+  /** Per-user and publish: how long the publishers run, and on how many keep-alive connections. */
+  durationMs: number;
+  connections: number;
   ns: number[];
   reps: number;
   events: number;
@@ -45,28 +59,54 @@ function parseOptions(argv: string[]): Options {
     flags.set(match[1] as string, match[2] ?? 'true');
   }
   const quick = flags.get('quick') === 'true';
+  const workload = (flags.get('workload') ?? 'fanout') as Options['workload'];
+  if (!['fanout', 'storm', 'per-user', 'publish'].includes(workload))
+    throw new Error(`--workload must be fanout, storm, per-user or publish, not ${workload}`);
+  const defaultNs: Record<Options['workload'], string> = {
+    fanout: quick ? '1000' : '1000,5000,10000,19500',
+    storm: quick ? '1000' : '1000,10000,19500',
+    'per-user': quick ? '1000' : '10000',
+    publish: '0',
+  };
+  const defaultSystems: Record<Options['workload'], string> = {
+    fanout: 'ssehub,ssehub-redis,better-sse,plain-node,nchan',
+    storm: 'ssehub,ssehub-redis,nchan,plain-node,better-sse',
+    'per-user': 'ssehub,nchan',
+    publish: 'ssehub,ssehub-redis-aof,plain-node,nchan',
+  };
   const list = (name: string, fallback: string): string[] =>
     (flags.get(name) ?? fallback).split(',').filter(Boolean);
-  const ns = list('n', quick ? '1000' : '1000,5000,10000,19500').map(Number);
-  if (ns.some((n) => !Number.isInteger(n) || n < 1 || n > 19_500)) {
+  const ns = list('n', defaultNs[workload]).map(Number);
+  if (workload !== 'publish' && ns.some((n) => !Number.isInteger(n) || n < 1 || n > 19_500)) {
     throw new Error(
       '--n values must be integers in 1..19500 (a process here may hold at most 20,000 open files)',
     );
   }
   return {
+    workload,
+    rate: Number(flags.get('rate') ?? 20),
+    warmupMs: Number(flags.get('warmup') ?? 2000),
+    durationMs: Number(flags.get('duration') ?? (quick ? 3000 : 5000)),
+    connections: Number(flags.get('connections') ?? 64),
     ns,
     reps: Number(flags.get('reps') ?? 2),
     events: Number(flags.get('events') ?? (quick ? 10 : 20)),
     intervalMs: Number(flags.get('interval') ?? 200),
     payloadBytes: Number(flags.get('payload') ?? 100),
-    systems: list('systems', 'ssehub,ssehub-redis,better-sse,plain-node,nchan'),
+    systems: list('systems', defaultSystems[workload]),
     workers: Number(flags.get('workers') ?? 4),
     ramp: flags.get('ramp') !== 'false',
     rampRates: list('ramp-rates', quick ? '10,50,100,200,500' : '2,5,10,20,50,100,200,500,1000').map(Number),
     rampStepMs: Number(flags.get('ramp-step') ?? (quick ? 1000 : 1500)),
     profile: flags.get('profile'),
     maxMinutes: Number(flags.get('max-minutes') ?? (quick ? 6 : 40)),
-    out: flags.get('out') ?? path.join('bench', 'results', quick ? 'quick.json' : 'latest.json'),
+    out:
+      flags.get('out') ??
+      path.join(
+        'bench',
+        'results',
+        `${workload === 'fanout' ? '' : `${workload}-`}${quick ? 'quick' : 'latest'}.json`,
+      ),
   };
 }
 
@@ -309,10 +349,36 @@ async function main(): Promise<void> {
   const pool = new WorkerPool(options.workers);
   const bench = new Bench(options, pool, startedAt);
   const cases: CaseResult[] = [];
-  console.log(`machine: ${JSON.stringify(machine())}`);
   console.log(
-    `systems: ${systems.map((s) => s.name).join(', ')}; N: ${options.ns.join(', ')}; reps: ${options.reps}`,
+    `machine: ${JSON.stringify(machine())}; load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
   );
+  console.log(
+    `workload: ${options.workload}; systems: ${systems.map((s) => s.name).join(', ')}; N: ${options.ns.join(', ')}; reps: ${options.reps}`,
+  );
+  if (options.workload !== 'fanout') {
+    const workloadOptions: WorkloadOptions = {
+      workload: options.workload,
+      ns: options.ns,
+      reps: options.reps,
+      eventsPerSec: options.rate,
+      warmupMs: options.warmupMs,
+      durationMs: options.durationMs,
+      connections: options.connections,
+      payloadBytes: options.payloadBytes,
+      profile: options.profile,
+      maxMinutes: options.maxMinutes,
+      out: options.out,
+    };
+    const header = { machine: machine(), startedAt: new Date(startedAt).toISOString() };
+    try {
+      await runWorkload(workloadOptions, systems, pool, workDir, header);
+    } finally {
+      pool.close();
+    }
+    return;
+  }
   try {
     outer: for (const n of options.ns) {
       for (let rep = 1; rep <= options.reps; rep++) {

@@ -6,8 +6,8 @@
  */
 
 export interface SseResponseHandlers {
-  /** The response head was read; `status` is the HTTP status code. */
-  onHead(status: number): void;
+  /** The response head was read; `status` is the HTTP status code, `headerLines` the rest of the head. */
+  onHead(status: number, headerLines: readonly string[]): void;
   /** One dispatched event: the stream's last event id (WHATWG semantics) and its data. */
   onEvent(lastEventId: string, data: string): void;
   /** The server ended the body (zero-size chunk); the socket may still be open. */
@@ -105,7 +105,7 @@ export class SseResponseParser {
     const chunked = lines.some((line) => /^transfer-encoding:.*chunked/i.test(line));
     this.stage = chunked ? 'chunk-size' : 'identity';
     this.head = '';
-    this.handlers.onHead(this.status);
+    this.handlers.onHead(this.status, lines.slice(1));
     // Resume right after the blank line, within the current text.
     return offset + (end + 4 - before);
   }
@@ -150,6 +150,8 @@ export class SseResponseParser {
 }
 
 /** The request every bench subscriber sends: minimal HTTP/1.1, keep-alive implied. */
-export function subscribeRequest(path: string, host: string): string {
-  return `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`;
+export function subscribeRequest(path: string, host: string, headers: Record<string, string> = {}): string {
+  let extra = '';
+  for (const [name, value] of Object.entries(headers)) extra += `${name}: ${value}\r\n`;
+  return `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n${extra}\r\n`;
 }

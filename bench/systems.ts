@@ -9,6 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { PublishTarget } from './publish-load.js';
 
 export interface RunningSystem {
   port: number;
@@ -21,6 +22,12 @@ export interface RunningSystem {
 
 export interface SystemDefinition {
   name: string;
+  /** Whether a reconnect with Last-Event-ID gets the events it missed (ssehub, nchan; not the others). */
+  replays: boolean;
+  /** How to publish with the raw publisher (`bench/publish-load.ts`): to topic `bench`, or per user. */
+  publishTarget: PublishTarget;
+  /** The per-user workload (one topic per subscriber), where the system has it. */
+  perUser?: { subscribePath: string; publishTarget: PublishTarget };
   /** Why the system cannot run here, or undefined when it can. */
   unavailable(): string | undefined;
   start(options: StartOptions): Promise<RunningSystem>;
@@ -171,6 +178,8 @@ function post(port: number, pathName: string, body: string, headers: Record<stri
 function nodeServer(name: string, script: string): SystemDefinition {
   return {
     name,
+    replays: false,
+    publishTarget: { path: '/publish', contentType: 'text/plain', body: 'raw' },
     unavailable: () => undefined,
     async start(options) {
       const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', script, '0'], {
@@ -194,9 +203,20 @@ function nodeServer(name: string, script: string): SystemDefinition {
 
 const SSEHUB_CLI = path.join(repoRoot, 'dist/server/cli.js');
 
-/** A throwaway redis-server on a free loopback port, without persistence. */
-async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
+type RedisPersistence = 'none' | 'aof-everysec';
+
+/** A throwaway redis-server on a free loopback port: no persistence, or an AOF synced every second. */
+async function startRedis(
+  persistence: RedisPersistence,
+  workDir: string,
+): Promise<{ url: string; stop(): Promise<void> }> {
   const port = await freePort();
+  const dataDir = path.join(workDir, `redis-${port}`);
+  mkdirSync(dataDir, { recursive: true });
+  const durability =
+    persistence === 'aof-everysec'
+      ? ['--appendonly', 'yes', '--appendfsync', 'everysec']
+      : ['--appendonly', 'no'];
   const child = spawn(
     'redis-server',
     [
@@ -204,10 +224,11 @@ async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
       String(port),
       '--bind',
       '127.0.0.1',
+      '--dir',
+      dataDir,
       '--save',
       '',
-      '--appendonly',
-      'no',
+      ...durability,
       '--maxclients',
       '1000',
     ],
@@ -224,9 +245,23 @@ async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
 }
 
 /** The standalone hub, as users run it: `node dist/server/cli.js` (after `npm run build`). */
-function ssehubCli(name: string, store: 'memory' | 'redis' | 'sqlite', cli = SSEHUB_CLI): SystemDefinition {
+const MERCURE_PATH = '/.well-known/mercure';
+const FORM = 'application/x-www-form-urlencoded';
+
+function ssehubCli(
+  name: string,
+  store: 'memory' | 'redis' | 'sqlite',
+  cli = SSEHUB_CLI,
+  redisPersistence: RedisPersistence = 'none',
+): SystemDefinition {
   return {
     name,
+    replays: true,
+    publishTarget: { path: MERCURE_PATH, contentType: FORM, body: 'form', topic: 'bench' },
+    perUser: {
+      subscribePath: `${MERCURE_PATH}?topic=user%2F{i}`,
+      publishTarget: { path: MERCURE_PATH, contentType: FORM, body: 'form', topic: 'user/{user}' },
+    },
     unavailable: () => {
       if (!existsSync(cli)) return `${cli} not built (npm run build)`;
       if (store === 'redis' && spawnSync('redis-server', ['--version']).status !== 0)
@@ -234,7 +269,7 @@ function ssehubCli(name: string, store: 'memory' | 'redis' | 'sqlite', cli = SSE
       return undefined;
     },
     async start(options) {
-      const redis = store === 'redis' ? await startRedis() : undefined;
+      const redis = store === 'redis' ? await startRedis(redisPersistence, options.workDir) : undefined;
       // A fresh history per run: a previous run's events would otherwise be replayed.
       const dataDir = store === 'sqlite' ? mkdtempSync(path.join(os.tmpdir(), 'ssehub-bench-')) : undefined;
       const port = await freePort();
@@ -305,7 +340,12 @@ http {
   server {
     listen 127.0.0.1:${port} backlog=4096;
     location = /sse { nchan_subscriber eventsource; nchan_channel_id bench; }
-    location = /publish { nchan_publisher; nchan_channel_id bench; nchan_message_buffer_length 1000; }
+    # The buffer holds a whole storm (bench/storm.ts publishes at most 5,000 events per case), so
+    # that a reconnect's Last-Event-ID always finds its place in it.
+    location = /publish { nchan_publisher; nchan_channel_id bench; nchan_message_buffer_length 5000; }
+    # The per-user workload: one channel per user.
+    location ~ ^/sub/([0-9]+)$ { nchan_subscriber eventsource; nchan_channel_id user$1; }
+    location ~ ^/pub/([0-9]+)$ { nchan_publisher; nchan_channel_id user$1; nchan_message_buffer_length 10; }
   }
 }
 `;
@@ -331,6 +371,12 @@ export function ensureNchan(): string | undefined {
 
 const nchan: SystemDefinition = {
   name: 'nchan',
+  replays: true,
+  publishTarget: { path: '/publish', contentType: 'text/plain', body: 'raw' },
+  perUser: {
+    subscribePath: '/sub/{i}',
+    publishTarget: { path: '/pub/{user}', contentType: 'text/plain', body: 'raw' },
+  },
   unavailable: () =>
     existsSync('/usr/sbin/nginx') && existsSync(NCHAN_MODULE) ? undefined : 'nginx + nchan not installed',
   async start(options) {
@@ -360,6 +406,8 @@ export const ALL_SYSTEMS: SystemDefinition[] = [
   ssehubCli('ssehub', 'memory'),
   ssehubCli('ssehub-redis', 'redis'),
   ssehubCli('ssehub-sqlite', 'sqlite'),
+  // Redis as one would run it for durability: an append-only file synced once a second.
+  ssehubCli('ssehub-redis-aof', 'redis', SSEHUB_CLI, 'aof-everysec'),
   // A/B runs of a change: copy dist/ aside before it (cp -r dist bench/results/before) and name the copy.
   ssehubCli(
     'ssehub-before',
