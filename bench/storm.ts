@@ -165,9 +165,10 @@ export async function runStorm(
   await sleep(1000);
   const intervalMs = 1000 / options.eventsPerSec;
   const publisher = new SteadyPublisher(system, phase, intervalMs, options.payloadBytes, clockMs() + 100);
-  // The cut falls midway between two publishes; the first event after it is the catch-up target.
+  // The cut falls just before a publish (a tenth of the interval), so the first event after it,
+  // the catch-up target, is published while everyone is reconnecting: it has to come by replay.
   const targetSeq = Math.max(1, Math.round(options.warmupMs / intervalMs));
-  const cutAtMs = publisher.startMs + (targetSeq - 0.5) * intervalMs;
+  const cutAtMs = publisher.startMs + (targetSeq - 0.1) * intervalMs;
   publisher.start();
   await pool.all(
     () => ({ type: 'storm-cut', atMs: cutAtMs, targetSeq, attemptTimeoutMs: 30_000, maxAttempts: 10 }),
