@@ -1,6 +1,8 @@
 /**
- * `node --import tsx bench/profile-summary.ts FILE.cpuprofile [top]`: self time per function and
- * per source file of a V8 CPU profile (as written by `node --cpu-prof`), heaviest first.
+ * `node --import tsx bench/profile-summary.ts FILE.cpuprofile [top] [--window=FROM_US,TO_US]`: self
+ * time per function and per source file of a V8 CPU profile (as written by `node --cpu-prof`),
+ * heaviest first. `--window` keeps only the samples taken in that span of the monotonic clock (µs;
+ * the storm bench records its storm's span as `stormWindowUs` in the results).
  */
 import { readFileSync } from 'node:fs';
 
@@ -31,11 +33,18 @@ function shortUrl(url: string): string {
   return url.replace(/^file:\/\/.*\/node_modules\//, '').replace(/^node:/, 'node:');
 }
 
-export function selfTimes(profile: CpuProfile, key: (node: ProfileNode) => string): SelfTime[] {
+export function selfTimes(
+  profile: CpuProfile,
+  key: (node: ProfileNode) => string,
+  windowUs: readonly [number, number] = [-Infinity, Infinity],
+): SelfTime[] {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const totals = new Map<string, number>();
   let all = 0;
+  let sampledAtUs = profile.startTime;
   profile.samples.forEach((id, index) => {
+    sampledAtUs += profile.timeDeltas[index] ?? 0;
+    if (sampledAtUs < windowUs[0] || sampledAtUs > windowUs[1]) return;
     const delta = (profile.timeDeltas[index + 1] ?? 0) / 1000;
     const node = byId.get(id);
     if (!node) return;
@@ -50,9 +59,17 @@ export function selfTimes(profile: CpuProfile, key: (node: ProfileNode) => strin
 
 function main(): void {
   process.stdout.on('error', () => process.exit(0)); // e.g. piped into `head`
-  const file = process.argv[2];
-  if (!file) throw new Error('usage: profile-summary.ts FILE.cpuprofile [top]');
-  const top = Number(process.argv[3] ?? 25);
+  const window = process.argv.find((arg) => arg.startsWith('--window='));
+  const positional = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+  const file = positional[0];
+  if (!file) throw new Error('usage: profile-summary.ts FILE.cpuprofile [top] [--window=FROM_US,TO_US]');
+  const top = Number(positional[1] ?? 25);
+  const windowUs = window
+    ? (window.slice('--window='.length).split(',').map(Number) as [number, number])
+    : undefined;
+  if (windowUs) {
+    console.log(`samples from ${((windowUs[1] - windowUs[0]) / 1000).toFixed(0)} ms of the profile only`);
+  }
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const print = (title: string, rows: SelfTime[]): void => {
     console.log(`\n${title}`);
@@ -68,11 +85,12 @@ function main(): void {
       profile,
       (n) =>
         `${n.callFrame.functionName || '(anonymous)'}  ${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`,
+      windowUs,
     ),
   );
   print(
     'self time by file',
-    selfTimes(profile, (n) => shortUrl(n.callFrame.url)),
+    selfTimes(profile, (n) => shortUrl(n.callFrame.url), windowUs),
   );
 }
 

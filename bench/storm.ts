@@ -57,6 +57,11 @@ export interface StormResult {
   listenDrops: number;
   /** Spread of the workers' actual cut instants (ms): how "at once" the cut was. */
   cutSkewMs: number;
+  /**
+   * The storm's window on the monotonic clock in µs (the clock of V8's CPU profiles on Linux):
+   * `profile-summary.ts --window=from,to` keeps only the storm's samples.
+   */
+  stormWindowUs: [number, number];
   loadAverage: number;
   error?: string;
 }
@@ -80,6 +85,7 @@ export function quantile(values: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
 }
 
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const sumCpu = (system: RunningSystem): number => system.pids().reduce((sum, pid) => sum + cpuMs(pid), 0);
@@ -88,7 +94,13 @@ const sumRss = (system: RunningSystem): number => system.pids().reduce((sum, pid
 /** At most this many events per case; nchan's buffer is sized for it (systems.ts). */
 const MAX_EVENTS = 5000;
 
-/** Publishes on a fixed schedule until stopped; every publish is fired on time, not awaited in turn. */
+/**
+ * Publishes on a fixed schedule until stopped, one request at a time: a publish waits for the
+ * previous answer, so the server's order is the sequence order (two publishes in flight on two
+ * connections may be stored in either order, and would show up as reordering that is not the
+ * server's). When the server answers late, publishing falls behind the schedule, as a real
+ * publisher would.
+ */
 class SteadyPublisher {
   readonly publishedAt: number[] = [];
   private readonly outcomes: Promise<boolean>[] = [];
@@ -112,12 +124,12 @@ class SteadyPublisher {
         const at = clockMs();
         this.publishedAt.push(at);
         const body = encodePayload(this.phase, seq, at, this.payloadBytes);
-        this.outcomes.push(
-          this.system.publish(body).then(
-            () => true,
-            () => false,
-          ),
+        const outcome = this.system.publish(body).then(
+          () => true,
+          () => false,
         );
+        this.outcomes.push(outcome);
+        if (!(await outcome)) break;
       }
     })();
   }
@@ -184,7 +196,9 @@ export async function runStorm(
   const countersBefore = listenCounters();
   await sleep(Math.max(0, cutAtMs - clockMs()));
   const cpuAtCut = sumCpu(system);
+  const cutMonotonicUs = monotonicUs();
   const doneAt = await waitForStormEnd(system, pool, definition.replays, options.stormLimitMs, result);
+  result.stormWindowUs = [cutMonotonicUs, monotonicUs()];
   const stormCpuMs = sumCpu(system) - cpuAtCut;
   const stormMs = doneAt - cutAtMs;
   // Keep publishing a little after the storm, so the hand-over from replay to live is exercised.
@@ -233,6 +247,7 @@ function emptyResult(definition: SystemDefinition, n: number, rep: number): Stor
     listenOverflows: NaN,
     listenDrops: NaN,
     cutSkewMs: NaN,
+    stormWindowUs: [NaN, NaN],
     loadAverage: loadavg()[0] ?? NaN,
   };
 }
