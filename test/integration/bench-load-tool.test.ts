@@ -12,6 +12,8 @@ import {
   encodePayload,
 } from '../../bench/ledger.js';
 import { SseResponseParser, subscribeRequest } from '../../bench/sse-wire.js';
+import { ResponseReader, publishRequest } from '../../bench/publish-load.js';
+import { listenCounters, quantile } from '../../bench/storm.js';
 import { marginalRss, sustainedOf } from '../../bench/summary.js';
 import { cpuMs } from '../../bench/systems.js';
 import type { CaseResult, RampStep } from '../../bench/summary.js';
@@ -251,4 +253,55 @@ describe('bench process accounting', () => {
     expect(output).toMatch(/\s1\.00 +object Subscriber\n/);
     expect(output).not.toMatch(/object ServerResponse/);
   }, 90_000);
+});
+
+describe('bench request-path tools (issue 14)', () => {
+  it('reads keep-alive responses with a length, chunked or without a body, whatever the split points', () => {
+    const responses =
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nid-01' +
+      'HTTP/1.1 204 No Content\r\n\r\n' +
+      'HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' +
+      'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\ncontent-length: 0\r\n\r\n';
+    for (let size = 1; size <= responses.length; size += 7) {
+      const reader = new ResponseReader();
+      const statuses: number[] = [];
+      for (let i = 0; i < responses.length; i += size)
+        statuses.push(...reader.push(responses.slice(i, i + size)));
+      expect(statuses).toEqual([200, 204, 202, 503]);
+    }
+  });
+
+  it('builds a Mercure form publish for a user, and a raw one', () => {
+    const form = publishRequest(
+      {
+        path: '/.well-known/mercure',
+        contentType: 'application/x-www-form-urlencoded',
+        body: 'form',
+        topic: 'user/{user}',
+      },
+      'h:1',
+      42,
+      'P1:0:1.000:x',
+    );
+    const [head, body] = form.split('\r\n\r\n') as [string, string];
+    expect(body).toBe('topic=user%2F42&data=P1%3A0%3A1.000%3Ax');
+    expect(head).toContain(`Content-Length: ${body.length}`);
+    expect(new URLSearchParams(body).get('data')).toBe('P1:0:1.000:x');
+    const raw = publishRequest(
+      { path: '/pub/{user}', contentType: 'text/plain', body: 'raw' },
+      'h:1',
+      7,
+      'abc',
+    );
+    expect(raw).toMatch(/^POST \/pub\/7 HTTP\/1\.1\r\n[^]*\r\n\r\nabc$/);
+  });
+
+  it('reads the accept-queue counters, and takes quantiles by rank', () => {
+    const counters = listenCounters();
+    expect(Number.isInteger(counters.overflows)).toBe(true);
+    expect(Number.isInteger(counters.drops)).toBe(true);
+    expect(quantile([5, 1, 4, 2, 3], 0.5)).toBe(3);
+    expect(quantile([5, 1, 4, 2, 3], 0.99)).toBe(5);
+    expect(quantile([], 0.5)).toBeNaN();
+  });
 });
