@@ -47,7 +47,12 @@ function label(ms: number): string {
   return ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
-export function latencyChart(series: ChartSeries[], title: string, subtitle: string): string {
+export function latencyChart(
+  series: ChartSeries[],
+  title: string,
+  subtitle: string,
+  yLabel = 'time for one event to reach all N (log scale)',
+): string {
   const all = series.flatMap((s) => s.points).filter((p) => p.minMs > 0 && Number.isFinite(p.maxMs));
   const ns = [...new Set(all.map((p) => p.n))].sort((a, b) => a - b);
   const lo = 10 ** Math.floor(Math.log10(Math.min(...all.map((p) => p.minMs))));
@@ -81,7 +86,7 @@ export function latencyChart(series: ChartSeries[], title: string, subtitle: str
     `<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${MARGIN.top + plotH}" y2="${MARGIN.top + plotH}" stroke="#adb5bd"/>`,
     `<line x1="${MARGIN.left}" x2="${MARGIN.left}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="#adb5bd"/>`,
     `<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 14}" text-anchor="middle" fill="#212529">subscribers (N)</text>`,
-    `<text transform="translate(18 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#212529">time for one event to reach all N (log scale)</text>`,
+    `<text transform="translate(18 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#212529">${escapeXml(yLabel)}</text>`,
   );
   series.forEach((s, index) => {
     const color = COLORS[s.system] ?? FALLBACK_COLORS[index % FALLBACK_COLORS.length];

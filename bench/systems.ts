@@ -253,6 +253,7 @@ function ssehubCli(
   store: 'memory' | 'redis' | 'sqlite',
   cli = SSEHUB_CLI,
   redisPersistence: RedisPersistence = 'none',
+  extraEnv: Record<string, string> = {},
 ): SystemDefinition {
   return {
     name,
@@ -288,6 +289,7 @@ function ssehubCli(
           ...(redis ? { SSEHUB_REDIS_URL: redis.url } : {}),
           ...(store === 'memory' ? { SSEHUB_STORE: 'memory' } : {}),
           ...(dataDir ? { SSEHUB_STORE: 'sqlite', SSEHUB_DATA_DIR: dataDir } : {}),
+          ...extraEnv,
         },
       });
       // The open-hub warning is expected here; anything else on stderr is shown.
@@ -408,6 +410,9 @@ export const ALL_SYSTEMS: SystemDefinition[] = [
   ssehubCli('ssehub-sqlite', 'sqlite'),
   // Redis as one would run it for durability: an append-only file synced once a second.
   ssehubCli('ssehub-redis-aof', 'redis', SSEHUB_CLI, 'aof-everysec'),
+  // A storm opens thousands of connections before any carries a stream: this one measures the
+  // hub without its limit on such connections (--max-non-stream-connections, 1,000 by default).
+  ssehubCli('ssehub-nolimit', 'memory', SSEHUB_CLI, 'none', { SSEHUB_MAX_NON_STREAM_CONNECTIONS: '0' }),
   // A/B runs of a change: copy dist/ aside before it (cp -r dist bench/results/before) and name the copy.
   ssehubCli(
     'ssehub-before',
