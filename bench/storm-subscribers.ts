@@ -67,6 +67,8 @@ export interface StormReport {
   retries: number;
   /** Non-200 answers to reconnects, by status. */
   refusals: Record<string, number>;
+  /** Failed reconnect attempts, by what went wrong (refusals included as `HTTP <status>`). */
+  attemptErrors: Record<string, number>;
   /** Streams the server ended after their head (outside the cut); they reconnect too. */
   closedByServer: number;
   unparsable: number;
@@ -107,6 +109,7 @@ export class StormGroup {
   private retries = 0;
   private closedByServer = 0;
   private readonly refusals: Record<string, number> = {};
+  private readonly attemptErrors: Record<string, number> = {};
   private stopped = false;
 
   constructor(private readonly setup: StormConnectCommand) {}
@@ -164,6 +167,7 @@ export class StormGroup {
       subscriber.attempts++;
       const outcome = await this.open(subscriber, command.attemptTimeoutMs);
       if (outcome.error === undefined) return;
+      this.attemptErrors[outcome.error] = (this.attemptErrors[outcome.error] ?? 0) + 1;
       await sleep(outcome.retryAfterMs ?? RETRY_DEFAULT_MS);
     }
     subscriber.failed = true;
@@ -300,6 +304,7 @@ export class StormGroup {
       failedReconnects,
       retries: this.retries,
       refusals: this.refusals,
+      attemptErrors: this.attemptErrors,
       closedByServer: this.closedByServer,
       unparsable: this.unparsable,
     };

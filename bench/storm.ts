@@ -56,6 +56,7 @@ export interface StormResult {
   failedReconnects: number;
   retries: number;
   refusals: Record<string, number>;
+  attemptErrors: Record<string, number>;
   closedByServer: number;
   listenOverflows: number;
   listenDrops: number;
@@ -187,7 +188,16 @@ export async function runStorm(
   const cutAtMs = publisher.startMs + (targetSeq - 0.1) * intervalMs;
   publisher.start();
   await pool.all(
-    () => ({ type: 'storm-cut', atMs: cutAtMs, targetSeq, attemptTimeoutMs: 30_000, maxAttempts: 10 }),
+    // No attempt times out before the storm's own limit: a connection whose SYN or ACK the kernel
+    // dropped (full accept queue) completes on a retransmission seconds later, as a browser's would;
+    // aborting and reconnecting would only send it to the back of the queue.
+    () => ({
+      type: 'storm-cut',
+      atMs: cutAtMs,
+      targetSeq,
+      attemptTimeoutMs: options.stormLimitMs,
+      maxAttempts: 10,
+    }),
     'storm-cut-scheduled',
     10_000,
   );
@@ -247,6 +257,7 @@ function emptyResult(definition: SystemDefinition, n: number, rep: number): Stor
     failedReconnects: 0,
     retries: 0,
     refusals: {},
+    attemptErrors: {},
     closedByServer: 0,
     listenOverflows: NaN,
     listenDrops: NaN,
@@ -325,6 +336,8 @@ function account(result: StormResult, reports: StormReport[], replays: boolean):
     result.closedByServer += report.closedByServer;
     for (const [status, count] of Object.entries(report.refusals))
       result.refusals[status] = (result.refusals[status] ?? 0) + count;
+    for (const [error, count] of Object.entries(report.attemptErrors))
+      result.attemptErrors[error] = (result.attemptErrors[error] ?? 0) + count;
   }
 }
 
@@ -400,7 +413,8 @@ export function stormLine(result: StormResult): string {
     `(catch-up p50 ${fmt(result.catchUpP50Ms)} p99 ${fmt(result.catchUpP99Ms)}; head p50 ${fmt(result.headP50Ms)} max ${fmt(result.headMaxMs)}), ` +
     `CPU/reconnect ${fmt(result.cpuUsPerReconnect)} µs (net ${fmt(result.netCpuUsPerReconnect)}), peak RSS ${fmt(result.peakRssKb / 1024)} MB, ` +
     `published ${result.published}, lost ${result.replays ? result.lost : 'n/a'} dup ${result.duplicates} ooo ${result.outOfOrder}, ` +
-    `failed ${result.failedReconnects} retries ${result.retries} refusals ${JSON.stringify(result.refusals)}, ` +
+    `failed ${result.failedReconnects} retries ${result.retries} refusals ${JSON.stringify(result.refusals)} ` +
+    `attempt errors ${JSON.stringify(result.attemptErrors)}, ` +
     `overflows ${result.listenOverflows} drops ${result.listenDrops}, cut skew ${fmt(result.cutSkewMs)} ms` +
     (result.error ? ` ERROR ${result.error}` : '')
   );

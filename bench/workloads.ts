@@ -101,7 +101,7 @@ async function runCase(
         return await runStorm(definition, system, pool, n, rep, phase, {
           eventsPerSec: options.eventsPerSec,
           warmupMs: options.warmupMs,
-          stormLimitMs: 60_000,
+          stormLimitMs: 90_000,
           payloadBytes: options.payloadBytes,
         });
       case 'per-user':
