@@ -2,9 +2,11 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SseResponseParser, subscribeRequest } from '../../bench/sse-wire.js';
 import { RedisStore } from '../../src/store/redis.js';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/types.js';
 import { delay, publish, startTestHub } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
+import { TempDirs } from '../helpers/data-dir.js';
 import { RedisServer, redisAvailable } from '../helpers/redis.js';
 
 /**
@@ -167,6 +169,18 @@ describe('reconnect storm: 500 subscribers cut at once, reconnecting with Last-E
   it('memory store: every subscriber ends with every event exactly once, in order', async () => {
     hub = await startTestHub();
     await stormChecksOut(hub);
+  }, 60_000);
+
+  it('sqlite store: every subscriber ends with every event exactly once, in order', async () => {
+    const dirs = new TempDirs();
+    try {
+      hub = await startTestHub({ store: SqliteStore.open({ dataDir: dirs.make('storm') }) });
+      await stormChecksOut(hub);
+      await hub.close();
+      hub = undefined;
+    } finally {
+      dirs.removeAll();
+    }
   }, 60_000);
 
   describe.runIf(redisAvailable('reconnect storm on Redis'))('Redis store', () => {
