@@ -59,7 +59,12 @@ export interface StormReport {
   caughtUpMs: number[];
   subscribers: number;
   deliveries: number;
+  /** Events missing at subscribers that did reconnect (what the hub's promise is about). */
   lost: number;
+  /** Subscribers with no response head since the cut when the bounded wait ended. */
+  notBack: number;
+  /** Events missing at those: they are still waiting to come back, not lost by the server. */
+  missingNotBack: number;
   duplicates: number;
   outOfOrder: number;
   failedReconnects: number;
@@ -278,6 +283,8 @@ export class StormGroup {
   /** Final accounting against the `published` sequence numbers 0 … published − 1. */
   report(published: number): StormReport {
     let lost = 0;
+    let notBack = 0;
+    let missingNotBack = 0;
     let duplicates = 0;
     let outOfOrder = 0;
     let failedReconnects = 0;
@@ -287,7 +294,14 @@ export class StormGroup {
       if (subscriber.failed) failedReconnects++;
       if (!Number.isNaN(subscriber.headMs)) headMs.push(subscriber.headMs);
       if (!Number.isNaN(subscriber.caughtUpMs)) caughtUpMs.push(subscriber.caughtUpMs);
-      for (let seq = 0; seq < published; seq++) if (!subscriber.received[seq]) lost++;
+      let missing = 0;
+      for (let seq = 0; seq < published; seq++) if (!subscriber.received[seq]) missing++;
+      const back = !Number.isNaN(subscriber.headMs) || !this.cut;
+      if (back) lost += missing;
+      else {
+        notBack++;
+        missingNotBack += missing;
+      }
       duplicates += subscriber.duplicates;
       outOfOrder += subscriber.outOfOrder;
     }
@@ -299,6 +313,8 @@ export class StormGroup {
       subscribers: this.subscribers.length,
       deliveries: this.deliveries,
       lost,
+      notBack,
+      missingNotBack,
       duplicates,
       outOfOrder,
       failedReconnects,

@@ -50,7 +50,11 @@ export interface StormResult {
   netCpuUsPerReconnect: number;
   peakRssKb: number;
   rssBeforeCutKb: number;
+  /** Events missing at subscribers that reconnected. */
   lost: number;
+  /** Subscribers not back (no head) when the bounded wait ended, and the events they miss. */
+  notBack: number;
+  missingNotBack: number;
   duplicates: number;
   outOfOrder: number;
   failedReconnects: number;
@@ -252,6 +256,8 @@ function emptyResult(definition: SystemDefinition, n: number, rep: number): Stor
     peakRssKb: 0,
     rssBeforeCutKb: 0,
     lost: 0,
+    notBack: 0,
+    missingNotBack: 0,
     duplicates: 0,
     outOfOrder: 0,
     failedReconnects: 0,
@@ -329,6 +335,8 @@ function account(result: StormResult, reports: StormReport[], replays: boolean):
   }
   for (const report of reports) {
     result.lost += report.lost;
+    result.notBack += report.notBack;
+    result.missingNotBack += report.missingNotBack;
     result.duplicates += report.duplicates;
     result.outOfOrder += report.outOfOrder;
     result.failedReconnects += report.failedReconnects;
@@ -352,8 +360,8 @@ function range(values: readonly number[], unit: string): string {
 /** One row per (N, system): ranges over the runs, counts summed. */
 export function stormTable(results: readonly StormResult[]): string {
   const lines = [
-    '| N | system | all caught up after the cut | catch-up p50 | catch-up p99 | head p50 | head max | server CPU per reconnect | peak RSS | lost | dup | out of order | failed reconnects / retries | refusals | accept-queue overflows |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| N | system | all caught up after the cut | catch-up p50 | catch-up p99 | head p50 | head max | server CPU per reconnect | peak RSS | lost | dup | out of order | not back at the time limit | failed reconnects / retries | refusals | accept-queue overflows |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const group of groups(results)) {
     const first = group[0] as StormResult;
@@ -366,7 +374,7 @@ export function stormTable(results: readonly StormResult[]): string {
       `| ${first.n.toLocaleString('en-US')} | ${first.system} | ${replay ? range(pick('allDoneMs'), ' ms') : `(no replay) all reconnected ${range(pick('allDoneMs'), ' ms')}`} | ${replay ? range(pick('catchUpP50Ms'), ' ms') : '–'} | ${replay ? range(pick('catchUpP99Ms'), ' ms') : '–'} | ${range(pick('headP50Ms'), ' ms')} | ${range(pick('headMaxMs'), ' ms')} | ${range(pick('cpuUsPerReconnect'), ' µs')} | ${range(
         pick('peakRssKb').map((kb) => kb / 1024),
         ' MB',
-      )} | ${replay ? sum('lost') : 'n/a'} | ${sum('duplicates')} | ${sum('outOfOrder')} | ${sum('failedReconnects')} / ${sum('retries')} | ${refusals.join(', ') || '0'} | ${pick(
+      )} | ${replay ? sum('lost') : 'n/a'} | ${sum('duplicates')} | ${sum('outOfOrder')} | ${sum('notBack')} | ${sum('failedReconnects')} / ${sum('retries')} | ${refusals.join(', ') || '0'} | ${pick(
         'listenOverflows',
       )
         .map((count) => count.toLocaleString('en-US'))
@@ -412,7 +420,7 @@ export function stormLine(result: StormResult): string {
     `${result.replays ? 'all caught up' : 'all reconnected'} ${fmt(result.allDoneMs)} ms ` +
     `(catch-up p50 ${fmt(result.catchUpP50Ms)} p99 ${fmt(result.catchUpP99Ms)}; head p50 ${fmt(result.headP50Ms)} max ${fmt(result.headMaxMs)}), ` +
     `CPU/reconnect ${fmt(result.cpuUsPerReconnect)} µs (net ${fmt(result.netCpuUsPerReconnect)}), peak RSS ${fmt(result.peakRssKb / 1024)} MB, ` +
-    `published ${result.published}, lost ${result.replays ? result.lost : 'n/a'} dup ${result.duplicates} ooo ${result.outOfOrder}, ` +
+    `published ${result.published}, lost ${result.replays ? result.lost : 'n/a'} (not back ${result.notBack}) dup ${result.duplicates} ooo ${result.outOfOrder}, ` +
     `failed ${result.failedReconnects} retries ${result.retries} refusals ${JSON.stringify(result.refusals)} ` +
     `attempt errors ${JSON.stringify(result.attemptErrors)}, ` +
     `overflows ${result.listenOverflows} drops ${result.listenDrops}, cut skew ${fmt(result.cutSkewMs)} ms` +
