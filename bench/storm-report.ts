@@ -25,7 +25,10 @@ interface WorkloadFile<T> {
 
 function load<T>(file: string | undefined): WorkloadFile<T> | undefined {
   if (!file || file === '-' || !existsSync(file)) return undefined;
-  return JSON.parse(readFileSync(file, 'utf8')) as WorkloadFile<T>;
+  // JSON has no NaN: a figure that could not be measured (nobody caught up in time) comes back as null.
+  return JSON.parse(readFileSync(file, 'utf8'), (_key, value: unknown) =>
+    value === null ? NaN : value,
+  ) as WorkloadFile<T>;
 }
 
 function stormSeries(results: readonly StormResult[]): ChartSeries[] {
