@@ -19,6 +19,8 @@ export class RawSubscriber {
   private lastEventId: string | undefined;
   private socket: net.Socket | undefined;
   private stopped = false;
+  /** Dropped on purpose (`drop`): no reconnect until `resume`. */
+  private held = false;
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -57,6 +59,18 @@ export class RawSubscriber {
     this.socket?.destroy();
   }
 
+  /** Resets the connection (RST, as a load balancer dropping it would) and stays away until `resume`. */
+  drop(): void {
+    this.held = true;
+    this.socket?.resetAndDestroy();
+  }
+
+  /** Reconnects at once with the last event id seen; resolves when the stream answers 200. */
+  resume(): Promise<void> {
+    this.held = false;
+    return new Promise((resolve) => this.connect(resolve));
+  }
+
   private connect(onFirstOpen?: () => void): void {
     if (this.stopped) return;
     const socket = net.connect(this.port, '127.0.0.1');
@@ -78,7 +92,7 @@ export class RawSubscriber {
     socket.on('data', (text: string) => parser.push(text));
     socket.on('error', () => undefined);
     socket.on('close', () => {
-      if (this.stopped) return;
+      if (this.stopped || this.held || this.socket !== socket) return;
       // Ended, refused or answered 503: reconnect (resuming) after a short, spread-out delay.
       setTimeout(() => this.connect(onFirstOpen), 50 + Math.random() * 150);
     });

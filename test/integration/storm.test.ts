@@ -1,13 +1,13 @@
-import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SseResponseParser, subscribeRequest } from '../../bench/sse-wire.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { SqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/types.js';
 import { delay, publish, startTestHub } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
 import { TempDirs } from '../helpers/data-dir.js';
+import { RawSubscriber } from '../helpers/raw-subscriber.js';
 import { RedisServer, redisAvailable } from '../helpers/redis.js';
+import { eventually } from '../helpers/wait.js';
 
 /**
  * A reconnect storm (issue 14): every subscriber's socket is reset at the same instant while
@@ -25,80 +25,13 @@ const CUT_AFTER = 40;
 const WHILE_DOWN = 10;
 const TOPIC = 'urn:storm';
 
-/** One raw-socket subscriber: every event data it has received, across its connections. */
-class StormSubscriber {
-  readonly received: string[] = [];
-  lastEventId = '';
-  socket: net.Socket | undefined;
-  refusals = 0;
-
-  constructor(
-    private readonly port: number,
-    private readonly path: string,
-  ) {}
-
-  /** Connects (with Last-Event-ID once it has one); retries a refusal after its Retry-After. */
-  async connect(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      const status = await this.open();
-      if (status === 200) return;
-      this.refusals++;
-      if (attempt >= 20) throw new Error(`subscriber refused ${attempt} times, last: ${status}`);
-      await delay(200 + Math.random() * 300);
-    }
-  }
-
-  /** Resets the connection, as a load balancer dropping it would. */
-  cut(): void {
-    const socket = this.socket;
-    this.socket = undefined;
-    socket?.removeAllListeners('close');
-    socket?.on('error', () => undefined);
-    socket?.resetAndDestroy();
-  }
-
-  private open(): Promise<number | string> {
-    return new Promise((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port: this.port });
-      const parser = new SseResponseParser({
-        onHead: (status) => {
-          if (status === 200) this.socket = socket;
-          else socket.destroy();
-          resolve(status);
-        },
-        onEvent: (id, data) => {
-          this.lastEventId = id;
-          this.received.push(data);
-        },
-      });
-      const headers: Record<string, string> = this.lastEventId ? { 'Last-Event-ID': this.lastEventId } : {};
-      socket.setEncoding('latin1');
-      socket.on('connect', () =>
-        socket.write(subscribeRequest(this.path, `127.0.0.1:${this.port}`, headers)),
-      );
-      socket.on('data', (text: string) => parser.push(text));
-      socket.on('error', (error) => resolve(error.message));
-      socket.on('close', () => resolve('closed before the response head'));
-    });
-  }
-}
-
-async function until(what: string, predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(20);
-  }
-}
-
 /** Opens `count` subscribers, `lanes` at a time (the storm itself is the reconnect, not this). */
-async function subscribeAll(test: TestHub, count: number, lanes = 50): Promise<StormSubscriber[]> {
-  const url = new URL(test.hubUrl);
-  const path = `${url.pathname}?topic=${encodeURIComponent(TOPIC)}`;
-  const subscribers = Array.from({ length: count }, () => new StormSubscriber(Number(url.port), path));
+async function subscribeAll(test: TestHub, count: number, lanes = 50): Promise<RawSubscriber[]> {
+  const port = Number(new URL(test.hubUrl).port);
+  const subscribers = Array.from({ length: count }, () => new RawSubscriber(port, TOPIC));
   let next = 0;
   const lane = async (): Promise<void> => {
-    while (next < subscribers.length) await (subscribers[next++] as StormSubscriber).connect();
+    while (next < subscribers.length) await (subscribers[next++] as RawSubscriber).start();
   };
   await Promise.all(Array.from({ length: lanes }, lane));
   return subscribers;
@@ -132,31 +65,37 @@ async function stormChecksOut(test: TestHub): Promise<void> {
     }
   })();
   await new Promise<void>((paused) => (pausedForCut = paused));
-  await until('every subscriber at the cut point', () =>
-    subscribers.every((subscriber) => subscriber.received.length === CUT_AFTER),
+  await eventually(
+    () => subscribers.every((subscriber) => subscriber.events.length === CUT_AFTER),
+    20_000,
+    'every subscriber at the cut point',
   );
 
-  for (const subscriber of subscribers) subscriber.cut();
+  for (const subscriber of subscribers) subscriber.drop();
   // Events nobody is connected for: only replay can deliver these.
   for (let i = 0; i < WHILE_DOWN; i++) await publishEvent(test, published++);
   // Every subscriber reconnects at once while publishing resumes.
-  const reconnecting = Promise.all(subscribers.map((subscriber) => subscriber.connect()));
+  const reconnecting = Promise.all(subscribers.map((subscriber) => subscriber.resume()));
   resumeAfterCut?.();
   await Promise.all([reconnecting, publishing]);
 
   // On a timeout the check below says what is missing, rather than only that something is.
-  await until('every subscriber to have every event', () =>
-    subscribers.every((subscriber) => subscriber.received.length >= TOTAL),
+  await eventually(
+    () => subscribers.every((subscriber) => subscriber.events.length >= TOTAL),
+    20_000,
+    'every subscriber to have every event',
   ).catch(() => undefined);
   // Anything extra (a duplicate) would arrive right behind the last event: give it a moment.
   await delay(200);
   const expected = Array.from({ length: TOTAL }, (_, i) => `e${i}`).join();
-  const wrong = subscribers.filter((subscriber) => subscriber.received.join() !== expected);
-  expect({ wrong: wrong.length, firstWrong: wrong[0]?.received.join() }).toEqual({
-    wrong: 0,
-    firstWrong: undefined,
-  });
-  for (const subscriber of subscribers) subscriber.cut();
+  const dataOf = (subscriber: RawSubscriber): string => subscriber.events.map((event) => event.data).join();
+  const wrong = subscribers.filter((subscriber) => dataOf(subscriber) !== expected);
+  expect({
+    wrong: wrong.length,
+    firstWrong: wrong[0] && dataOf(wrong[0]),
+    resets: subscribers.flatMap((subscriber) => subscriber.resets),
+  }).toEqual({ wrong: 0, firstWrong: undefined, resets: [] });
+  for (const subscriber of subscribers) subscriber.stop();
 }
 
 describe('reconnect storm: 500 subscribers cut at once, reconnecting with Last-Event-ID during publishing', () => {
