@@ -339,8 +339,8 @@ export const OPTIONS = [
     flag: '--max-non-stream-connections',
     env: ['SSEHUB_MAX_NON_STREAM_CONNECTIONS'],
     description:
-      'Most open connections not carrying an event stream (idle keep-alive, requests being sent or answered); more are answered 503 and closed at once (0: unlimited)',
-    default: 1000,
+      'Most open connections not carrying an event stream (idle keep-alive, requests being sent or answered, and every reconnecting subscriber until its request is read); more are answered 503 and closed (0: unlimited)',
+    default: 10_000,
     parse: integer(0),
   }),
   option({
