@@ -76,10 +76,13 @@ export class ResponseSink implements SubscriberSink {
   write(chunk: Buffer): void {
     const socket = this.socket;
     if (socket !== undefined) {
-      socket.write(chunkOf(chunk));
+      // A reset connection whose 'close' is still queued: writing would build an error (with its
+      // stack) per write, which in a reconnect storm was the largest JavaScript cost.
+      if (!socket.destroyed) socket.write(chunkOf(chunk));
       return;
     }
     const res = this.res as ServerResponse;
+    if (res.destroyed) return;
     res.write(chunk);
     if (this.req !== undefined) this.afterHead(this.req, res);
   }
