@@ -1,11 +1,15 @@
 import type { JWTPayload } from 'jose';
+import { MATCH_TYPES, urlPatternSelector } from '../hub/topic-selector.js';
+import type { MatchType, SelectorSpec } from '../hub/topic-selector.js';
 
 /** The rights a token grants, from its `mercure` claim. */
 export interface MercureRights {
   /** Topic selectors the bearer may publish to; empty: none. */
-  publish: readonly string[];
+  publish: readonly SelectorSpec[];
   /** Topic selectors whose private updates the bearer may receive; undefined: public ones only. */
-  subscribe: readonly string[] | undefined;
+  subscribe: readonly SelectorSpec[] | undefined;
+  /** `mercure.payload`: any JSON, passed through to the bearer's subscription events. */
+  payload?: unknown;
 }
 
 /** The claim namespace the Mercure reference hub also accepts. */
@@ -21,10 +25,11 @@ export function mercureRights(payload: JWTPayload): MercureRights {
   if (typeof claim !== 'object' || Array.isArray(claim)) {
     throw new ClaimShapeError('the "mercure" claim must be an object');
   }
-  const { publish, subscribe } = claim as Record<string, unknown>;
+  const { publish, subscribe, payload: attached } = claim as Record<string, unknown>;
   return {
-    publish: selectors(publish, 'publish') ?? [],
-    subscribe: selectors(subscribe, 'subscribe'),
+    publish: selectors(publish, 'mercure.publish') ?? [],
+    subscribe: selectors(subscribe, 'mercure.subscribe'),
+    ...(attached === undefined ? {} : { payload: attached }),
   };
 }
 
@@ -40,10 +45,36 @@ export function subjectOf(payload: JWTPayload): string | undefined {
   return subject;
 }
 
-function selectors(value: unknown, name: string): string[] | undefined {
+/**
+ * An array of selectors: each a string (a draft-07 selector) or, as in draft-08 grants, an object
+ * `{ "match": "…", "match_type": "exact" | "urlpattern" | "template" }` (`match_type` absent: exact).
+ */
+export function selectors(value: unknown, name: string): SelectorSpec[] | undefined {
   if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && item !== '')) {
-    throw new ClaimShapeError(`"mercure.${name}" must be an array of topic selectors`);
+  if (!Array.isArray(value)) {
+    throw new ClaimShapeError(`"${name}" must be an array of topic selectors`);
   }
-  return value as string[];
+  return value.map((item) => selectorOf(item, name));
+}
+
+function selectorOf(item: unknown, name: string): SelectorSpec {
+  if (typeof item === 'string' && item !== '') return item;
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+    throw new ClaimShapeError(`"${name}" must be an array of topic selectors`);
+  }
+  const { match, match_type: matchType = 'exact' } = item as Record<string, unknown>;
+  if (typeof match !== 'string' || match === '') {
+    throw new ClaimShapeError(`"${name}": each selector object needs a non-empty "match"`);
+  }
+  if (!(MATCH_TYPES as readonly unknown[]).includes(matchType)) {
+    throw new ClaimShapeError(`"${name}": "match_type" must be one of ${MATCH_TYPES.join(', ')}`);
+  }
+  if (matchType === 'urlpattern') {
+    try {
+      urlPatternSelector(match);
+    } catch (error) {
+      throw new ClaimShapeError(`"${name}": ${(error as Error).message.replace(/\.$/, '')}`);
+    }
+  }
+  return { match, matchType: matchType as MatchType };
 }

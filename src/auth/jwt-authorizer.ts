@@ -68,6 +68,7 @@ export class JwtAuthorizer implements Authorizer, RevocationSink {
     const rights = checkedClaim(() => mercureRights(payload));
     return {
       privateTopics: rights.subscribe,
+      ...(rights.payload === undefined ? {} : { payload: rights.payload }),
       expiresAt: typeof payload.exp === 'number' ? this.streamEnd(payload.exp * 1000) : undefined,
       subject: checkedClaim(() => subjectOf(payload)),
     };

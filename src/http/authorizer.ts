@@ -1,13 +1,20 @@
 import type { IncomingMessage } from 'node:http';
+import type { SelectorSpec } from '../hub/topic-selector.js';
 
 /** What an authenticated subscriber may do, as established from its request (e.g. a JWT). */
 export interface SubscriberGrant {
-  /** Selectors whose private updates this subscriber may receive. */
-  privateTopics?: readonly string[] | undefined;
+  /**
+   * Selectors whose private updates this subscriber may receive (a bare string is a draft-07
+   * selector; draft-08 grants carry their `match_type`). They also decide which subscriptions of
+   * others it may see (the subscriptions API and events).
+   */
+  privateTopics?: readonly SelectorSpec[] | undefined;
   /** When the grant ends (ms since the epoch); the stream is closed then. */
   expiresAt?: number | undefined;
   /** Who the subscriber is, so all its streams can be cut off at once. */
   subject?: string | undefined;
+  /** Any JSON the grant attaches to the subscriber (`mercure.payload`), shown in its subscriptions. */
+  payload?: unknown;
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hub, SubscriptionStart, Subscription } from '../hub/hub.js';
 import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS } from '../defaults.js';
+import { urlPatternSelector } from '../hub/topic-selector.js';
+import { HubInputError } from '../hub/validate.js';
 import { ConnectionAdmission } from './admission.js';
 import type { AdmissionOptions } from './admission.js';
 import type { Authorizer } from './authorizer.js';
@@ -53,10 +55,10 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
       throw new HttpError(405, 'Method HEAD not allowed: use GET to subscribe.', { Allow: 'GET' });
     }
     const query = queryOf(req);
-    const { topics, exactTopics } = topicsOf(query, maxTopics, maxTopicLength);
+    const { topics, exactTopics, urlPatterns } = topicsOf(query, maxTopics, maxTopicLength);
     const lastEventId = lastEventIdOf(req, query);
     const { rewind, since } = startOf(query);
-    const grant = await authorizer.authorizeSubscriber(req, [...topics, ...exactTopics]);
+    const grant = await authorizer.authorizeSubscriber(req, [...topics, ...exactTopics, ...urlPatterns]);
     if (res.destroyed) return;
     const connection = new StreamConnection(admission.admit(grant.subject));
     const sink = new ResponseSink(req, res, connection.closed);
@@ -66,6 +68,7 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
     connection.subscription = await hub.subscribe({
       topics,
       exactTopics,
+      urlPatterns,
       lastEventId,
       rewind,
       since,
@@ -98,22 +101,23 @@ class StreamConnection {
 }
 
 /**
- * `topic` (draft-07) and `match` (draft-08) are selectors: `*`, exact or URI template; draft-08's
- * `match_exact` is byte-for-byte only.
+ * `topic` (draft-07) is a selector: `*`, exact or URI template. Draft-08's `match` and `match_exact`
+ * are byte-for-byte only, `match_urlpattern` a WHATWG URL Pattern (refused with 400 when invalid or
+ * too complex to match in linear time); any other `match*` parameter is refused.
  */
-function topicsOf(
-  query: URLSearchParams,
-  maxTopics: number,
-  maxTopicLength: number,
-): { topics: string[]; exactTopics: string[] } {
+function topicsOf(query: URLSearchParams, maxTopics: number, maxTopicLength: number): SubscribedTopics {
   for (const name of query.keys()) {
-    if (name.startsWith('match_') && name !== 'match_exact') {
-      throw new HttpError(400, `Unsupported parameter "${name}": use "topic" or "match".`);
+    if (name.startsWith('match') && !DRAFT_08_SELECTORS.has(name)) {
+      throw new HttpError(
+        400,
+        `Unsupported parameter "${name}": use "topic", "match", "match_exact" or "match_urlpattern".`,
+      );
     }
   }
-  const topics = [...query.getAll('topic'), ...query.getAll('match')];
-  const exactTopics = query.getAll('match_exact');
-  const all = [...topics, ...exactTopics];
+  const topics = query.getAll('topic');
+  const exactTopics = [...query.getAll('match'), ...query.getAll('match_exact')];
+  const urlPatterns = query.getAll('match_urlpattern');
+  const all = [...topics, ...exactTopics, ...urlPatterns];
   if (all.length === 0) throw new HttpError(400, 'Missing "topic" parameter.');
   if (all.length > maxTopics) throw new HttpError(400, `Too many topics: at most ${maxTopics}.`);
   for (const topic of all) {
@@ -122,7 +126,25 @@ function topicsOf(
       throw new HttpError(400, `Topic too long: at most ${maxTopicLength} characters.`);
     }
   }
-  return { topics, exactTopics };
+  for (const pattern of urlPatterns) checkedUrlPattern(pattern);
+  return { topics, exactTopics, urlPatterns };
+}
+
+const DRAFT_08_SELECTORS = new Set(['match', 'match_exact', 'match_urlpattern']);
+
+interface SubscribedTopics {
+  topics: string[];
+  exactTopics: string[];
+  urlPatterns: string[];
+}
+
+function checkedUrlPattern(pattern: string): void {
+  try {
+    urlPatternSelector(pattern);
+  } catch (error) {
+    if (error instanceof HubInputError) throw new HttpError(400, error.message);
+    throw error;
+  }
 }
 
 /** RFC 3339 date-time: a date, `T`, a time with optional fraction, and `Z` or an offset. */

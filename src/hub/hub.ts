@@ -9,7 +9,7 @@ import { HEARTBEAT_FRAME, cursorFrame, frameOf, openingFrame, resetFrame } from 
 import { HistoryReader, REPLAY_PAGE_SIZE } from './history-reader.js';
 import type { ResetSignal } from './frame.js';
 import { SelectorCache, exactSelector } from './topic-selector.js';
-import type { TopicSelector } from './topic-selector.js';
+import type { SelectorSpec, TopicSelector } from './topic-selector.js';
 import { Subscriber } from './subscriber.js';
 import type { CloseReason, SubscriberSink, SubscriberView } from './subscriber.js';
 import { HubInputError, validateEventInput, validateIdempotencyKey } from './validate.js';
@@ -80,8 +80,10 @@ export interface HubObserver {
 export interface SubscribeOptions {
   /** Topic selectors (exact topics, `*`, URI templates). At least one. */
   topics: readonly string[];
-  /** Topics matched byte for byte only, never as templates (draft-08's `match_exact`). */
+  /** Topics matched byte for byte only, never as templates (draft-08's `match` and `match_exact`). */
   exactTopics?: readonly string[] | undefined;
+  /** WHATWG URL Patterns (draft-08's `match_urlpattern`); one refused as too complex throws. */
+  urlPatterns?: readonly string[] | undefined;
   /** Resume after this id; `earliest` replays all retained history; absent: live only. */
   lastEventId?: string | undefined;
   /**
@@ -92,8 +94,11 @@ export interface SubscribeOptions {
   /** Without `lastEventId`: first the retained events published at or after this time (ms). */
   since?: number | undefined;
   sink: SubscriberSink;
-  /** Selectors granting private updates (the token's `mercure.subscribe`); absent: public only. */
-  privateTopics?: readonly string[] | undefined;
+  /**
+   * Selectors granting private updates (the token's `mercure.subscribe`, a bare string being a
+   * draft-07 selector); absent: public only.
+   */
+  privateTopics?: readonly SelectorSpec[] | undefined;
   expiresAt?: number | undefined;
   subject?: string | undefined;
   /**
@@ -263,15 +268,17 @@ export class Hub {
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     if (this.closed) throw new Error('hub is closed');
     const exactTopics = options.exactTopics ?? [];
-    if (options.topics.length + exactTopics.length === 0) {
+    const urlPatterns = options.urlPatterns ?? [];
+    if (options.topics.length + exactTopics.length + urlPatterns.length === 0) {
       throw new RangeError('at least one topic selector is required');
     }
     this.checkRewind(options);
-    await this.ready;
     const selectors = [
       ...options.topics.map((topic) => this.selectors.get(topic)),
       ...exactTopics.map(exactSelector),
+      ...urlPatterns.map((match) => this.selectors.get({ match, matchType: 'urlpattern' })),
     ];
+    await this.ready;
     const grant = {
       selectors,
       privateSelectors: options.privateTopics?.map((topic) => this.selectors.get(topic)),

@@ -1,15 +1,37 @@
 /**
  * Mercure topic selectors: `*`, an exact topic, or an RFC 6570 URI template. A topic matches a
  * selector when the selector is `*`, when both are byte-for-byte equal, or when the selector is a
- * URI template that the topic expands from. Nothing else matches.
+ * URI template that the topic expands from. Nothing else matches. Draft-08 adds selectors of a
+ * declared type: `exact` (byte for byte only) and `urlpattern` (a WHATWG URL Pattern).
  */
 import { templateMatcher } from './uri-template.js';
 import type { TemplatePart } from './uri-template.js';
+import { compileUrlPattern } from './url-pattern.js';
 
 export interface TopicSelector {
   readonly source: string;
-  readonly kind: 'all' | 'exact' | 'template';
+  readonly kind: 'all' | 'exact' | 'template' | 'urlpattern';
   matches(topic: string): boolean;
+}
+
+/**
+ * How a selector's text is read: `template` is draft-07's (`*`, exact or URI template), `exact` and
+ * `urlpattern` are draft-08's `match_type` values.
+ */
+export const MATCH_TYPES = ['template', 'exact', 'urlpattern'] as const;
+export type MatchType = (typeof MATCH_TYPES)[number];
+
+/** A selector with its declared type; a bare string is a draft-07 `template` selector. */
+export interface TypedSelector {
+  readonly match: string;
+  readonly matchType: MatchType;
+}
+
+/** A selector as tokens and subscriptions give it. */
+export type SelectorSpec = string | TypedSelector;
+
+export function typedSelector(spec: SelectorSpec): TypedSelector {
+  return typeof spec === 'string' ? { match: spec, matchType: 'template' } : spec;
 }
 
 const EXPRESSION = /\{([^{}]*)\}/g;
@@ -39,6 +61,20 @@ export function exactSelector(source: string): TopicSelector {
   return { source, kind: 'exact', matches: (topic) => topic === source };
 }
 
+/** A URL Pattern selector; throws HubInputError for a pattern refused as invalid or too complex. */
+export function urlPatternSelector(source: string): TopicSelector {
+  const pattern = compileUrlPattern(source);
+  return { source, kind: 'urlpattern', matches: (topic) => pattern.matches(topic) };
+}
+
+/** Compiles a selector of any type (a bare string is a draft-07 selector). */
+export function compileTypedSelector(spec: SelectorSpec): TopicSelector {
+  const { match, matchType } = typedSelector(spec);
+  if (matchType === 'exact') return exactSelector(match);
+  if (matchType === 'urlpattern') return urlPatternSelector(match);
+  return compileSelector(match);
+}
+
 export function compileSelector(source: string): TopicSelector {
   if (source === '*') return { source, kind: 'all', matches: () => true };
   const parts = source.includes('{') ? parseTemplate(source) : undefined;
@@ -66,15 +102,18 @@ export class SelectorCache {
   private readonly cache = new Map<string, TopicSelector>();
   constructor(private readonly capacity = 10_000) {}
 
-  get(source: string): TopicSelector {
-    let selector = this.cache.get(source);
+  get(spec: SelectorSpec): TopicSelector {
+    const { match, matchType } = typedSelector(spec);
+    // Types as prefixes keep `exact` and `template` readings of one string apart.
+    const key = matchType === 'template' ? match : `${matchType}\0${match}`;
+    let selector = this.cache.get(key);
     if (!selector) {
-      selector = compileSelector(source);
+      selector = compileTypedSelector(spec);
       if (this.cache.size >= this.capacity) {
         const oldest = this.cache.keys().next().value;
         if (oldest !== undefined) this.cache.delete(oldest);
       }
-      this.cache.set(source, selector);
+      this.cache.set(key, selector);
     }
     return selector;
   }

@@ -102,7 +102,9 @@ describe('subscribe: headers, opening block, heartbeat', () => {
       [hub.hubUrl, 400, /Missing "topic" parameter/],
       [topicUrl(hub.hubUrl, ['']), 400, /Empty "topic"/],
       [topicUrl(hub.hubUrl, ['a', 'b', 'c', 'd']), 400, /Too many topics: at most 3/],
-      [`${hub.hubUrl}?match_urlpattern=x`, 400, /Unsupported parameter "match_urlpattern"/],
+      [`${hub.hubUrl}?match_regex=x`, 400, /Unsupported parameter "match_regex"/],
+      [`${hub.hubUrl}?matches=x`, 400, /Unsupported parameter "matches"/],
+      [`${hub.hubUrl}?match_urlpattern=x`, 400, /Invalid URL pattern "x": expected an absolute/],
       [topicUrl(hub.hubUrl, ['x'.repeat(3000)]), 400, /Topic too long/],
     ];
     for (const [url, status, reason] of cases) {
