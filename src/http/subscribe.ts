@@ -5,7 +5,8 @@ import { urlPatternSelector } from '../hub/topic-selector.js';
 import { HubInputError } from '../hub/validate.js';
 import { ConnectionAdmission } from './admission.js';
 import type { AdmissionOptions } from './admission.js';
-import type { Authorizer } from './authorizer.js';
+import { subscriberIdOf } from '../hub/presence.js';
+import type { Authorizer, SubscriberGrant } from './authorizer.js';
 import { openAccess } from './authorizer.js';
 import { answerFor, HttpError, sendError } from './errors.js';
 import { headerSafe, queryOf, utf8Header } from './request.js';
@@ -59,6 +60,7 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
     const lastEventId = lastEventIdOf(req, query);
     const { rewind, since } = startOf(query);
     const grant = await authorizer.authorizeSubscriber(req, [...topics, ...exactTopics, ...urlPatterns]);
+    const identity = hub.tracksPresence ? presenceOf(grant, query) : {};
     if (res.destroyed) return;
     const connection = new StreamConnection(admission.admit(grant.subject));
     const sink = new ResponseSink(req, res, connection.closed);
@@ -76,6 +78,7 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
       privateTopics: grant.privateTopics,
       expiresAt: grant.expiresAt,
       subject: grant.subject,
+      ...identity,
       onStart: (start) => res.writeHead(200, { ...streamHeaders(start), ...options.extraHeaders?.(req) }),
     });
     if (connection.gone) connection.subscription.close('client');
@@ -172,6 +175,24 @@ function startOf(query: URLSearchParams): { rewind?: number; since?: number } {
   }
   return start;
 }
+
+/**
+ * The subscriber id and payload of a stream on a hub tracking presence: the id is stable across the
+ * reconnects of a client presenting the same subject and `client_key` (see `subscriberIdOf`).
+ */
+function presenceOf(
+  grant: SubscriberGrant,
+  query: URLSearchParams,
+): { subscriberId: string; payload?: unknown } {
+  const clientKey = nonEmpty(query.get('client_key'));
+  if (clientKey !== undefined && clientKey.length > MAX_CLIENT_KEY_LENGTH) {
+    throw new HttpError(400, `"client_key" too long: at most ${MAX_CLIENT_KEY_LENGTH} characters.`);
+  }
+  const subscriberId = subscriberIdOf(grant.subject, clientKey);
+  return grant.payload === undefined ? { subscriberId } : { subscriberId, payload: grant.payload };
+}
+
+const MAX_CLIENT_KEY_LENGTH = 256;
 
 /**
  * The header wins over the query parameter (Mercure); draft-08 and legacy names are accepted. An

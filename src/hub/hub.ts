@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { EventInput, HistoryPage, Store, StoredEvent } from '../store/types.js';
 import { EARLIEST } from '../store/types.js';
 import { MemoryStore } from '../store/memory.js';
@@ -15,6 +15,8 @@ import type { CloseReason, SubscriberSink, SubscriberView } from './subscriber.j
 import { HubInputError, validateEventInput, validateIdempotencyKey } from './validate.js';
 import { PolicyBook } from './policy.js';
 import type { ResolvedPolicy, TopicPolicies } from './policy.js';
+import { Presence } from './presence.js';
+import type { ActiveSubscription, PresenceEvent, PresenceOptions } from './presence.js';
 
 export interface HubOptions {
   store?: Store;
@@ -26,6 +28,13 @@ export interface HubOptions {
   maxBufferedBytes?: number;
   /** Observer for metrics and logs. */
   observer?: HubObserver;
+  /**
+   * Track active subscriptions (Mercure's subscription events and API, presence, occupancy), on
+   * this hub and every hub sharing its store. Off by default.
+   */
+  presence?: PresenceOptions | boolean;
+  /** Called with unexpected errors of background work (presence); default: none. */
+  onError?(error: unknown): void;
   now?: () => number;
   /**
    * Per-topic delivery policies: topic selector → policy (`mode`, `ttlMs`, `slowConsumer`); the
@@ -101,6 +110,13 @@ export interface SubscribeOptions {
   privateTopics?: readonly SelectorSpec[] | undefined;
   expiresAt?: number | undefined;
   subject?: string | undefined;
+  /**
+   * The Mercure subscriber id shown in subscription events (see `subscriberIdOf`); default: a new
+   * `urn:uuid:` per subscription. Used only when the hub tracks presence.
+   */
+  subscriberId?: string | undefined;
+  /** Any JSON shown with this subscriber's subscriptions (the token's `mercure.payload`). */
+  payload?: unknown;
   /**
    * Called once history is known and before any byte is written, so the HTTP layer can send
    * headers that depend on it (Mercure's `Last-Event-ID` response header).
@@ -194,6 +210,8 @@ export class Hub {
   private readonly detachGaps: () => void;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Active subscriptions, when tracked (HubOptions.presence). */
+  private readonly tracker: Presence | undefined;
 
   constructor(options: HubOptions = {}) {
     this.store = options.store ?? new MemoryStore();
@@ -213,8 +231,14 @@ export class Hub {
     this.detachGaps = this.store.onFeedGap(() => {
       for (const subscriber of [...this.subscribers.values()]) this.endSubscriber(subscriber, 'gap');
     });
-    this.ready = this.store.head().then((head) => {
+    if (options.presence) {
+      const append = (input: EventInput) => this.store.append(input);
+      const presenceOptions = options.presence === true ? {} : options.presence;
+      this.tracker = new Presence(presenceOptions, append, options.onError ?? (() => undefined));
+    }
+    this.ready = this.store.head().then(async (head) => {
       if (this.latestCursor === EARLIEST) this.latestCursor = head;
+      await this.tracker?.start();
     });
     this.ready.catch(() => undefined);
     if (this.heartbeatIntervalMs > 0) {
@@ -284,6 +308,10 @@ export class Hub {
       privateSelectors: options.privateTopics?.map((topic) => this.selectors.get(topic)),
       expiresAt: options.expiresAt,
       subject: options.subject,
+      presence: this.tracker && {
+        subscriber: options.subscriberId ?? `urn:uuid:${randomUUID()}`,
+        payload: options.payload,
+      },
     };
     const subscriber = new Subscriber(this.nextSubscriberId++, options.sink, grant, this.now());
     this.index(subscriber);
@@ -309,6 +337,7 @@ export class Hub {
     if (plan.replayAfter === undefined) subscriber.goLive(undefined);
     else void this.replay(subscriber, plan.replayAfter, plan);
     this.observer.subscribed?.(subscriber);
+    this.tracker?.opened(subscriber);
     return this.subscription(subscriber, start);
   }
 
@@ -358,6 +387,39 @@ export class Hub {
     for (const subscriber of [...this.subscribers.values()]) this.endSubscriber(subscriber, 'shutdown');
     this.detachStore();
     this.detachGaps();
+    await this.tracker?.close();
+  }
+
+  /** Whether the hub tracks active subscriptions (HubOptions.presence). */
+  get tracksPresence(): boolean {
+    return this.tracker !== undefined;
+  }
+
+  /**
+   * The active subscriptions, on every hub sharing the store, whose selector matches `topic` (a
+   * topic such as `https://example.com/rooms/1`: a subscription to `…/rooms/{id}` is included); all
+   * of them without a topic. Empty when the hub does not track presence.
+   */
+  presence(topic?: string): ActiveSubscription[] {
+    if (!this.tracker) return [];
+    if (topic === undefined) return this.tracker.list();
+    return this.tracker.list((entry) =>
+      this.selectors.get({ match: entry.topic, matchType: entry.matchType }).matches(topic),
+    );
+  }
+
+  /**
+   * Calls `listener` on every change of presence: a subscription became active or inactive, a
+   * selector gained its first active subscription (`occupied`) or lost its last (`vacant`).
+   * Returns the function that detaches it.
+   */
+  onPresence(listener: (event: PresenceEvent) => void): () => void {
+    return this.tracker?.onEvent(listener) ?? (() => undefined);
+  }
+
+  /** The newest event id the live feed delivered (`earliest` before any): a point to resume from. */
+  get lastEventId(): string {
+    return this.latestCursor;
   }
 
   private subscription(subscriber: Subscriber, start: SubscriptionStart): Subscription {
@@ -628,6 +690,7 @@ export class Hub {
   private fanOut(event: StoredEvent): void {
     this.latestCursor = event.cursor;
     if (isControlEvent(event)) {
+      this.tracker?.apply(event);
       const command = controlCommandOf(event);
       if (command?.action === 'disconnect') this.disconnectSubject(command.subject);
       return;
@@ -788,6 +851,7 @@ export class Hub {
       else removeFrom(this.byPattern, selector, subscriber);
     }
     this.observer.unsubscribed?.(subscriber, reason);
+    this.tracker?.released(subscriber);
     return pending;
   }
 

@@ -47,6 +47,8 @@ export interface SubscriberGrant {
   readonly expiresAt: number | undefined;
   /** Who the subscriber is (token `sub`), for cutting off a subject. */
   readonly subject: string | undefined;
+  /** Its Mercure subscriber id and payload, when the hub tracks active subscriptions. */
+  readonly presence?: { readonly subscriber: string; readonly payload?: unknown } | undefined;
 }
 
 type Phase = 'replaying' | 'live' | 'closed';
@@ -97,6 +99,9 @@ export class Subscriber implements SubscriberView {
   }
   get subject(): string | undefined {
     return this.grant.subject;
+  }
+  get presence(): SubscriberGrant['presence'] {
+    return this.grant.presence;
   }
   get expiresAt(): number | undefined {
     return this.grant.expiresAt;

@@ -5,6 +5,8 @@ import { authorizerFromSettings } from '../auth/settings.js';
 import { CorsPolicy } from '../http/cors.js';
 import { createDisconnectHandler } from '../http/disconnect.js';
 import { createMercureHandler } from '../http/mercure.js';
+import { createSubscriptionsHandler } from '../http/subscriptions.js';
+import { RedisPresenceLeases } from './redis-leases.js';
 import type { Authorizer } from '../http/authorizer.js';
 import { BodyBudget } from '../http/body-budget.js';
 import { MemoryStore } from '../store/memory.js';
@@ -72,6 +74,13 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   const statusBoard = new StatusBoard();
   const hub = new Hub({
     store,
+    presence: config.subscriptions && {
+      leaseMs: config.presenceLeaseMs,
+      graceMs: config.presenceGraceMs,
+      // Leases on Redis's clock when hubs share Redis; in this process otherwise.
+      leases: config.redisUrl ? new RedisPresenceLeases(config.redisUrl, config.redisPrefix) : undefined,
+    },
+    onError,
     retryMs: config.retryMs,
     heartbeatIntervalMs: config.heartbeatMs,
     maxBufferedBytes: config.maxBufferedBytes,
@@ -93,6 +102,9 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     });
   const revocations = attachRevocationHook(store, authorizer, onError);
   const streamRequestIds = new WeakMap<IncomingMessage, string>();
+  const subscriptions = config.subscriptions
+    ? createSubscriptionsHandler(hub, { authorizer, onError })
+    : undefined;
   const { mercure, disconnect, bodyBudget } = createHandlers(
     hub,
     config,
@@ -130,6 +142,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     createRouter({
       mercure,
       disconnect,
+      subscriptions,
       cors,
       readiness: readinessNow,
       status,

@@ -16,6 +16,7 @@ import {
 import { normalizeOrigin } from '../http/cors.js';
 import { PolicyBook, PolicyError } from '../hub/policy.js';
 import type { TopicPolicies } from '../hub/policy.js';
+import { DEFAULT_PRESENCE_GRACE_MS, DEFAULT_PRESENCE_LEASE_MS } from '../hub/presence.js';
 
 /**
  * Every setting of the standalone hub, declared once: flags, environment variables, an optional
@@ -505,6 +506,34 @@ export const OPTIONS = [
     default: true,
     parse: boolean,
     boolean: true,
+  }),
+  option({
+    key: 'subscriptions',
+    flag: '--subscriptions',
+    env: ['SSEHUB_SUBSCRIPTIONS'],
+    description:
+      'Track active subscriptions: private subscription events on /.well-known/mercure/subscriptions/{topic}/{subscriber} and the subscriptions API, across every hub sharing the store',
+    default: false,
+    parse: boolean,
+    boolean: true,
+  }),
+  option({
+    key: 'presenceLeaseMs',
+    flag: '--presence-lease-ms',
+    env: ['SSEHUB_PRESENCE_LEASE_MS'],
+    description:
+      'With --subscriptions: a hub that stops without a word (killed) has its subscriptions end this long after its last lease renewal (ms); renewed every third of it',
+    default: DEFAULT_PRESENCE_LEASE_MS,
+    parse: integer(30, 3_600_000),
+  }),
+  option({
+    key: 'presenceGraceMs',
+    flag: '--presence-grace-ms',
+    env: ['SSEHUB_PRESENCE_GRACE_MS'],
+    description:
+      'With --subscriptions: a subscription stays active this long after its stream closes, so a client reconnecting within it causes no inactive/active flap (ms)',
+    default: DEFAULT_PRESENCE_GRACE_MS,
+    parse: integer(0, 600_000),
   }),
 ];
 

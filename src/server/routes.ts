@@ -3,6 +3,7 @@ import type { CorsPolicy } from '../http/cors.js';
 import { DISCONNECT_PATH } from '../http/disconnect.js';
 import { HttpError, sendError } from '../http/errors.js';
 import { MERCURE_PATH } from '../http/mercure.js';
+import { SUBSCRIPTIONS_PATH } from '../http/subscriptions.js';
 import type { RequestHandler } from '../http/subscribe.js';
 import type { ConnectionTracker } from '../ops/connections.js';
 import type { Readiness } from '../ops/health.js';
@@ -18,6 +19,8 @@ export interface Routes {
   /** The Mercure endpoint: GET subscribes, POST publishes. */
   mercure: RequestHandler;
   disconnect: RequestHandler;
+  /** The subscriptions API; absent when the hub does not track them (404). */
+  subscriptions: RequestHandler | undefined;
   /** CORS for the disconnect endpoint (the Mercure handler applies its own). */
   cors: CorsPolicy;
   readiness(): Readiness;
@@ -46,6 +49,11 @@ export function createRouter(routes: Routes): (req: IncomingMessage, res: Server
       if (req.method === 'OPTIONS') return routes.cors.preflight(req, res);
       routes.cors.apply(req, res);
       return routes.disconnect(req, res);
+    }
+    if (routes.subscriptions && (path === SUBSCRIPTIONS_PATH || path.startsWith(`${SUBSCRIPTIONS_PATH}/`))) {
+      if (req.method === 'OPTIONS') return routes.cors.preflight(req, res);
+      routes.cors.apply(req, res);
+      return routes.subscriptions(req, res);
     }
     if (path === '/healthz') return sendProbe(req, res, 200, 'ok: process alive');
     if (path === '/readyz') {
