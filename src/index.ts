@@ -10,6 +10,14 @@ export { Hub } from './hub/hub.js';
 export type { HubOptions } from './hub/hub.js';
 /** Optional hooks for metrics and logs. */
 export type { HubObserver } from './hub/hub.js';
+/** One active subscription, as `hub.presence()` lists it and the subscriptions API shows it. */
+export type { ActiveSubscription } from './hub/presence.js';
+/** What `hub.onPresence` hears: a subscription became active or inactive, a selector occupied or vacant. */
+export type { PresenceEvent } from './hub/presence.js';
+/** Presence settings (`HubOptions.presence`): lease, grace period, where leases are kept. */
+export type { PresenceOptions } from './hub/presence.js';
+/** Where hubs sharing a store keep their presence leases. */
+export type { PresenceLeases } from './hub/presence-leases.js';
 /** Counts returned by `hub.stats()`. */
 export type { HubStats } from './hub/hub.js';
 /** What `hub.subscribe()` takes: topic selectors, the resume point, the sink, the grant. */
