@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
  */
 const PUBLIC_API: Record<string, readonly string[]> = {
   ssehub: [
+    'ActiveSubscription',
     'CloseReason',
     'DeliveryMode',
     'EARLIEST',
@@ -27,6 +28,9 @@ const PUBLIC_API: Record<string, readonly string[]> = {
     'MemoryStoreOptions',
     'PageRequest',
     'PolicyError',
+    'PresenceEvent',
+    'PresenceLeases',
+    'PresenceOptions',
     'PublishInput',
     'PublishOptions',
     'RESET_EVENT_TYPE',

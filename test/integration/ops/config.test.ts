@@ -69,6 +69,9 @@ const INVALID: Record<string, string[]> = {
   tlsKey: [missing, notPem],
   metrics: ['maybe', '2'],
   demo: ['maybe', 'nope'],
+  subscriptions: ['maybe'],
+  presenceLeaseMs: ['29', 'soon', '3600001'],
+  presenceGraceMs: ['-1', 'brief', '600001'],
 };
 
 /** Extra flags an option needs so that only the value under test is wrong. */
