@@ -3,6 +3,7 @@ import { EventStreamParser, EventTooLargeError } from '../protocol/parse.js';
 import type { ParsedEvent } from '../protocol/parse.js';
 import { backoffPolicy, MAX_TIMER_MS, retryDelay } from './backoff.js';
 import type { BackoffPolicy } from './backoff.js';
+import { clientEvent, ClientListeners } from './listeners.js';
 import { subscriptionUrl } from './url.js';
 import type {
   ClientEvent,
@@ -34,17 +35,10 @@ const systemClock: Clock = {
 };
 
 /**
- * Opens a reconnecting event stream. It starts connecting on the next microtask, so listeners added
- * right after this call see every state change and event.
+ * One reconnecting event stream over its own connection. It starts connecting on the next
+ * microtask, so listeners added right after construction see every state change and event.
  */
-export function createClient<Events extends EventMap = EventMap>(
-  url: string | URL,
-  options: ClientOptions = {},
-): SseClient<Events> {
-  return new ReconnectingClient(url, options) as unknown as SseClient<Events>;
-}
-
-class ReconnectingClient implements SseClient {
+export class ReconnectingClient implements SseClient<EventMap> {
   readonly url: string;
   readonly closed: Promise<Reason>;
 
@@ -57,10 +51,8 @@ class ReconnectingClient implements SseClient {
   private readonly maxAuthAttempts: number;
   private readonly storageKey: string;
   private readonly parser: EventStreamParser;
-  private readonly listeners = new Map<string, Set<(event: ClientEvent) => void>>();
-  private readonly anyListeners = new Set<(event: ClientEvent) => void>();
-  private readonly stateListeners = new Set<(change: StateChange) => void>();
-  private readonly resetListeners = new Set<(notice: ResetNotice) => void>();
+  private readonly listeners = new ClientListeners();
+  private readonly cursorListeners = new Set<(id: string) => void>();
   private readonly onlineEvents: OnlineEventSource | undefined;
 
   private currentState: ClientState = 'connecting';
@@ -98,7 +90,10 @@ class ReconnectingClient implements SseClient {
       {
         onEvent: (event) => this.dispatch(event),
         onRetry: (ms) => (this.serverRetry = ms),
-        onLastEventId: (id) => this.persist(id),
+        onLastEventId: (id) => {
+          this.persist(id);
+          for (const listener of [...this.cursorListeners]) listener(id);
+        },
       },
       options.lastEventId ?? this.readStoredId() ?? '',
       { maxEventLength: options.maxEventLength ?? DEFAULT_MAX_EVENT_LENGTH },
@@ -124,31 +119,32 @@ class ReconnectingClient implements SseClient {
   }
 
   on(type: string, listener: (event: ClientEvent) => void): () => void {
-    let set = this.listeners.get(type);
-    if (!set) this.listeners.set(type, (set = new Set()));
-    set.add(listener);
-    return () => this.off(type, listener);
+    return this.listeners.on(type, listener);
   }
 
   off(type: string, listener: (event: ClientEvent) => void): void {
-    const set = this.listeners.get(type);
-    set?.delete(listener);
-    if (set?.size === 0) this.listeners.delete(type);
+    this.listeners.off(type, listener);
   }
 
   onAny(listener: (event: ClientEvent) => void): () => void {
-    this.anyListeners.add(listener);
-    return () => this.anyListeners.delete(listener);
+    return this.listeners.onAny(listener);
   }
 
   onState(listener: (change: StateChange) => void): () => void {
-    this.stateListeners.add(listener);
-    return () => this.stateListeners.delete(listener);
+    return this.listeners.onState(listener);
   }
 
   onReset(listener: (notice: ResetNotice) => void): () => void {
-    this.resetListeners.add(listener);
-    return () => this.resetListeners.delete(listener);
+    return this.listeners.onReset(listener);
+  }
+
+  /**
+   * Called whenever the stream's last event id changes: before each event with an id, and for
+   * data-less `id:` blocks (a stream's opening block, the reset signal), which fire no event.
+   */
+  onCursor(listener: (id: string) => void): () => void {
+    this.cursorListeners.add(listener);
+    return () => this.cursorListeners.delete(listener);
   }
 
   reconnect(): void {
@@ -411,23 +407,15 @@ class ReconnectingClient implements SseClient {
   private dispatch(parsed: ParsedEvent): void {
     if (this.closeReason) return;
     if (parsed.type === RESET_EVENT_TYPE) {
-      const notice = resetNotice(parsed);
-      for (const listener of [...this.resetListeners]) callSafely(listener, notice);
+      this.listeners.emitReset(resetNotice(parsed));
       return;
     }
-    const event: ClientEvent = {
-      type: parsed.type,
-      data: parsed.data,
-      id: parsed.lastEventId,
-      json: <T>() => JSON.parse(parsed.data) as T,
-    };
-    for (const listener of [...(this.listeners.get(parsed.type) ?? [])]) callSafely(listener, event);
-    for (const listener of [...this.anyListeners]) callSafely(listener, event);
+    this.listeners.emitEvent(clientEvent(parsed.type, parsed.data, parsed.lastEventId));
   }
 
   private setState(change: StateChange): void {
     this.currentState = change.state;
-    for (const listener of [...this.stateListeners]) callSafely(listener, change);
+    this.listeners.emitState(change);
   }
 
   private finish(reason: Reason): void {
@@ -538,18 +526,4 @@ function describe(error: unknown): string {
     return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
   }
   return String(error);
-}
-
-/** A throwing listener must not break the stream; its error is reported like an uncaught one. */
-function callSafely<T>(listener: (value: T) => void, value: T): void {
-  try {
-    listener(value);
-  } catch (error) {
-    const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
-    if (typeof report === 'function') report(error);
-    else
-      queueMicrotask(() => {
-        throw error;
-      });
-  }
 }

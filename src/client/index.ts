@@ -2,11 +2,14 @@
  * `ssehub/client`: a reconnecting Server-Sent Events client for browsers and Node.js that keeps its
  * place (Last-Event-ID on every reconnect, optional persistence), backs off with jitter, refreshes
  * its token after a 401, replaces silent connections and reports why it stopped.
+ * With `share`, tabs of one origin share one connection (docs/client-sharing.md).
  * Browser-safe: no Node.js imports.
  */
 
 /** Opens a reconnecting stream; returns the client (events, state changes, `close()`). */
-export { createClient } from './client.js';
+export { createClient } from './create.js';
+/** The reset reason of a tab that joins a share group past the id it wanted to resume after. */
+export { JOINED_SHARED_STREAM } from './shared-client.js';
 /** A hub URL with one `topic` parameter per topic selector. */
 export { subscriptionUrl } from './url.js';
 /** The client: `on(type, listener)`, `onState`, `onReset`, `state`, `lastEventId`, `close()`. */
@@ -31,6 +34,8 @@ export type { TokenProvider } from './types.js';
 export type { LastEventIdStorage } from './types.js';
 /** Reconnection delays: initial, factor, maximum, jitter. */
 export type { BackoffOptions } from './types.js';
+/** `share`'s settings: the group, and how to read an event's topics to route it per tab. */
+export type { ShareOptions } from './types.js';
 /** Timers, for tests and non-browser environments. */
 export type { Clock } from './types.js';
 /** Whether the network is back (`navigator.onLine` and its `online` event). */

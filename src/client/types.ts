@@ -135,6 +135,25 @@ export interface ClientOptions {
   clock?: Clock;
   /** Random numbers in [0, 1) for jitter. Default `Math.random`. */
   random?: () => number;
+  /**
+   * Share one connection with this origin's other tabs (opt-in): `true`, a group name (only streams
+   * of the same group share), or {@link ShareOptions}. Tabs share only when their rights are
+   * provably the same (docs/client-sharing.md); otherwise, and where Web Locks or BroadcastChannel
+   * are missing (Node.js, older browsers), the client connects on its own. Default: no sharing.
+   */
+  share?: boolean | string | ShareOptions;
+}
+
+export interface ShareOptions {
+  /** Streams with the same group name may share a connection. Default `default`. */
+  group?: string;
+  /**
+   * The topics an event belongs to (Mercure events do not carry them), e.g. a field of its JSON.
+   * With it, tabs subscribed to different topics share one connection to the union of their topics,
+   * and each tab receives only the events of its own topics. Without it, only tabs with the same
+   * topics share. Every tab of a group must read topics the same way. `undefined`: every tab.
+   */
+  topicsOf?: (event: ClientEvent) => string | readonly string[] | undefined;
 }
 
 /**
