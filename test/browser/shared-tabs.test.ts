@@ -145,4 +145,32 @@ async function leaderOf(pages: Page[]): Promise<Page[]> {
     await browser.context.unrouteAll();
     await Promise.all(remaining.map((page) => page.close()));
   });
+
+  it('two tabs with different rights: the narrower one never receives a private update', async () => {
+    const topic = 'https://example.com/accounts/42';
+    const wide = await sign({ sub: 'alice', mercure: { subscribe: [topic] } });
+    const narrow = await sign({ sub: 'alice', mercure: { subscribe: [] } });
+    const options = (token: string) => `{ topics: ['${topic}'], share: true, token: '${token}' }`;
+    const widePage = await openTab(browser, hub.url, options(wide));
+    const narrowPage = await openTab(browser, hub.url, options(narrow));
+    // Different rights, different groups: each tab leads its own connection.
+    expect(await subscriptions(hub)).toBe(2);
+    expect(await leaderOf([widePage, narrowPage])).toHaveLength(2);
+
+    const auth = { Authorization: `Bearer ${await sign({ mercure: { publish: ['*'] } })}` };
+    const secret = await publish(hub.hubUrl, { topic, data: 'private balance', private: 'on' }, auth);
+    const announcement = await publish(hub.hubUrl, { topic, data: 'public notice' }, auth);
+    await widePage.waitForFunction(() => window.tab.events.length === 2);
+    await narrowPage.waitForFunction(() => window.tab.events.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await widePage.evaluate(() => window.tab.events.map((event) => event.id))).toEqual([
+      secret.body,
+      announcement.body,
+    ]);
+    expect(await narrowPage.evaluate(() => window.tab.events)).toEqual([
+      { id: announcement.body, data: 'public notice', type: 'message' },
+    ]);
+    await widePage.close();
+    await narrowPage.close();
+  });
 });
