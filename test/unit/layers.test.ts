@@ -15,6 +15,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   ops: ['hub', 'store', 'protocol'],
   server: ['auth', 'http', 'hub', 'store', 'ops', 'protocol'],
   client: ['protocol'],
+  react: ['client'],
   demo: ['client', 'protocol'],
 };
 
