@@ -173,4 +173,35 @@ async function leaderOf(pages: Page[]): Promise<Page[]> {
     await widePage.close();
     await narrowPage.close();
   });
+
+  it('a leader whose page freezes hands over; resumed, it rejoins and is told what it missed', async () => {
+    const topic = 'freeze';
+    const options = `{ topics: ['${topic}'], share: 'freezing', backoff: { initial: 100, jitter: 0 } }`;
+    const first = await openTab(browser, hub.url, options);
+    const second = await openTab(browser, hub.url, options);
+    expect(await first.evaluate(() => window.tab.leading())).toBe(true);
+    const auth = { Authorization: `Bearer ${await sign({ mercure: { publish: ['*'] } })}` };
+    const ids = [(await publish(hub.hubUrl, { topic, data: 'before' }, auth)).body];
+    await second.waitForFunction(() => window.tab.events.length === 1);
+
+    // Page Lifecycle's freeze and resume events, as Chromium fires them on a hidden tab it freezes
+    // (DevTools' Page.setWebLifecycleState does not freeze a visible headless page).
+    await first.evaluate(() => document.dispatchEvent(new Event('freeze')));
+    await second.waitForFunction(() => window.tab.leading());
+    ids.push((await publish(hub.hubUrl, { topic, data: 'while frozen' }, auth)).body);
+    await second.waitForFunction(() => window.tab.events.length === 2);
+    expect(await second.evaluate(() => window.tab.events.map((event) => event.id))).toEqual(ids);
+    await eventually(async () => (await subscriptions(hub)) === 1, 'one stream while frozen');
+
+    await first.evaluate(() => document.dispatchEvent(new Event('resume')));
+    await first.waitForFunction(() => window.tab.resets.length === 1);
+    expect(await first.evaluate(() => window.tab.resets[0]!.reason)).toBe('joined-shared-stream');
+    ids.push((await publish(hub.hubUrl, { topic, data: 'after' }, auth)).body);
+    await first.waitForFunction(() => window.tab.events.length === 2);
+    expect(await first.evaluate(() => window.tab.events.map((event) => event.data))).toEqual(['before', 'after']);
+    await second.waitForFunction(() => window.tab.events.length === 3);
+    expect(await second.evaluate(() => window.tab.events.map((event) => event.id))).toEqual(ids);
+    await first.close();
+    await second.close();
+  });
 });
