@@ -198,7 +198,10 @@ async function leaderOf(pages: Page[]): Promise<Page[]> {
     expect(await first.evaluate(() => window.tab.resets[0]!.reason)).toBe('joined-shared-stream');
     ids.push((await publish(hub.hubUrl, { topic, data: 'after' }, auth)).body);
     await first.waitForFunction(() => window.tab.events.length === 2);
-    expect(await first.evaluate(() => window.tab.events.map((event) => event.data))).toEqual(['before', 'after']);
+    expect(await first.evaluate(() => window.tab.events.map((event) => event.data))).toEqual([
+      'before',
+      'after',
+    ]);
     await second.waitForFunction(() => window.tab.events.length === 3);
     expect(await second.evaluate(() => window.tab.events.map((event) => event.id))).toEqual(ids);
     await first.close();

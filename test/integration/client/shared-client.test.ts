@@ -54,12 +54,12 @@ let hub: TestHub;
 let environment: ShareEnvironment;
 const tabs: Tab[] = [];
 
+/** A subscriber token for tabs whose test is not about rights (the hub refuses anonymous ones). */
+let anyoneToken: string;
+
 function openTab(options: ClientOptions): Tab {
-  const client = new SharedClient(
-    hub.hubUrl,
-    { backoff: { initial: 20, jitter: 0 }, ...options },
-    environment,
-  );
+  const defaults: ClientOptions = { backoff: { initial: 20, jitter: 0 }, token: anyoneToken };
+  const client = new SharedClient(hub.hubUrl, { ...defaults, ...options }, environment);
   const tab: Tab = { client, events: [], resets: [] };
   client.onAny((event) => tab.events.push(event));
   client.onReset((notice) => tab.resets.push(notice));
@@ -106,14 +106,20 @@ function crash(tab: Tab): void {
 }
 
 beforeAll(async () => {
+  // A retry of over a second: the hub refuses a cut-off subject's tokens issued in the second of the
+  // cut-off (iat has whole seconds), so a refresh only works from the next second on. (Sharing itself
+  // never waits for a retry: a new leader connects at once.)
   hub = await startTestHub({
-    config: { port: 0, retryMs: 20, demo: true, jwtKey: KEY, allowAnonymous: true },
+    config: { port: 0, retryMs: 1100, demo: true, jwtKey: KEY, allowAnonymous: true },
   });
   environment = { locks: new FakeLocks(), openChannel: (name) => new BroadcastChannel(name) };
   const publisher = await new SignJWT({ mercure: { publish: ['*'] } })
     .setProtectedHeader({ alg: 'HS256' })
     .sign(new TextEncoder().encode(KEY));
   publisherAuth = { Authorization: `Bearer ${publisher}` };
+  anyoneToken = await new SignJWT({ mercure: { subscribe: [] } })
+    .setProtectedHeader({ alg: 'HS256' })
+    .sign(new TextEncoder().encode(KEY));
 });
 
 afterEach(async () => {
@@ -127,7 +133,7 @@ afterAll(async () => {
 
 describe('shared client (in-process tabs, real hub)', () => {
   it('without Web Locks (Node.js), share: true opens an ordinary, unshared client', async () => {
-    const client = createClient(hub.hubUrl, { topics: ['node-fallback'], share: true });
+    const client = createClient(hub.hubUrl, { topics: ['node-fallback'], share: true, token: anyoneToken });
     expect(client).toBeInstanceOf(ReconnectingClient);
     const received: string[] = [];
     client.onAny((event) => received.push(event.data));
@@ -241,5 +247,64 @@ describe('shared client (in-process tabs, real hub)', () => {
     const next = await send('late', 'after');
     await until(() => newcomer.events.length === 1, 'the next event');
     expect(newcomer.events.map((event) => event.id)).toEqual([next]);
+  });
+
+  /** Tokens of `subject` with the rights `subscribe()` gives when each is issued. */
+  const tokensOf =
+    (subject: string, subscribe: () => string[], refreshes: boolean[] = []) =>
+    async ({ refresh }: { refresh: boolean }) => {
+      refreshes.push(refresh);
+      return new SignJWT({ mercure: { subscribe: subscribe() } })
+        .setSubject(subject)
+        .setIssuedAt()
+        .setProtectedHeader({ alg: 'HS256' })
+        .sign(new TextEncoder().encode(KEY));
+    };
+
+  /** The hub cuts the subject's streams off and refuses its tokens issued until now (a 401). */
+  async function cutOff(subject: string): Promise<void> {
+    const answer = await publish(`${hub.hubUrl}/disconnect`, { subject }, publisherAuth);
+    expect(answer.status).toBe(200);
+  }
+
+  it('the leader refreshes a refused token; both tabs go on with every event once', async () => {
+    const refreshes: boolean[] = [];
+    const token = tokensOf('bob', () => ['refused'], refreshes);
+    const leader = openTab({ topics: ['refused'], share: true, token });
+    await until(() => leader.client.leading && leader.client.state === 'open', 'leader open');
+    const follower = openTab({ topics: ['refused'], share: true, token });
+    await until(() => follower.client.state === 'open', 'follower open');
+    const ids = [await send('refused', 'before', { private: 'on' })];
+    await until(() => follower.events.length === 1, 'the first event');
+    await cutOff('bob');
+    await until(() => refreshes.includes(true), 'a refresh', 8000);
+    await until(() => leader.client.state === 'open', 'open again', 8000);
+    ids.push(await send('refused', 'after', { private: 'on' }));
+    await until(() => follower.events.length === 2 && leader.events.length === 2, 'both events');
+    expect(leader.events.map((event) => event.id)).toEqual(ids);
+    expect(follower.events.map((event) => event.id)).toEqual(ids);
+    expect(follower.client.leading).toBe(false);
+  });
+
+  it('a leader whose refreshed token carries other rights leaves the group; the group goes on', async () => {
+    let moverRights = ['moving'];
+    const mover = openTab({ topics: ['moving'], share: true, token: tokensOf('carol', () => moverRights) });
+    await until(() => mover.client.leading && mover.client.state === 'open', 'mover leads');
+    const stayer = openTab({ topics: ['moving'], share: true, token: tokensOf('carol', () => ['moving']) });
+    await until(() => stayer.client.state === 'open', 'stayer open');
+    const ids = [await send('moving', 'secret 1', { private: 'on' })];
+    await until(() => mover.events.length === 1 && stayer.events.length === 1, 'first event');
+
+    moverRights = []; // the user lost the right to the private topic in this tab: its next token says so
+    await cutOff('carol');
+    await until(() => stayer.client.leading, 'stayer leads', 8000);
+    await until(() => mover.client.leading && mover.client.state === 'open', 'mover alone', 8000);
+    await until(() => stayer.client.state === 'open', 'stayer open again', 8000);
+    expect(await subscriptions()).toBe(2);
+    ids.push(await send('moving', 'secret 2', { private: 'on' }));
+    const open = await send('moving', 'public');
+    await until(() => stayer.events.length === 3 && mover.events.length === 2, 'the rest');
+    expect(stayer.events.map((event) => event.id)).toEqual([...ids, open]);
+    expect(mover.events.map((event) => event.data)).toEqual(['secret 1', 'public']);
   });
 });
