@@ -3,6 +3,12 @@
  * connection state, last event, a callback per event, the reset signal; one stream per page for
  * every component that asks for it, released on the last unmount. `react` is a peer dependency.
  */
+
+/** Subscribes a component to a stream: `{ state, change, lastEvent, reset, client }`. */
 export { useEventStream } from './use-event-stream.js';
-export type { EventStream, UseEventStreamOptions } from './use-event-stream.js';
+/** What `useEventStream` returns. */
+export type { EventStream } from './use-event-stream.js';
+/** `useEventStream`'s settings: the client's options, plus `onEvent`, `onReset` and `enabled`. */
+export type { UseEventStreamOptions } from './use-event-stream.js';
+/** How many streams the page's components hold now (for tests and debugging panels). */
 export { openStreamCount } from './stream-registry.js';

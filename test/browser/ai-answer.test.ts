@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { createApp } from '../../examples/ai-answer/server.js';
 import { answerFor } from '../../examples/ai-answer/model.js';
-import { ARTIFACTS, chromiumAvailable, ensureDemoBuilt, launchChromium } from '../support/browser.js';
-import type { Browser } from '../support/browser.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { ARTIFACTS, chromiumAvailable, ensureDemoBuilt, launchChromium } from '../helpers/browser.js';
+import type { Browser } from '../helpers/browser.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 
 declare global {
   interface Window {

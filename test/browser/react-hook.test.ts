@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from 'vite';
 import type { Rolldown } from 'vite';
-import { publish, rawRequest, startTestHub } from '../helpers/hub.js';
+import { hubSubscriptions, publish, startTestHub } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
-import { ARTIFACTS, chromiumAvailable, launchChromium } from '../support/browser.js';
-import type { Browser } from '../support/browser.js';
+import { ARTIFACTS, chromiumAvailable, launchChromium } from '../helpers/browser.js';
+import type { Browser } from '../helpers/browser.js';
+import { eventually } from '../helpers/wait.js';
 
 const runnable = chromiumAvailable('browser test of the React hook');
 
@@ -28,11 +29,6 @@ async function bundle(entry: string): Promise<string> {
   const chunk = outputs.flatMap((output) => output.output).find((item) => item.type === 'chunk');
   if (!chunk || chunk.type !== 'chunk') throw new Error('vite produced no script');
   return chunk.code;
-}
-
-async function subscriptions(hub: TestHub): Promise<number> {
-  return (JSON.parse((await rawRequest(`${hub.url}/status`)).body) as { subscriptions: number })
-    .subscriptions;
 }
 
 (runnable ? describe : describe.skip)('useEventStream in Chromium (ssehub/react)', () => {
@@ -79,13 +75,11 @@ async function subscriptions(hub: TestHub): Promise<number> {
 
     expect(streamRequests).toHaveLength(1);
     expect(await page.evaluate(() => window.streamsOpen())).toBe(1);
-    expect(await subscriptions(hub)).toBe(1);
+    expect(await hubSubscriptions(hub)).toBe(1);
 
     await page.click('#toggle');
     await page.waitForFunction(() => window.streamsOpen() === 0);
-    const deadline = Date.now() + 5000;
-    while ((await subscriptions(hub)) !== 0 && Date.now() < deadline) await page.waitForTimeout(50);
-    expect(await subscriptions(hub)).toBe(0);
+    await eventually(async () => (await hubSubscriptions(hub)) === 0, 5000, 'the stream closed on the hub');
     expect(streamRequests).toHaveLength(1);
     await page.close();
   });

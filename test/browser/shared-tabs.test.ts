@@ -5,10 +5,11 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { publish, rawRequest, startTestHub } from '../helpers/hub.js';
+import { hubSubscriptions, publish, startTestHub } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
-import { chromiumAvailable, ensureDemoBuilt, launchChromium } from '../support/browser.js';
-import type { Browser } from '../support/browser.js';
+import { chromiumAvailable, ensureDemoBuilt, launchChromium } from '../helpers/browser.js';
+import type { Browser } from '../helpers/browser.js';
+import { eventually } from '../helpers/wait.js';
 
 declare global {
   interface Window {
@@ -56,19 +57,6 @@ async function openTab(browser: Browser, origin: string, options: string): Promi
   return page;
 }
 
-async function subscriptions(hub: TestHub): Promise<number> {
-  const status = JSON.parse((await rawRequest(`${hub.url}/status`)).body) as { subscriptions: number };
-  return status.subscriptions;
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 async function leaderOf(pages: Page[]): Promise<Page[]> {
   const leading = await Promise.all(pages.map((page) => page.evaluate(() => window.tab.leading())));
   return pages.filter((_, index) => leading[index]);
@@ -96,7 +84,7 @@ async function leaderOf(pages: Page[]): Promise<Page[]> {
     const options = `{ topics: ['${topic}'], share: true, backoff: { initial: 100, jitter: 0 } }`;
     const pages: Page[] = [];
     for (let index = 0; index < 5; index++) pages.push(await openTab(browser, hub.url, options));
-    expect(await subscriptions(hub)).toBe(1);
+    expect(await hubSubscriptions(hub)).toBe(1);
     const [leader] = await leaderOf(pages);
     expect(leader).toBeDefined();
     expect(await leaderOf(pages)).toHaveLength(1);
@@ -141,7 +129,7 @@ async function leaderOf(pages: Page[]): Promise<Page[]> {
       expect(events.map((event) => event.data)).toEqual(published.map((_, index) => String(index)));
     }
     expect(await leaderOf(remaining)).toHaveLength(1);
-    await eventually(async () => (await subscriptions(hub)) === 1, 'one stream after the handover');
+    await eventually(async () => (await hubSubscriptions(hub)) === 1, 5000, 'one stream after the handover');
     await browser.context.unrouteAll();
     await Promise.all(remaining.map((page) => page.close()));
   });
@@ -154,7 +142,7 @@ async function leaderOf(pages: Page[]): Promise<Page[]> {
     const widePage = await openTab(browser, hub.url, options(wide));
     const narrowPage = await openTab(browser, hub.url, options(narrow));
     // Different rights, different groups: each tab leads its own connection.
-    expect(await subscriptions(hub)).toBe(2);
+    expect(await hubSubscriptions(hub)).toBe(2);
     expect(await leaderOf([widePage, narrowPage])).toHaveLength(2);
 
     const auth = { Authorization: `Bearer ${await sign({ mercure: { publish: ['*'] } })}` };
@@ -191,7 +179,7 @@ async function leaderOf(pages: Page[]): Promise<Page[]> {
     ids.push((await publish(hub.hubUrl, { topic, data: 'while frozen' }, auth)).body);
     await second.waitForFunction(() => window.tab.events.length === 2);
     expect(await second.evaluate(() => window.tab.events.map((event) => event.id))).toEqual(ids);
-    await eventually(async () => (await subscriptions(hub)) === 1, 'one stream while frozen');
+    await eventually(async () => (await hubSubscriptions(hub)) === 1, 5000, 'one stream while frozen');
 
     await first.evaluate(() => document.dispatchEvent(new Event('resume')));
     await first.waitForFunction(() => window.tab.resets.length === 1);

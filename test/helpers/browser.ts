@@ -56,6 +56,8 @@ export function ensureDemoBuilt(): void {
   const pairs = [
     ['src/demo/main.ts', 'dist/demo/main.js'],
     ['src/client/client.ts', 'dist/client/client.js'],
+    ['src/client/shared-client.ts', 'dist/client/shared-client.js'],
+    ['src/client/share-leader.ts', 'dist/client/share-leader.js'],
     ['src/protocol/parse.ts', 'dist/protocol/parse.js'],
   ];
   const stale = pairs.some(([source, built]) => {

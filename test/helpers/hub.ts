@@ -151,4 +151,10 @@ export function topicUrl(
   return `${hubUrl}?${query.toString()}`;
 }
 
+/** How many subscriptions the hub holds now, as its `/status` page reports them. */
+export async function hubSubscriptions(hub: TestHub): Promise<number> {
+  const status = JSON.parse((await rawRequest(`${hub.url}/status`)).body) as { subscriptions: number };
+  return status.subscriptions;
+}
+
 export const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

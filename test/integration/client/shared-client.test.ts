@@ -11,7 +11,8 @@ import type { ClientEvent, ClientOptions, ResetNotice } from '../../../src/clien
 import { ReconnectingClient } from '../../../src/client/client.js';
 import { JOINED_SHARED_STREAM, SharedClient } from '../../../src/client/shared-client.js';
 import type { ShareEnvironment } from '../../../src/client/share-protocol.js';
-import { publish, rawRequest, startTestHub } from '../../helpers/hub.js';
+import { hubSubscriptions, publish, startTestHub } from '../../helpers/hub.js';
+import { eventually } from '../../helpers/wait.js';
 import type { TestHub } from '../../helpers/hub.js';
 
 const KEY = 'a-shared-client-test-secret-of-enough-length';
@@ -67,19 +68,6 @@ function openTab(options: ClientOptions): Tab {
   return tab;
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-async function subscriptions(): Promise<number> {
-  return (JSON.parse((await rawRequest(`${hub.url}/status`)).body) as { subscriptions: number })
-    .subscriptions;
-}
-
 let publisherAuth: Record<string, string>;
 
 async function send(topic: string, data: string, fields: Record<string, string> = {}): Promise<string> {
@@ -124,7 +112,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   for (const tab of tabs.splice(0)) tab.client.close();
-  await until(async () => (await subscriptions()) === 0, 'every stream closed');
+  await eventually(async () => (await hubSubscriptions(hub)) === 0, 5000, 'every stream closed');
 });
 
 afterAll(async () => {
@@ -137,21 +125,21 @@ describe('shared client (in-process tabs, real hub)', () => {
     expect(client).toBeInstanceOf(ReconnectingClient);
     const received: string[] = [];
     client.onAny((event) => received.push(event.data));
-    await until(() => client.state === 'open', 'open');
+    await eventually(() => client.state === 'open', 5000, 'open');
     await send('node-fallback', 'works');
-    await until(() => received.length === 1, 'the event');
+    await eventually(() => received.length === 1, 5000, 'the event');
     expect(received).toEqual(['works']);
     client.close();
   });
 
   it('a new leader resuming before what the old one relayed delivers nothing twice', async () => {
     const a = openTab({ topics: ['handover'], share: true });
-    await until(() => a.client.state === 'open' && a.client.leading, 'a leads');
+    await eventually(() => a.client.state === 'open' && a.client.leading, 5000, 'a leads');
     const b = openTab({ topics: ['handover'], share: true });
-    await until(() => b.client.state === 'open', 'b follows');
-    expect(await subscriptions()).toBe(1);
+    await eventually(() => b.client.state === 'open', 5000, 'b follows');
+    expect(await hubSubscriptions(hub)).toBe(1);
     const ids = [await send('handover', '0'), await send('handover', '1')];
-    await until(() => b.events.length === 2, 'b has the first two');
+    await eventually(() => b.events.length === 2, 5000, 'b has the first two');
     // The old leader relays two more and dies at once: b takes the lock before it has read them,
     // so it resumes after "1" and the hub sends "2" and "3" again.
     let relayed = 0;
@@ -159,9 +147,9 @@ describe('shared client (in-process tabs, real hub)', () => {
       if (++relayed === 2) crash(a);
     });
     ids.push(await send('handover', '2'), await send('handover', '3'));
-    await until(() => b.client.leading, 'b leads');
+    await eventually(() => b.client.leading, 5000, 'b leads');
     ids.push(await send('handover', '4'));
-    await until(() => b.events.length >= 5, 'b has all five');
+    await eventually(() => b.events.length >= 5, 5000, 'b has all five');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(b.events.map((event) => event.id)).toEqual(ids);
     expect(b.events.map((event) => event.data)).toEqual(['0', '1', '2', '3', '4']);
@@ -171,17 +159,17 @@ describe('shared client (in-process tabs, real hub)', () => {
     const topicsOf = (event: ClientEvent) => event.json<{ topic: string }>().topic;
     const options = (topics: string[]): ClientOptions => ({ topics, share: { group: 'union', topicsOf } });
     const books = openTab(options(['https://example.com/books/{id}']));
-    await until(() => books.client.state === 'open', 'books open');
+    await eventually(() => books.client.state === 'open', 5000, 'books open');
     const authors = openTab(options(['https://example.com/authors/1']));
-    await until(() => authors.client.state === 'open', 'authors open');
+    await eventually(() => authors.client.state === 'open', 5000, 'authors open');
     const post = (topic: string, n: number) => send(topic, JSON.stringify({ topic, n }));
     const book = (n: number) => post(`https://example.com/books/${n}`, n);
     const author = (n: number) => post('https://example.com/authors/1', n);
     const bookIds = [await book(1)];
     const authorIds = [await author(2)];
     bookIds.push(await book(3));
-    await until(() => books.events.length === 2 && authors.events.length === 1, 'first events');
-    expect(await subscriptions()).toBe(1);
+    await eventually(() => books.events.length === 2 && authors.events.length === 1, 5000, 'first events');
+    expect(await hubSubscriptions(hub)).toBe(1);
 
     // A third tab widens the union while events flow: the leader reconnects from the group's
     // cursor, and the first two tabs' views go on exactly.
@@ -193,13 +181,13 @@ describe('shared client (in-process tabs, real hub)', () => {
     })();
     const everything = openTab(options(['*']));
     await publishing;
-    await until(() => books.events.length === bookIds.length, 'every book event');
-    await until(() => authors.events.length === authorIds.length, 'every author event');
+    await eventually(() => books.events.length === bookIds.length, 5000, 'every book event');
+    await eventually(() => authors.events.length === authorIds.length, 5000, 'every author event');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(books.events.map((event) => event.id)).toEqual(bookIds);
     expect(authors.events.map((event) => event.id)).toEqual(authorIds);
     expect(everything.events.length).toBeGreaterThan(0);
-    expect(await subscriptions()).toBe(1);
+    expect(await hubSubscriptions(hub)).toBe(1);
   });
 
   it('tabs whose rights differ never share; equal rights in different tokens do', async () => {
@@ -215,16 +203,21 @@ describe('shared client (in-process tabs, real hub)', () => {
       share: true,
       token: async () => sign(['rights'], 'alice', { nonce: 'another token, same rights' }),
     });
-    await until(() => [wide, narrow, twin].every((tab) => tab.client.state === 'open'), 'all open');
-    expect(await subscriptions()).toBe(2);
+    await eventually(
+      () => [wide, narrow, twin].every((tab) => tab.client.state === 'open'),
+      5000,
+      'all open',
+    );
+    expect(await hubSubscriptions(hub)).toBe(2);
     expect([wide.client.leading, twin.client.leading].filter(Boolean)).toHaveLength(1);
     expect(narrow.client.leading).toBe(true);
 
     const secret = await send('rights', 'secret', { private: 'on' });
     const open = await send('rights', 'public');
-    await until(
+    await eventually(
       () => wide.events.length === 2 && twin.events.length === 2 && narrow.events.length === 1,
-      'all',
+      5000,
+      'every event where it may go',
     );
     expect(wide.events.map((event) => event.id)).toEqual([secret, open]);
     expect(twin.events.map((event) => event.id)).toEqual([secret, open]);
@@ -233,19 +226,19 @@ describe('shared client (in-process tabs, real hub)', () => {
 
   it('a tab that joins a group past the id it wanted to resume after is told so', async () => {
     const first = openTab({ topics: ['late'], share: true });
-    await until(() => first.client.state === 'open', 'first open');
+    await eventually(() => first.client.state === 'open', 5000, 'first open');
     const old = await send('late', 'missed by the newcomer');
     await send('late', 'also missed');
-    await until(() => first.events.length === 2, 'first has both');
+    await eventually(() => first.events.length === 2, 5000, 'first has both');
     const newcomer = openTab({ topics: ['late'], share: true, lastEventId: old });
-    await until(() => newcomer.resets.length === 1, 'the reset notice');
+    await eventually(() => newcomer.resets.length === 1, 5000, 'the reset notice');
     expect(newcomer.resets[0]).toEqual({
       reason: JOINED_SHARED_STREAM,
       lastEventId: old,
       resumeFrom: first.client.lastEventId,
     });
     const next = await send('late', 'after');
-    await until(() => newcomer.events.length === 1, 'the next event');
+    await eventually(() => newcomer.events.length === 1, 5000, 'the next event');
     expect(newcomer.events.map((event) => event.id)).toEqual([next]);
   });
 
@@ -271,16 +264,16 @@ describe('shared client (in-process tabs, real hub)', () => {
     const refreshes: boolean[] = [];
     const token = tokensOf('bob', () => ['refused'], refreshes);
     const leader = openTab({ topics: ['refused'], share: true, token });
-    await until(() => leader.client.leading && leader.client.state === 'open', 'leader open');
+    await eventually(() => leader.client.leading && leader.client.state === 'open', 5000, 'leader open');
     const follower = openTab({ topics: ['refused'], share: true, token });
-    await until(() => follower.client.state === 'open', 'follower open');
+    await eventually(() => follower.client.state === 'open', 5000, 'follower open');
     const ids = [await send('refused', 'before', { private: 'on' })];
-    await until(() => follower.events.length === 1, 'the first event');
+    await eventually(() => follower.events.length === 1, 5000, 'the first event');
     await cutOff('bob');
-    await until(() => refreshes.includes(true), 'a refresh', 8000);
-    await until(() => leader.client.state === 'open', 'open again', 8000);
+    await eventually(() => refreshes.includes(true), 8000, 'a refresh');
+    await eventually(() => leader.client.state === 'open', 8000, 'open again');
     ids.push(await send('refused', 'after', { private: 'on' }));
-    await until(() => follower.events.length === 2 && leader.events.length === 2, 'both events');
+    await eventually(() => follower.events.length === 2 && leader.events.length === 2, 5000, 'both events');
     expect(leader.events.map((event) => event.id)).toEqual(ids);
     expect(follower.events.map((event) => event.id)).toEqual(ids);
     expect(follower.client.leading).toBe(false);
@@ -289,21 +282,21 @@ describe('shared client (in-process tabs, real hub)', () => {
   it('a leader whose refreshed token carries other rights leaves the group; the group goes on', async () => {
     let moverRights = ['moving'];
     const mover = openTab({ topics: ['moving'], share: true, token: tokensOf('carol', () => moverRights) });
-    await until(() => mover.client.leading && mover.client.state === 'open', 'mover leads');
+    await eventually(() => mover.client.leading && mover.client.state === 'open', 5000, 'mover leads');
     const stayer = openTab({ topics: ['moving'], share: true, token: tokensOf('carol', () => ['moving']) });
-    await until(() => stayer.client.state === 'open', 'stayer open');
+    await eventually(() => stayer.client.state === 'open', 5000, 'stayer open');
     const ids = [await send('moving', 'secret 1', { private: 'on' })];
-    await until(() => mover.events.length === 1 && stayer.events.length === 1, 'first event');
+    await eventually(() => mover.events.length === 1 && stayer.events.length === 1, 5000, 'first event');
 
     moverRights = []; // the user lost the right to the private topic in this tab: its next token says so
     await cutOff('carol');
-    await until(() => stayer.client.leading, 'stayer leads', 8000);
-    await until(() => mover.client.leading && mover.client.state === 'open', 'mover alone', 8000);
-    await until(() => stayer.client.state === 'open', 'stayer open again', 8000);
-    expect(await subscriptions()).toBe(2);
+    await eventually(() => stayer.client.leading, 8000, 'stayer leads');
+    await eventually(() => mover.client.leading && mover.client.state === 'open', 8000, 'mover alone');
+    await eventually(() => stayer.client.state === 'open', 8000, 'stayer open again');
+    expect(await hubSubscriptions(hub)).toBe(2);
     ids.push(await send('moving', 'secret 2', { private: 'on' }));
     const open = await send('moving', 'public');
-    await until(() => stayer.events.length === 3 && mover.events.length === 2, 'the rest');
+    await eventually(() => stayer.events.length === 3 && mover.events.length === 2, 5000, 'the rest');
     expect(stayer.events.map((event) => event.id)).toEqual([...ids, open]);
     expect(mover.events.map((event) => event.data)).toEqual(['secret 1', 'public']);
   });
