@@ -190,7 +190,11 @@ export class SharedClient implements SseClient<EventMap> {
       .catch(() => undefined); // aborted: the tab left before it was its turn
   }
 
-  /** Holds the group's lock (and so its connection) until this tab leaves the group. */
+  /**
+   * Holds the group's lock (and so its connection) until this tab leaves the group. Web Locks are
+   * granted in the order asked, and every tab hears the joins of the tabs that ask after it, so a new
+   * leader already knows every tab and its topics; the roll call only catches a join still in flight.
+   */
   private lead(membership: Membership, firstToken: string | undefined): Promise<void> {
     if (this.membership !== membership) return Promise.resolve();
     return new Promise<void>((release) => {
@@ -250,11 +254,14 @@ export class SharedClient implements SseClient<EventMap> {
 
   private receive(membership: Membership, message: ShareMessage): void {
     switch (message.kind) {
-      case 'join':
+      case 'join': {
+        // A tab the leader knows (answering a new leader's roll call) has its place already.
+        const known = membership.members.has(message.tab);
         membership.members.set(message.tab, message.topics);
-        membership.leader?.welcome(message.tab);
+        if (!known) membership.leader?.welcome(message.tab);
         membership.leader?.membersChanged();
         return;
+      }
       case 'leave':
         membership.members.delete(message.tab);
         membership.leader?.membersChanged();

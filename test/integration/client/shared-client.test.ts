@@ -11,7 +11,7 @@ import type { ClientEvent, ClientOptions, ResetNotice } from '../../../src/clien
 import { ReconnectingClient } from '../../../src/client/client.js';
 import { JOINED_SHARED_STREAM, SharedClient } from '../../../src/client/shared-client.js';
 import type { ShareEnvironment } from '../../../src/client/share-protocol.js';
-import { hubSubscriptions, publish, startTestHub } from '../../helpers/hub.js';
+import { delay, hubSubscriptions, publish, startTestHub } from '../../helpers/hub.js';
 import { eventually } from '../../helpers/wait.js';
 import type { TestHub } from '../../helpers/hub.js';
 
@@ -188,6 +188,22 @@ describe('shared client (in-process tabs, real hub)', () => {
     expect(authors.events.map((event) => event.id)).toEqual(authorIds);
     expect(everything.events.length).toBeGreaterThan(0);
     expect(await hubSubscriptions(hub)).toBe(1);
+
+    // The widest tab leaves while events flow: the union narrows, and the views stay exact.
+    const narrowing = (async () => {
+      for (let n = 30; n < 50; n++) {
+        if (n % 2 === 0) bookIds.push(await book(n));
+        else authorIds.push(await author(n));
+      }
+    })();
+    everything.client.close();
+    await narrowing;
+    await eventually(() => books.events.length === bookIds.length, 5000, 'every book event');
+    await eventually(() => authors.events.length === authorIds.length, 5000, 'every author event');
+    await delay(100);
+    expect(books.events.map((event) => event.id)).toEqual(bookIds);
+    expect(authors.events.map((event) => event.id)).toEqual(authorIds);
+    await eventually(async () => (await hubSubscriptions(hub)) === 1, 5000, 'one stream');
   });
 
   it('tabs whose rights differ never share; equal rights in different tokens do', async () => {
