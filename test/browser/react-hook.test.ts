@@ -15,6 +15,7 @@ import type { Browser } from '../helpers/browser.js';
 import { eventually } from '../helpers/wait.js';
 
 const runnable = chromiumAvailable('browser test of the React hook');
+const PAGE = '<!doctype html><div id="root"></div><script type="module" src="/react/page.js"></script>';
 
 /** Bundles the page's script as an application's build would, in development mode. */
 async function bundle(entry: string): Promise<string> {
@@ -53,10 +54,7 @@ async function bundle(entry: string): Promise<string> {
       route.fulfill(
         route.request().url().endsWith('.js')
           ? { contentType: 'text/javascript', body: script }
-          : {
-              contentType: 'text/html',
-              body: '<!doctype html><div id="root"></div><script type="module" src="/react/page.js"></script>',
-            },
+          : { contentType: 'text/html', body: PAGE },
       ),
     );
     const streamRequests: string[] = [];
@@ -81,6 +79,24 @@ async function bundle(entry: string): Promise<string> {
     await page.waitForFunction(() => window.streamsOpen() === 0);
     await eventually(async () => (await hubSubscriptions(hub)) === 0, 5000, 'the stream closed on the hub');
     expect(streamRequests).toHaveLength(1);
+    await page.close();
+  });
+
+  it('passes the reset signal: the reset field and the onReset callback', async () => {
+    const page = await browser.context.newPage();
+    await page.route(`${hub.url}/react/**`, (route) =>
+      route.fulfill(
+        route.request().url().endsWith('.js')
+          ? { contentType: 'text/javascript', body: script }
+          : { contentType: 'text/html', body: PAGE },
+      ),
+    );
+    await page.goto(`${hub.url}/react/#resume-unknown`);
+    await page.waitForFunction(() => document.getElementById('resets')?.textContent === '1');
+    expect(await page.textContent('#last')).toBe('(nothing yet) (reset: unknown)');
+    const next = (await publish(hub.hubUrl, { topic: 'react', data: 'after the reset' })).body;
+    await page.waitForFunction(() => document.querySelectorAll('#lines li').length === 1);
+    expect(await page.locator('#lines li').allTextContents()).toEqual([`${next} after the reset`]);
     await page.close();
   });
 });
