@@ -22,6 +22,8 @@ export interface PublishHandlerOptions {
   bodyBudget?: BodyBudget;
   /** Seconds a client is told to wait after a 503. Default 1. */
   retryAfterSeconds?: number;
+  /** A label for the request (e.g. its id), passed to the hub's observers for logs. */
+  requestIdOf?(req: IncomingMessage): string | undefined;
   onError?(error: unknown): void;
 }
 
@@ -76,7 +78,10 @@ export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = 
         ttlMs: ttl === undefined ? undefined : Number(ttl),
         version: version === undefined ? undefined : Number(version),
       },
-      { idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey.join(',') : idempotencyKey },
+      {
+        idempotencyKey: Array.isArray(idempotencyKey) ? idempotencyKey.join(',') : idempotencyKey,
+        tag: options.requestIdOf?.(req),
+      },
     );
     const body = event.id;
     res.writeHead(200, {

@@ -25,6 +25,8 @@ export interface SubscribeHandlerOptions extends AdmissionOptions {
    * `res.setHeader` beforehand, which would keep a header map alive for the stream's whole life.
    */
   extraHeaders?(req: IncomingMessage): Record<string, string>;
+  /** A label for the request (e.g. its id), passed to the hub's observers for logs. */
+  requestIdOf?(req: IncomingMessage): string | undefined;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -68,6 +70,7 @@ export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOption
     req.socket.setNoDelay(true);
     req.socket.setKeepAlive(true);
     connection.subscription = await hub.subscribe({
+      tag: options.requestIdOf?.(req),
       topics,
       exactTopics,
       urlPatterns,

@@ -70,15 +70,18 @@ export interface PublishOptions {
    * (HubInputError 422 from the store's StoreInputError).
    */
   idempotencyKey?: string | undefined;
+  /** A label observers see with this publish, for logs (the standalone hub gives the request id). */
+  tag?: string | undefined;
 }
 
 /** Hooks for metrics and logging; every method is optional and must not throw. */
 export interface HubObserver {
-  published?(event: StoredEvent, latencyMs: number): void;
-  publishFailed?(error: unknown): void;
+  /** `tag` is the label given to `publish` (the standalone hub gives the request id). */
+  published?(event: StoredEvent, latencyMs: number, tag?: string): void;
+  publishFailed?(error: unknown, tag?: string): void;
   delivered?(count: number): void;
-  replayed?(count: number): void;
-  resetSent?(reason: ResetSignal['reason']): void;
+  replayed?(count: number, subscriber: SubscriberView): void;
+  resetSent?(reason: ResetSignal['reason'], subscriber: SubscriberView): void;
   subscribed?(subscriber: SubscriberView): void;
   unsubscribed?(subscriber: SubscriberView, reason: CloseReason): void;
   heartbeats?(count: number): void;
@@ -110,6 +113,8 @@ export interface SubscribeOptions {
   privateTopics?: readonly SelectorSpec[] | undefined;
   expiresAt?: number | undefined;
   subject?: string | undefined;
+  /** A label observers see on this subscriber, for logs (the standalone hub gives the request id). */
+  tag?: string | undefined;
   /**
    * The Mercure subscriber id shown in subscription events (see `subscriberIdOf`); default: a new
    * `urn:uuid:` per subscription. Used only when the hub tracks presence.
@@ -264,10 +269,10 @@ export class Hub {
     const started = performance.now();
     try {
       const event = await this.store.append(checked);
-      this.observer.published?.(event, performance.now() - started);
+      this.observer.published?.(event, performance.now() - started, options.tag);
       return event;
     } catch (error) {
-      if (!(error instanceof StoreInputError)) this.observer.publishFailed?.(error);
+      if (!(error instanceof StoreInputError)) this.observer.publishFailed?.(error, options.tag);
       throw error;
     }
   }
@@ -308,6 +313,7 @@ export class Hub {
       privateSelectors: options.privateTopics?.map((topic) => this.selectors.get(topic)),
       expiresAt: options.expiresAt,
       subject: options.subject,
+      tag: options.tag,
       presence: this.tracker && {
         subscriber: options.subscriberId ?? `urn:uuid:${randomUUID()}`,
         payload: options.payload,
@@ -331,7 +337,7 @@ export class Hub {
     this.enqueue(subscriber, openingFrame(this.retryMs, plan.prelude ? undefined : startAfter));
     if (reset) {
       this.enqueue(subscriber, resetFrame(reset));
-      this.observer.resetSent?.(reset.reason);
+      this.observer.resetSent?.(reset.reason, subscriber);
     }
     subscriber.lastSentId = startAfter;
     if (plan.replayAfter === undefined) subscriber.goLive(undefined);
@@ -672,7 +678,7 @@ export class Hub {
       subscriber.lastSentId = expired.lastSentId = event.id;
       replayed++;
     }
-    if (replayed > 0) this.observer.replayed?.(replayed);
+    if (replayed > 0) this.observer.replayed?.(replayed, subscriber);
     return !subscriber.closed;
   }
 
@@ -684,7 +690,7 @@ export class Hub {
     const signal: ResetSignal = { reason: 'expired', lastEventId: expired.lastSentId, resumeFrom: newest.id };
     this.enqueue(subscriber, resetFrame(signal));
     subscriber.lastSentId = expired.lastSentId = newest.id;
-    this.observer.resetSent?.('expired');
+    this.observer.resetSent?.('expired', subscriber);
   }
 
   private fanOut(event: StoredEvent): void {
@@ -790,7 +796,7 @@ export class Hub {
         };
         this.enqueue(subscriber, resetFrame(signal));
         subscriber.lastSentId = skipped.last.id;
-        this.observer.resetSent?.('skipped');
+        this.observer.resetSent?.('skipped', subscriber);
       } else {
         this.enqueueEvent(subscriber, frameOf(event), event);
       }

@@ -37,6 +37,8 @@ export interface SubscriberView {
   readonly id: number;
   readonly subject: string | undefined;
   readonly topicCount: number;
+  /** The label given at subscribe (the standalone hub gives the request id), for logs. */
+  readonly tag: string | undefined;
 }
 
 export interface SubscriberGrant {
@@ -49,6 +51,8 @@ export interface SubscriberGrant {
   readonly subject: string | undefined;
   /** Its Mercure subscriber id and payload, when the hub tracks active subscriptions. */
   readonly presence?: { readonly subscriber: string; readonly payload?: unknown } | undefined;
+  /** A label for logs, e.g. the request id. */
+  readonly tag?: string | undefined;
 }
 
 type Phase = 'replaying' | 'live' | 'closed';
@@ -105,6 +109,9 @@ export class Subscriber implements SubscriberView {
   }
   get expiresAt(): number | undefined {
     return this.grant.expiresAt;
+  }
+  get tag(): string | undefined {
+    return this.grant.tag;
   }
   get topicCount(): number {
     return this.grant.selectors.length;

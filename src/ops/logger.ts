@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import type { DestinationStream, Level, Logger } from 'pino';
@@ -49,13 +48,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   );
 }
 
-interface RequestContext {
-  requestId: string;
-}
-
-/** The request being served, so hub hooks (called synchronously inside it) can name it. */
-export const requestContext = new AsyncLocalStorage<RequestContext>();
-
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -75,29 +67,28 @@ export function requestIdFrom(header: string | string[] | undefined): string {
 
 /** Logs each stream's opening and end (with the reason), resume failures and publish failures. */
 export function loggingObserver(logger: Logger, now: () => number = Date.now): HubObserver {
-  const streams = new WeakMap<SubscriberView, { requestId: string | undefined; openedAt: number }>();
-  const requestId = () => requestContext.getStore()?.requestId;
+  const openedAt = new WeakMap<SubscriberView, number>();
   return {
-    published: (event, latencyMs) =>
+    published: (event, latencyMs, requestId) =>
       logger.debug(
-        { requestId: requestId(), eventId: event.id, topicCount: event.topics.length, latencyMs },
+        { requestId, eventId: event.id, topicCount: event.topics.length, latencyMs },
         'event published',
       ),
-    publishFailed: (error) =>
-      logger.warn({ requestId: requestId(), err: error }, 'publish failed: store error'),
-    resetSent: (reason) =>
+    publishFailed: (error, requestId) =>
+      logger.warn({ requestId, err: error }, 'publish failed: store error'),
+    resetSent: (reason, subscriber) =>
       logger.info(
-        { requestId: requestId(), reason },
+        { requestId: subscriber.tag, reason },
         'cannot resume: ssehub-reset sent, stream continues live',
       ),
-    replayed: (count) => logger.debug({ requestId: requestId(), count }, 'history replayed'),
+    replayed: (count, subscriber) => logger.debug({ requestId: subscriber.tag, count }, 'history replayed'),
     replayFailed: (error) =>
       logger.warn({ err: error }, 'replay failed: store error, stream ended so the client resumes'),
     subscribed: (subscriber) => {
-      streams.set(subscriber, { requestId: requestId(), openedAt: now() });
+      openedAt.set(subscriber, now());
       logger.info(
         {
-          requestId: requestId(),
+          requestId: subscriber.tag,
           subscriber: subscriber.id,
           subject: subscriber.subject,
           topicCount: subscriber.topicCount,
@@ -106,15 +97,15 @@ export function loggingObserver(logger: Logger, now: () => number = Date.now): H
       );
     },
     unsubscribed: (subscriber, reason) => {
-      const stream = streams.get(subscriber);
-      if (stream === undefined) return; // ended before it opened (client left during replay)
+      const opened = openedAt.get(subscriber);
+      if (opened === undefined) return; // ended before it opened (client left during replay)
       const fields = {
-        requestId: stream.requestId,
+        requestId: subscriber.tag,
         subscriber: subscriber.id,
         subject: subscriber.subject,
         topicCount: subscriber.topicCount,
         reason,
-        durationMs: now() - stream.openedAt,
+        durationMs: now() - opened,
       };
       if (reason === 'slow')
         logger.warn(fields, 'stream closed: subscriber too slow, it will resume from history');

@@ -14,7 +14,7 @@ import type { Store } from '../store/types.js';
 import { ConnectionTracker } from '../ops/connections.js';
 import { readiness } from '../ops/health.js';
 import type { Readiness } from '../ops/health.js';
-import { loggingObserver, requestContext } from '../ops/logger.js';
+import { loggingObserver } from '../ops/logger.js';
 import type { Logger } from '../ops/logger.js';
 import { ManagedStore } from '../ops/managed-store.js';
 import { HubMetrics } from '../ops/metrics.js';
@@ -66,7 +66,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   const config: HubConfig = { ...DEFAULT_CONFIG, ...options.config };
   const logger = options.logger;
   const onError = (error: unknown) => {
-    logger?.error({ err: error, requestId: requestContext.getStore()?.requestId }, 'unexpected error');
+    logger?.error({ err: error }, 'unexpected error');
     options.onError?.(error);
   };
   const metrics = new HubMetrics();
@@ -101,17 +101,11 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
       allowsCredentialsFrom: (origin) => cors.allowsCredentialsFrom(origin),
     });
   const revocations = attachRevocationHook(store, authorizer, onError);
-  const streamRequestIds = new WeakMap<IncomingMessage, string>();
+  const requestIds = new WeakMap<IncomingMessage, string>();
   const subscriptions = config.subscriptions
     ? createSubscriptionsHandler(hub, { authorizer, onError })
     : undefined;
-  const { mercure, disconnect, bodyBudget } = createHandlers(
-    hub,
-    config,
-    authorizer,
-    onError,
-    streamRequestIds,
-  );
+  const { mercure, disconnect, bodyBudget } = createHandlers(hub, config, authorizer, onError, requestIds);
 
   const server = createHttpServer(config);
   const connections = new ConnectionTracker(server, usesTls(config), {
@@ -151,7 +145,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
       shutdown,
       publishes,
       connections,
-      streamRequestIds,
+      requestIds,
       logger,
       onError,
     }),
@@ -234,7 +228,7 @@ function createHandlers(
   config: HubConfig,
   authorizer: Authorizer | undefined,
   onError: (error: unknown) => void,
-  streamRequestIds: WeakMap<IncomingMessage, string>,
+  requestIds: WeakMap<IncomingMessage, string>,
 ) {
   const bodyBudget = new BodyBudget(config.maxBodyBytesInFlight);
   const mercure = createMercureHandler(hub, {
@@ -248,7 +242,8 @@ function createHandlers(
     maxConnectionsPerSubject: config.maxConnectionsPerSubject,
     corsOrigins: config.corsOrigins,
     onError,
-    extraHeaders: (req) => ({ 'X-Request-Id': streamRequestIds.get(req) ?? '' }),
+    extraHeaders: (req) => ({ 'X-Request-Id': requestIds.get(req) ?? '' }),
+    requestIdOf: (req) => requestIds.get(req),
   });
   const disconnect = createDisconnectHandler(hub, {
     authorizer,

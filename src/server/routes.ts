@@ -7,7 +7,7 @@ import { SUBSCRIPTIONS_PATH } from '../http/subscriptions.js';
 import type { RequestHandler } from '../http/subscribe.js';
 import type { ConnectionTracker } from '../ops/connections.js';
 import type { Readiness } from '../ops/health.js';
-import { requestContext, requestIdFrom } from '../ops/logger.js';
+import { requestIdFrom } from '../ops/logger.js';
 import type { Logger } from '../ops/logger.js';
 import type { HubMetrics } from '../ops/metrics.js';
 import type { HubStatus } from '../ops/status.js';
@@ -31,8 +31,8 @@ export interface Routes {
   shutdown: GracefulShutdown;
   publishes: InFlightPublishes;
   connections: ConnectionTracker;
-  /** Where an event stream's request id is kept until its head is written. */
-  streamRequestIds: WeakMap<IncomingMessage, string>;
+  /** Each request's id: for an event stream's head, and for the hub's log lines about it. */
+  requestIds: WeakMap<IncomingMessage, string>;
   logger: Logger | undefined;
   onError(error: unknown): void;
 }
@@ -70,11 +70,11 @@ export function createRouter(routes: Routes): (req: IncomingMessage, res: Server
     const requestId = requestIdFrom(req.headers['x-request-id']);
     const stream = req.method === 'GET' && pathOf(req) === MERCURE_PATH;
     // Event streams add it to their own head: a header set now would be kept for the stream's life.
-    if (stream) routes.streamRequestIds.set(req, requestId);
-    else res.setHeader('X-Request-Id', requestId);
+    routes.requestIds.set(req, requestId);
+    if (!stream) res.setHeader('X-Request-Id', requestId);
     routes.connections.trackRequest(req, res, stream);
     if (routes.logger) logRequest(routes.logger, requestId, req, res);
-    requestContext.run({ requestId }, () => route(req, res));
+    route(req, res);
   };
 }
 
