@@ -14,6 +14,7 @@ import type {
   StoredEvent,
 } from './types.js';
 import { EARLIEST } from './types.js';
+import { LiveListeners } from './live-listeners.js';
 
 export interface MemoryStoreOptions {
   /** How many events to retain (ring buffer size). Default 10,000. */
@@ -60,7 +61,7 @@ export class MemoryStore implements Store {
   private nextSeq = 1;
   /** Publisher-supplied ids still retained, to their (first) sequence number. */
   private readonly suppliedIds = new Map<string, number>();
-  private readonly listeners = new Set<LiveListener>();
+  private readonly listeners: LiveListeners;
   /** Canonical topic → its latest state event; kept when the ring evicts the event. */
   private readonly states = new Map<string, StoredEvent>();
   /**
@@ -82,6 +83,7 @@ export class MemoryStore implements Store {
     this.maxAgeMs = options.maxAgeMs;
     this.now = options.now ?? Date.now;
     this.warn = options.warn ?? ((message) => console.warn(`ssehub memory store: ${message}`));
+    this.listeners = new LiveListeners(this.warn);
     this.ring = new Array<StoredEvent | undefined>(historySize);
     this.epoch = `${Date.now().toString(36)}.${randomBytes(3).toString('hex')}`;
   }
@@ -136,14 +138,7 @@ export class MemoryStore implements Store {
         if (oldest !== undefined) this.idempotencyRecords.delete(oldest);
       }
     }
-    // The event is stored: a failing listener must neither hide it from the others nor fail the append.
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.warn(`a live listener threw: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+    this.listeners.deliver(event);
     return event;
   }
 
@@ -199,8 +194,7 @@ export class MemoryStore implements Store {
   }
 
   onEvent(listener: LiveListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** The in-process feed is the log itself: it never skips an event. */

@@ -25,6 +25,7 @@ import type {
   StoredEvent,
 } from './types.js';
 import { EARLIEST } from './types.js';
+import { LiveListeners } from './live-listeners.js';
 
 export interface RedisStoreOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. Default `redis://127.0.0.1:6379`. */
@@ -81,7 +82,7 @@ export class RedisStore implements Store {
   private readonly commands: RedisClient;
   private readonly feed: RedisClient;
   private readonly warn: (message: string) => void;
-  private readonly listeners = new Set<LiveListener>();
+  private readonly listeners: LiveListeners;
   private readonly gapListeners = new Set<() => void>();
   /** Stream id of the newest event delivered to listeners (or the start point). */
   private feedCursor = NO_ID;
@@ -136,6 +137,7 @@ export class RedisStore implements Store {
     ];
     this.idempotencyPrefix = `${base}:idempotency:`;
     this.warn = options.warn ?? ((message) => console.warn(`ssehub redis store: ${message}`));
+    this.listeners = new LiveListeners(this.warn);
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     const commandTimeoutMs = options.commandTimeoutMs ?? 2000;
     this.commandTimeoutMs = commandTimeoutMs;
@@ -264,8 +266,7 @@ export class RedisStore implements Store {
   }
 
   onEvent(listener: LiveListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   onFeedGap(listener: () => void): () => void {
@@ -381,13 +382,7 @@ export class RedisStore implements Store {
     }
     const event = decodeEntry(id, fields);
     this.feedCursor = id;
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.warn(`a live listener threw: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+    this.listeners.deliver(event);
   }
 
   private async run(

@@ -18,6 +18,7 @@ import { openDatabase } from './database.js';
 import type { SyncLevel } from './database.js';
 import { Retention } from './retention.js';
 import { DEFAULT_HISTORY_SIZE } from '../../defaults.js';
+import { LiveListeners } from '../live-listeners.js';
 
 export interface SqliteStoreOptions {
   /** Directory of the history file (`events.sqlite`); created if missing. */
@@ -97,7 +98,7 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
   private readonly warn: (message: string) => void;
   private readonly statements: ReturnType<typeof prepare>;
-  private readonly listeners = new Set<LiveListener>();
+  private readonly listeners: LiveListeners;
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
   /** Sequence of the newest committed event (or of the newest ever deleted, when none is left). */
@@ -120,6 +121,7 @@ export class SqliteStore implements Store {
     }
     this.now = options.now ?? Date.now;
     this.warn = options.warn ?? ((message) => console.warn(`ssehub sqlite store: ${message}`));
+    this.listeners = new LiveListeners(this.warn);
     const { db, file, epoch } = openDatabase(options.dataDir, options.sync ?? 'full');
     this.db = db;
     this.file = file;
@@ -200,8 +202,7 @@ export class SqliteStore implements Store {
   }
 
   onEvent(listener: LiveListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   /** The live feed is this process's own commits: it never skips an event. */
@@ -258,7 +259,7 @@ export class SqliteStore implements Store {
         this.lastSeq = cursorSequence(outcome.event.cursor);
         this.lastTime = outcome.event.time;
         for (const topic of outcome.event.topics) topics.add(topic);
-        this.deliver(outcome.event);
+        this.listeners.deliver(outcome.event);
       }
       waiter.resolve(outcome.event);
     }
@@ -359,17 +360,6 @@ export class SqliteStore implements Store {
       ...(input.ttlMs !== undefined && { expiresAt: time + input.ttlMs }),
       ...(input.keepsState && input.version !== undefined && { version: input.version }),
     };
-  }
-
-  private deliver(event: StoredEvent): void {
-    // The event is stored: a failing listener must neither hide it from the others nor fail the append.
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.warn(`a live listener threw: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
   }
 
   private page({ after, limit, topics }: PageRequest): HistoryPage {
