@@ -1,6 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type { JWTPayload } from 'jose';
 import type { Authorizer, RevocationSink, SubscriberGrant } from '../http/authorizer.js';
+import type { HubRequest } from '../http/hub-request.js';
+import { headerOf } from '../http/request.js';
 import { HttpError } from '../http/errors.js';
 import { isSameOrigin } from '../http/cors.js';
 import { SelectorCache } from '../hub/topic-selector.js';
@@ -57,7 +58,7 @@ export class JwtAuthorizer implements Authorizer, RevocationSink {
     this.rateLimiter = rate > 0 ? new RateLimiter({ perSecond: rate }) : undefined;
   }
 
-  async authorizeSubscriber(req: IncomingMessage): Promise<SubscriberGrant> {
+  async authorizeSubscriber(req: HubRequest): Promise<SubscriberGrant> {
     const verifier = this.options.subscriber;
     const presented = verifier ? presentedToken(req) : undefined;
     if (!verifier || !presented) {
@@ -79,7 +80,7 @@ export class JwtAuthorizer implements Authorizer, RevocationSink {
    * token without any publish right, before the body is read. `authorizePublisher` checks the
    * topics afterwards (a verified token is remembered, so it is not verified twice).
    */
-  async authenticatePublisher(req: IncomingMessage): Promise<void> {
+  async authenticatePublisher(req: HubRequest): Promise<void> {
     const { rights } = await this.publisherRights(req);
     if (rights.publish.length === 0) {
       throw new HttpError(403, 'Forbidden: this token may not publish: it grants no publish rights.', {
@@ -88,7 +89,7 @@ export class JwtAuthorizer implements Authorizer, RevocationSink {
     }
   }
 
-  async authorizePublisher(req: IncomingMessage, topics: readonly string[]): Promise<void> {
+  async authorizePublisher(req: HubRequest, topics: readonly string[]): Promise<void> {
     const { rights, presented } = await this.publisherRights(req);
     const selectors = rights.publish.map((source) => this.selectors.get(source));
     for (const topic of topics) {
@@ -115,7 +116,7 @@ export class JwtAuthorizer implements Authorizer, RevocationSink {
   }
 
   private async publisherRights(
-    req: IncomingMessage,
+    req: HubRequest,
   ): Promise<{ rights: MercureRights; presented: PresentedToken }> {
     const presented = presentedToken(req);
     if (!presented) throw missingToken('publish');
@@ -170,8 +171,8 @@ export class JwtAuthorizer implements Authorizer, RevocationSink {
   }
 
   /** A browser sends cookies with cross-site form posts: only allowed pages may publish with one. */
-  private checkCookieOrigin(req: IncomingMessage): void {
-    const origin = req.headers.origin ?? originOfReferer(req.headers.referer);
+  private checkCookieOrigin(req: HubRequest): void {
+    const origin = headerOf(req, 'origin') ?? originOfReferer(headerOf(req, 'referer'));
     if (origin === undefined) {
       throw new HttpError(403, 'Forbidden: a cookie-authorized POST needs an Origin or Referer header.');
     }

@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import type { HubRequest } from '../http/hub-request.js';
+import { headerOf } from '../http/request.js';
 import { base64url } from 'jose';
 
 /** Where a request carried its token. */
@@ -18,15 +19,15 @@ export const TOKEN_COOKIE = 'mercureAuthorization';
  * is present hides the lower ones entirely, even when it is malformed, so a request never succeeds
  * on a token other than the one the client meant to send.
  */
-export function presentedToken(req: IncomingMessage): PresentedToken | undefined {
-  const header = req.headers.authorization;
+export function presentedToken(req: HubRequest): PresentedToken | undefined {
+  const header = headerOf(req, 'authorization');
   if (header !== undefined) {
     const match = /^Bearer[ ]+(\S*)\s*$/i.exec(header);
     return { token: match?.[1] ?? '', source: 'header' };
   }
   const query = new URL(req.url ?? '/', 'http://hub.invalid').searchParams.get('authorization');
   if (query !== null) return { token: query, source: 'query' };
-  const cookie = cookieValue(req.headers.cookie, TOKEN_COOKIE);
+  const cookie = cookieValue(headerOf(req, 'cookie'), TOKEN_COOKIE);
   if (cookie !== undefined) return { token: cookie, source: 'cookie' };
   return undefined;
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { HubRequest } from './hub-request.js';
 import type { SelectorSpec } from '../hub/topic-selector.js';
 
 /** What an authenticated subscriber may do, as established from its request (e.g. a JWT). */
@@ -22,16 +22,16 @@ export interface SubscriberGrant {
  * Without an authorizer the hub is open: anyone may subscribe to public updates and publish.
  */
 export interface Authorizer {
-  authorizeSubscriber(req: IncomingMessage, topics: readonly string[]): Promise<SubscriberGrant>;
+  authorizeSubscriber(req: HubRequest, topics: readonly string[]): Promise<SubscriberGrant>;
   /**
    * Optional first step of a publish (and of a disconnect), from the request's headers and URL
    * alone, before its body is read: refuse a request that could not publish anything (no token, a
    * bad one, one without any publish right), so that an unauthenticated client cannot make the
    * hub read and hold its body. Without it the body is read first (still within the hub's limits).
    */
-  authenticatePublisher?(req: IncomingMessage): Promise<void>;
+  authenticatePublisher?(req: HubRequest): Promise<void>;
   /** The decisive check, once the body has given the topics; called after `authenticatePublisher`. */
-  authorizePublisher(req: IncomingMessage, topics: readonly string[]): Promise<void>;
+  authorizePublisher(req: HubRequest, topics: readonly string[]): Promise<void>;
 }
 
 /**

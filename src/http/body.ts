@@ -1,6 +1,7 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BodyReservation } from './body-budget.js';
 import { HttpError } from './errors.js';
+import type { RequestBody } from './hub-request.js';
 
 export interface BodyLimits {
   /** Largest body; a larger one is refused with 413 before it is buffered. */
@@ -9,6 +10,24 @@ export interface BodyLimits {
   timeoutMs?: number;
   /** Where the body's bytes are accounted hub-wide (503 past the budget); the caller releases it. */
   reservation?: BodyReservation;
+}
+
+/**
+ * The body of a node:http request. A framework that parsed it already (Express's body parsers set
+ * `req.body`) has read the stream to its end: its string or bytes are taken, and an object of
+ * fields only once the stream is over (an empty `{}` is what Express leaves for a type it skipped).
+ */
+export function nodeRequestBody(req: IncomingMessage, res: ServerResponse): RequestBody {
+  const parsed = (req as IncomingMessage & { body?: unknown }).body;
+  const usable =
+    typeof parsed === 'string' ||
+    Buffer.isBuffer(parsed) ||
+    (typeof parsed === 'object' && req.readableEnded);
+  return {
+    parsed: usable ? parsed : undefined,
+    read: (limits) => readBody(req, limits),
+    onAnswered: (callback) => void res.once('close', callback),
+  };
 }
 
 /**

@@ -1,12 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hub } from '../hub/hub.js';
 import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
 import { DEFAULT_BODY_TIMEOUT_MS } from '../defaults.js';
-import { closingUnreadBody } from './body.js';
+import { closingUnreadBody, nodeRequestBody } from './body.js';
 import { BodyBudget } from './body-budget.js';
 import { answerFor, HttpError, sendError } from './errors.js';
 import { readFormRequest } from './form-request.js';
+import type { HubRequest, RequestBody } from './hub-request.js';
+import { sendText } from './publish.js';
 import type { RequestHandler } from './subscribe.js';
 
 export const DISCONNECT_PATH = '/.well-known/mercure/disconnect';
@@ -32,12 +33,31 @@ export interface DisconnectHandlerOptions {
 const MAX_BODY_BYTES = 8 * 1024;
 const MAX_SUBJECT_LENGTH = 1024;
 
+/** The disconnect logic every server adapter shares: from a request to the command's id. */
+export interface Disconnector {
+  /** Sends the cut-off and resolves with its id; rejects to refuse it. */
+  disconnect(req: HubRequest, body: RequestBody): Promise<string>;
+  /** The answer to a refused disconnect (unexpected errors are reported to `onError`). */
+  refusal(error: unknown): HttpError;
+}
+
+/** The headers of a disconnect's success, answered with the command's id as plain text. */
+export const DISCONNECTED_HEADERS = {
+  'Content-Type': 'text/plain; charset=utf-8',
+  'Cache-Control': 'no-store',
+};
+
+/** The answer to any method but POST on the disconnect path. */
+export function disconnectMethodRefusal(method: string | undefined): HttpError {
+  return new HttpError(405, `Method ${method ?? ''} not allowed: POST a subject.`, { Allow: 'POST' });
+}
+
 /**
  * `POST /.well-known/mercure/disconnect` with form field `subject`: closes every stream of that
- * subject (token `sub`) on every hub sharing the store. Answers 200 with the id of the command.
+ * subject (token `sub`) on every hub sharing the store. The answer is 200 with the command's id.
  * Clients reconnect as usual, so pair it with refusing new tokens to that subject (logout, ban).
  */
-export function createDisconnectHandler(hub: Hub, options: DisconnectHandlerOptions = {}): RequestHandler {
+export function createDisconnector(hub: Hub, options: DisconnectHandlerOptions = {}): Disconnector {
   const authorizer = options.authorizer ?? openAccess;
   const limits = {
     maxBytes: MAX_BODY_BYTES,
@@ -45,22 +65,14 @@ export function createDisconnectHandler(hub: Hub, options: DisconnectHandlerOpti
     budget: options.bodyBudget ?? new BodyBudget(),
   };
   const failure = { action: 'Disconnect not sent', retryAfterSeconds: options.retryAfterSeconds ?? 1 };
-  return (req, res) => {
-    if (req.method !== 'POST') {
-      return sendError(
-        res,
-        new HttpError(405, `Method ${req.method ?? ''} not allowed: POST a subject.`, { Allow: 'POST' }),
-      );
-    }
-    disconnect(req, res).catch((error: unknown) => {
-      const answer = answerFor(error, failure);
-      if (answer.code === 'internal') options.onError?.(error);
-      sendError(res, closingUnreadBody(req, answer));
-    });
-  };
+  function refusal(error: unknown): HttpError {
+    const answer = answerFor(error, failure);
+    if (answer.code === 'internal') options.onError?.(error);
+    return answer;
+  }
 
-  async function disconnect(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const form = await readFormRequest(req, res, authorizer, limits);
+  async function disconnect(req: HubRequest, body: RequestBody): Promise<string> {
+    const form = await readFormRequest(req, body, authorizer, limits);
     const subject = form.get('subject');
     if (subject === null || subject === '') throw new HttpError(400, 'Missing "subject" parameter.');
     if (subject.length > MAX_SUBJECT_LENGTH) {
@@ -68,11 +80,20 @@ export function createDisconnectHandler(hub: Hub, options: DisconnectHandlerOpti
     }
     await authorizer.authorizePublisher(req, [subjectRightsTopic(subject)]);
     const event = await hub.disconnectSubjectEverywhere(subject);
-    res.writeHead(200, {
-      'Content-Type': 'text/plain; charset=utf-8',
-      'Content-Length': Buffer.byteLength(event.id),
-      'Cache-Control': 'no-store',
-    });
-    res.end(event.id);
+    return event.id;
   }
+
+  return { disconnect, refusal };
+}
+
+/** The disconnect endpoint on node:http: see `createDisconnector`, the logic shared with Fetch. */
+export function createDisconnectHandler(hub: Hub, options: DisconnectHandlerOptions = {}): RequestHandler {
+  const disconnector = createDisconnector(hub, options);
+  return (req, res) => {
+    if (req.method !== 'POST') return sendError(res, disconnectMethodRefusal(req.method));
+    disconnector.disconnect(req, nodeRequestBody(req, res)).then(
+      (id) => sendText(res, id, DISCONNECTED_HEADERS),
+      (error: unknown) => sendError(res, closingUnreadBody(req, disconnector.refusal(error))),
+    );
+  };
 }

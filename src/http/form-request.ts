@@ -1,10 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authorizer } from './authorizer.js';
-import { readBody } from './body.js';
 import type { BodyLimits } from './body.js';
 import type { BodyBudget } from './body-budget.js';
 import { HttpError } from './errors.js';
 import { formEncodingOf, parseForm } from './form.js';
+import type { HubRequest, RequestBody } from './hub-request.js';
+import { headerOf } from './request.js';
 
 export interface FormRequestLimits {
   /** Largest body (413 past it). */
@@ -22,22 +22,22 @@ export interface FormRequestLimits {
  * until the answer is sent. A body a framework (e.g. Express) already parsed is taken as it is.
  */
 export async function readFormRequest(
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: HubRequest,
+  body: RequestBody,
   authorizer: Authorizer,
   limits: FormRequestLimits,
 ): Promise<URLSearchParams> {
-  const encoding = formEncodingOf(req.headers['content-type']);
+  const encoding = formEncodingOf(headerOf(req, 'content-type'));
   await authorizer.authenticatePublisher?.(req);
   const reservation = limits.budget.open();
   // The body is held until the answer is sent (or the connection lost), whatever happens.
-  res.once('close', reservation.release);
-  return formOf(req, encoding, { maxBytes: limits.maxBytes, timeoutMs: limits.timeoutMs, reservation });
+  body.onAnswered(reservation.release);
+  return formOf(body, encoding, { maxBytes: limits.maxBytes, timeoutMs: limits.timeoutMs, reservation });
 }
 
 /** The form fields, from the body, or from a body a framework already parsed. */
-async function formOf(req: IncomingMessage, encoding: string, limits: BodyLimits): Promise<URLSearchParams> {
-  const parsed = (req as IncomingMessage & { body?: unknown }).body;
+async function formOf(body: RequestBody, encoding: string, limits: BodyLimits): Promise<URLSearchParams> {
+  const parsed = body.parsed;
   if (typeof parsed === 'string' || Buffer.isBuffer(parsed)) {
     if (Buffer.byteLength(parsed) > limits.maxBytes) {
       throw new HttpError(413, `Request body too large: at most ${limits.maxBytes} bytes.`);
@@ -45,8 +45,8 @@ async function formOf(req: IncomingMessage, encoding: string, limits: BodyLimits
     // A string was decoded by the framework already; bytes are in the declared charset.
     return typeof parsed === 'string' ? new URLSearchParams(parsed) : parseForm(parsed, encoding);
   }
-  if (parsed !== null && typeof parsed === 'object' && req.readableEnded) return formFromObject(parsed);
-  return parseForm(await readBody(req, limits), encoding);
+  if (parsed !== null && typeof parsed === 'object') return formFromObject(parsed);
+  return parseForm(await body.read(limits), encoding);
 }
 
 function formFromObject(fields: object): URLSearchParams {

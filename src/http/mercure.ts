@@ -14,30 +14,44 @@ export type MercureHandlerOptions = SubscribeHandlerOptions &
     corsOrigins?: readonly string[];
   };
 
+/** What a request to the hub URL asks for, by its method; shared by the node:http and Fetch adapters. */
+export type MercureAction = 'preflight' | 'subscribe' | 'publish';
+
+/** The action of a method on the hub URL; any other method is answered 405 (thrown). */
+export function mercureActionOf(method: string | undefined): MercureAction {
+  switch (method) {
+    case 'OPTIONS':
+      return 'preflight';
+    case 'GET':
+      return 'subscribe';
+    case 'POST':
+      return 'publish';
+    default:
+      throw new HttpError(
+        405,
+        `Method ${method ?? ''} not allowed: use GET to subscribe or POST to publish.`,
+        {
+          Allow: 'GET, POST, OPTIONS',
+        },
+      );
+  }
+}
+
 /** One handler for the hub URL: GET subscribes, POST publishes, OPTIONS answers preflights. */
 export function createMercureHandler(hub: Hub, options: MercureHandlerOptions = {}): RequestHandler {
   const subscribe = createSubscribeHandler(hub, options);
   const publish = createPublishHandler(hub, options);
   const cors = new CorsPolicy(options.corsOrigins ?? []);
   return (req, res) => {
-    if (req.method === 'OPTIONS') return cors.preflight(req, res);
-    cors.apply(req, res);
-    switch (req.method) {
-      case 'GET':
-        return subscribe(req, res);
-      case 'POST':
-        return publish(req, res);
-      default:
-        return sendError(
-          res,
-          new HttpError(
-            405,
-            `Method ${req.method ?? ''} not allowed: use GET to subscribe or POST to publish.`,
-            {
-              Allow: 'GET, POST, OPTIONS',
-            },
-          ),
-        );
+    let action: MercureAction;
+    try {
+      action = mercureActionOf(req.method);
+    } catch (error) {
+      cors.apply(req, res);
+      return sendError(res, error as HttpError);
     }
+    if (action === 'preflight') return cors.preflight(req, res);
+    cors.apply(req, res);
+    return action === 'subscribe' ? subscribe(req, res) : publish(req, res);
   };
 }

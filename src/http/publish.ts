@@ -1,12 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Hub } from '../hub/hub.js';
 import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES } from '../defaults.js';
 import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
-import { closingUnreadBody } from './body.js';
+import { closingUnreadBody, nodeRequestBody } from './body.js';
 import { BodyBudget } from './body-budget.js';
 import { answerFor, HttpError, sendError } from './errors.js';
 import { readFormRequest } from './form-request.js';
+import type { HubRequest, RequestBody } from './hub-request.js';
 import type { RequestHandler } from './subscribe.js';
 
 export interface PublishHandlerOptions {
@@ -23,16 +24,30 @@ export interface PublishHandlerOptions {
   /** Seconds a client is told to wait after a 503. Default 1. */
   retryAfterSeconds?: number;
   /** A label for the request (e.g. its id), passed to the hub's observers for logs. */
-  requestIdOf?(req: IncomingMessage): string | undefined;
+  requestIdOf?(req: HubRequest): string | undefined;
   onError?(error: unknown): void;
 }
+
+/** The publish logic every server adapter shares: from a request to the stored event's id. */
+export interface Publisher {
+  /** Stores the request's update and resolves with its id; rejects to refuse it. */
+  publish(req: HubRequest, body: RequestBody): Promise<string>;
+  /** The answer to a refused publish (unexpected errors are reported to `onError`). */
+  refusal(error: unknown): HttpError;
+}
+
+/** The headers of a publish's success, answered with the event's id as plain text. */
+export const PUBLISHED_HEADERS = {
+  'Content-Type': 'text/plain; charset=utf-8',
+  'Cache-Control': 'private, no-store',
+} as const;
 
 /**
  * `POST /.well-known/mercure` with a form body (`topic` repeatable, `data`, `id`, `type`, `retry`,
  * `private`, and ssehub's `ttl` and `version`) and an optional `Idempotency-Key` header: stores the
- * update and answers 200 with its id as plain text.
+ * update; the answer is 200 with its id as plain text.
  */
-export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = {}): RequestHandler {
+export function createPublisher(hub: Hub, options: PublishHandlerOptions = {}): Publisher {
   const authorizer = options.authorizer ?? openAccess;
   const limits = {
     maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
@@ -41,16 +56,14 @@ export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = 
   };
   const failure = { action: 'Event not stored', retryAfterSeconds: options.retryAfterSeconds ?? 1 };
 
-  return (req, res) => {
-    publish(req, res).catch((error: unknown) => {
-      const answer = answerFor(error, failure);
-      if (answer.code === 'internal') options.onError?.(error);
-      sendError(res, closingUnreadBody(req, answer));
-    });
-  };
+  function refusal(error: unknown): HttpError {
+    const answer = answerFor(error, failure);
+    if (answer.code === 'internal') options.onError?.(error);
+    return answer;
+  }
 
-  async function publish(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const form = await readFormRequest(req, res, authorizer, limits);
+  async function publish(req: HubRequest, body: RequestBody): Promise<string> {
+    const form = await readFormRequest(req, body, authorizer, limits);
     const topics = form.getAll('topic');
     if (topics.length === 0) throw new HttpError(400, 'Missing "topic" parameter.');
     const retry = filled(form, 'retry');
@@ -83,14 +96,27 @@ export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = 
         tag: options.requestIdOf?.(req),
       },
     );
-    const body = event.id;
-    res.writeHead(200, {
-      'Content-Type': 'text/plain; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-      'Cache-Control': 'private, no-store',
-    });
-    res.end(body);
+    return event.id;
   }
+
+  return { publish, refusal };
+}
+
+/** `POST /.well-known/mercure` on node:http: see `createPublisher`, the logic shared with Fetch. */
+export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = {}): RequestHandler {
+  const publisher = createPublisher(hub, options);
+  return (req, res) => {
+    publisher.publish(req, nodeRequestBody(req, res)).then(
+      (id) => sendText(res, id, PUBLISHED_HEADERS),
+      (error: unknown) => sendError(res, closingUnreadBody(req, publisher.refusal(error))),
+    );
+  };
+}
+
+/** A 200 answer whose body is one line of text (an event's id). */
+export function sendText(res: ServerResponse, text: string, headers: Record<string, string>): void {
+  res.writeHead(200, { ...headers, 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 /** A field's value; an empty field counts as a missing one, as in the Mercure reference hub. */

@@ -1,7 +1,13 @@
-import type { IncomingMessage } from 'node:http';
+import type { HubRequest } from './hub-request.js';
+
+/** A header's value by lower-case name; of a repeated header (an array in Node), the first. */
+export function headerOf(req: HubRequest, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
 
 /** Query parameters of a request (the base is irrelevant: only the path and query are read). */
-export function queryOf(req: IncomingMessage): URLSearchParams {
+export function queryOf(req: HubRequest): URLSearchParams {
   return new URL(req.url ?? '/', 'http://hub.invalid').searchParams;
 }
 
@@ -9,9 +15,8 @@ export function queryOf(req: IncomingMessage): URLSearchParams {
  * A header value as the client meant it. Node decodes header bytes as Latin-1, while browsers send
  * `Last-Event-ID` as UTF-8, so non-ASCII ids are re-decoded.
  */
-export function utf8Header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  const text = Array.isArray(value) ? value[0] : value;
+export function utf8Header(req: HubRequest, name: string): string | undefined {
+  const text = headerOf(req, name);
   if (text === undefined || !/[\u0080-\u00ff]/.test(text)) return text;
   return Buffer.from(text, 'latin1').toString('utf8');
 }

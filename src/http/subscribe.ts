@@ -1,233 +1,41 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Hub, SubscriptionStart, Subscription } from '../hub/hub.js';
-import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS } from '../defaults.js';
-import { urlPatternSelector } from '../hub/topic-selector.js';
-import { HubInputError } from '../hub/validate.js';
-import { ConnectionAdmission } from './admission.js';
-import type { AdmissionOptions } from './admission.js';
-import { subscriberIdOf } from '../hub/presence.js';
-import type { Authorizer, SubscriberGrant } from './authorizer.js';
-import { openAccess } from './authorizer.js';
-import { answerFor, HttpError, sendError } from './errors.js';
-import { headerSafe, queryOf, utf8Header } from './request.js';
+import type { Hub } from '../hub/hub.js';
+import { sendError } from './errors.js';
+import { createStreamOpener } from './open-stream.js';
+import type { StreamTransport, SubscribeHandlerOptions } from './open-stream.js';
 import { ResponseSink } from './sink.js';
 
-export interface SubscribeHandlerOptions extends AdmissionOptions {
-  authorizer?: Authorizer;
-  /** Most topic selectors in one subscription. Default 1000 (as the Mercure reference hub). */
-  maxTopicsPerSubscription?: number;
-  /** Longest accepted topic selector. Default 2048. */
-  maxTopicLength?: number;
-  /** Called with unexpected errors (for logs). */
-  onError?(error: unknown): void;
-  /**
-   * Headers to add to this request's answer, stream or error. Given here rather than set with
-   * `res.setHeader` beforehand, which would keep a header map alive for the stream's whole life.
-   */
-  extraHeaders?(req: IncomingMessage): Record<string, string>;
-  /** A label for the request (e.g. its id), passed to the hub's observers for logs. */
-  requestIdOf?(req: IncomingMessage): string | undefined;
-}
+export type { SubscribeHandlerOptions } from './open-stream.js';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
- * `GET /.well-known/mercure?topic=…`: opens an event stream. Resumes after `Last-Event-ID` (header)
- * or `lastEventID` (query; draft-08's `last_event_id` and `Mercure-Last-Event-ID` too).
+ * `GET /.well-known/mercure?topic=…` on node:http: opens an event stream (see `createStreamOpener`,
+ * the logic this shares with the Fetch handler) on the response's socket.
  */
 export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOptions = {}): RequestHandler {
-  const authorizer = options.authorizer ?? openAccess;
-  const maxTopics = options.maxTopicsPerSubscription ?? DEFAULT_MAX_TOPICS;
-  const maxTopicLength = options.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
-  const admission = new ConnectionAdmission(options);
-  const failure = { action: 'Subscription failed', retryAfterSeconds: options.retryAfterSeconds ?? 1 };
-
+  const opener = createStreamOpener(hub, options);
   return (req, res) => {
-    subscribe(req, res).catch((error: unknown) => {
-      const answer = answerFor(error, failure);
-      if (answer.code === 'internal') options.onError?.(error);
-      const extra = options.extraHeaders?.(req);
-      sendError(res, extra ? answer.withHeaders(extra) : answer);
+    opener.open(req, nodeStreamTransport(req, res)).catch((error: unknown) => {
+      sendError(res, opener.refusal(req, error));
     });
   };
-
-  async function subscribe(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Express's app.get() routes HEAD here too, and a stream's head goes out only with its body:
-    // the client would wait for ever while the stream held a subscriber.
-    if (req.method === 'HEAD') {
-      throw new HttpError(405, 'Method HEAD not allowed: use GET to subscribe.', { Allow: 'GET' });
-    }
-    const query = queryOf(req);
-    const { topics, exactTopics, urlPatterns } = topicsOf(query, maxTopics, maxTopicLength);
-    const lastEventId = lastEventIdOf(req, query);
-    const { rewind, since } = startOf(query);
-    const grant = await authorizer.authorizeSubscriber(req, [...topics, ...exactTopics, ...urlPatterns]);
-    const identity = hub.tracksPresence ? presenceOf(grant, query) : {};
-    if (res.destroyed) return;
-    const connection = new StreamConnection(admission.admit(grant.subject));
-    const sink = new ResponseSink(req, res, connection.closed);
-    req.socket.setTimeout(0);
-    req.socket.setNoDelay(true);
-    req.socket.setKeepAlive(true);
-    connection.subscription = await hub.subscribe({
-      tag: options.requestIdOf?.(req),
-      topics,
-      exactTopics,
-      urlPatterns,
-      lastEventId,
-      rewind,
-      since,
-      sink,
-      privateTopics: grant.privateTopics,
-      expiresAt: grant.expiresAt,
-      subject: grant.subject,
-      ...identity,
-      onStart: (start) => res.writeHead(200, { ...streamHeaders(start), ...options.extraHeaders?.(req) }),
-    });
-    if (connection.gone) connection.subscription.close('client');
-  }
 }
 
-/**
- * What an open stream holds until its connection closes. A class of its own so that the close
- * listener does not keep the request handler's scope (and with it the request and the response).
- */
-class StreamConnection {
-  /** Unset while history is being read: the client may leave before the subscription exists. */
-  subscription: Subscription | undefined;
-  gone = false;
-
-  constructor(private readonly releaseAdmission: () => void) {}
-
-  readonly closed = (): void => {
-    this.releaseAdmission();
-    this.gone = true;
-    this.subscription?.close('client');
-  };
-}
-
-/**
- * `topic` (draft-07) is a selector: `*`, exact or URI template. Draft-08's `match` and `match_exact`
- * are byte-for-byte only, `match_urlpattern` a WHATWG URL Pattern (refused with 400 when invalid or
- * too complex to match in linear time); any other `match*` parameter is refused.
- */
-function topicsOf(query: URLSearchParams, maxTopics: number, maxTopicLength: number): SubscribedTopics {
-  for (const name of query.keys()) {
-    if (name.startsWith('match') && !DRAFT_08_SELECTORS.has(name)) {
-      throw new HttpError(
-        400,
-        `Unsupported parameter "${name}": use "topic", "match", "match_exact" or "match_urlpattern".`,
-      );
-    }
-  }
-  const topics = query.getAll('topic');
-  const exactTopics = [...query.getAll('match'), ...query.getAll('match_exact')];
-  const urlPatterns = query.getAll('match_urlpattern');
-  const all = [...topics, ...exactTopics, ...urlPatterns];
-  if (all.length === 0) throw new HttpError(400, 'Missing "topic" parameter.');
-  if (all.length > maxTopics) throw new HttpError(400, `Too many topics: at most ${maxTopics}.`);
-  for (const topic of all) {
-    if (topic === '') throw new HttpError(400, 'Empty "topic" parameter.');
-    if (topic.length > maxTopicLength) {
-      throw new HttpError(400, `Topic too long: at most ${maxTopicLength} characters.`);
-    }
-  }
-  for (const pattern of urlPatterns) checkedUrlPattern(pattern);
-  return { topics, exactTopics, urlPatterns };
-}
-
-const DRAFT_08_SELECTORS = new Set(['match', 'match_exact', 'match_urlpattern']);
-
-interface SubscribedTopics {
-  topics: string[];
-  exactTopics: string[];
-  urlPatterns: string[];
-}
-
-function checkedUrlPattern(pattern: string): void {
-  try {
-    urlPatternSelector(pattern);
-  } catch (error) {
-    if (error instanceof HubInputError) throw new HttpError(400, error.message);
-    throw error;
-  }
-}
-
-/** RFC 3339 date-time: a date, `T`, a time with optional fraction, and `Z` or an offset. */
-const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
-
-/**
- * `rewind=N` (the last N events) and `since=<RFC 3339>` (events since a time), parsed only: the hub
- * checks the limits (a `rewind` over its maximum, both at once) and answers 400 itself.
- */
-function startOf(query: URLSearchParams): { rewind?: number; since?: number } {
-  const rewindText = query.get('rewind');
-  const sinceText = query.get('since');
-  const start: { rewind?: number; since?: number } = {};
-  if (rewindText !== null) {
-    if (!/^[0-9]{1,9}$/.test(rewindText))
-      throw new HttpError(400, '"rewind" must be a non-negative integer.');
-    start.rewind = Number(rewindText);
-  }
-  if (sinceText !== null) {
-    const since = RFC_3339.test(sinceText) ? Date.parse(sinceText.toUpperCase()) : Number.NaN;
-    if (Number.isNaN(since)) {
-      throw new HttpError(400, '"since" must be an RFC 3339 time, e.g. 2025-01-31T12:00:00Z.');
-    }
-    start.since = since;
-  }
-  return start;
-}
-
-/**
- * The subscriber id and payload of a stream on a hub tracking presence: the id is stable across the
- * reconnects of a client presenting the same subject and `client_key` (see `subscriberIdOf`).
- */
-function presenceOf(
-  grant: SubscriberGrant,
-  query: URLSearchParams,
-): { subscriberId: string; payload?: unknown } {
-  const clientKey = nonEmpty(query.get('client_key'));
-  if (clientKey !== undefined && clientKey.length > MAX_CLIENT_KEY_LENGTH) {
-    throw new HttpError(400, `"client_key" too long: at most ${MAX_CLIENT_KEY_LENGTH} characters.`);
-  }
-  const subscriberId = subscriberIdOf(grant.subject, clientKey);
-  return grant.payload === undefined ? { subscriberId } : { subscriberId, payload: grant.payload };
-}
-
-const MAX_CLIENT_KEY_LENGTH = 256;
-
-/**
- * The header wins over the query parameter (Mercure); draft-08 and legacy names are accepted. An
- * empty value counts as absent, as in the reference hub: it must not hide the next source.
- */
-function lastEventIdOf(req: IncomingMessage, query: URLSearchParams): string | undefined {
-  return (
-    nonEmpty(utf8Header(req, 'last-event-id')) ??
-    nonEmpty(utf8Header(req, 'mercure-last-event-id')) ??
-    nonEmpty(query.get('lastEventID')) ??
-    // EventSource polyfills (event-source-polyfill) add it under this name on every reconnect.
-    nonEmpty(query.get('lastEventId')) ??
-    nonEmpty(query.get('last_event_id')) ??
-    nonEmpty(query.get('Last-Event-ID'))
-  );
-}
-
-function nonEmpty(value: string | null | undefined): string | undefined {
-  return value === null || value === '' ? undefined : value;
-}
-
-function streamHeaders(start: SubscriptionStart): Record<string, string> {
-  const startAfter = headerSafe(start.startAfter);
+function nodeStreamTransport(req: IncomingMessage, res: ServerResponse): StreamTransport {
   return {
-    'Content-Type': 'text/event-stream',
-    // `private`: the stream may be authorized by a token in its URL (a Mercure SHOULD); the rest:
-    // no cache, shared or not, ever answers with a stored copy of a stream.
-    'Cache-Control': 'private, no-cache, no-store, must-revalidate, max-age=0',
-    // For HTTP/1.0 caches, which do not know Cache-Control (the reference hub sends it too).
-    Pragma: 'no-cache',
-    'X-Accel-Buffering': 'no',
-    'Last-Event-ID': startAfter,
-    'Mercure-Last-Event-ID': startAfter,
+    get gone() {
+      return res.destroyed;
+    },
+    openSink(onClose) {
+      const sink = new ResponseSink(req, res, onClose);
+      req.socket.setTimeout(0);
+      req.socket.setNoDelay(true);
+      req.socket.setKeepAlive(true);
+      return sink;
+    },
+    start(headers) {
+      res.writeHead(200, headers);
+    },
   };
 }

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { Hub } from '../hub/hub.js';
 import type { HubObserver } from '../hub/hub.js';
 import { authorizerFromSettings } from '../auth/settings.js';
@@ -101,7 +100,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
       allowsCredentialsFrom: (origin) => cors.allowsCredentialsFrom(origin),
     });
   const revocations = attachRevocationHook(store, authorizer, onError);
-  const requestIds = new WeakMap<IncomingMessage, string>();
+  const requestIds = new WeakMap<object, string>();
   const subscriptions = config.subscriptions
     ? createSubscriptionsHandler(hub, { authorizer, onError })
     : undefined;
@@ -228,7 +227,7 @@ function createHandlers(
   config: HubConfig,
   authorizer: Authorizer | undefined,
   onError: (error: unknown) => void,
-  requestIds: WeakMap<IncomingMessage, string>,
+  requestIds: WeakMap<object, string>,
 ) {
   const bodyBudget = new BodyBudget(config.maxBodyBytesInFlight);
   const mercure = createMercureHandler(hub, {

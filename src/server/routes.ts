@@ -32,7 +32,7 @@ export interface Routes {
   publishes: InFlightPublishes;
   connections: ConnectionTracker;
   /** Each request's id: for an event stream's head, and for the hub's log lines about it. */
-  requestIds: WeakMap<IncomingMessage, string>;
+  requestIds: WeakMap<object, string>;
   logger: Logger | undefined;
   onError(error: unknown): void;
 }
