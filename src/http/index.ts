@@ -26,6 +26,8 @@ export { DISCONNECT_PATH } from './disconnect.js';
 export { BodyBudget } from './body-budget.js';
 /** Decides who may subscribe and publish: implement it, or use `ssehub/auth`. */
 export type { Authorizer } from './authorizer.js';
+/** What the hub reads of a request (method, path and query, headers), whichever server received it. */
+export type { HubRequest } from './hub-request.js';
 /** What an authorized subscriber may do: private topics, expiry, subject. */
 export type { SubscriberGrant } from './authorizer.js';
 /** The optional ability of an authorizer to refuse a cut-off subject's older tokens. */

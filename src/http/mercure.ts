@@ -1,6 +1,9 @@
 import type { Hub } from '../hub/hub.js';
 import { CorsPolicy } from './cors.js';
-import { HttpError, sendError } from './errors.js';
+import type { HttpError } from './errors.js';
+import { sendError } from './errors.js';
+import { mercureActionOf } from './mercure-action.js';
+import type { MercureAction } from './mercure-action.js';
 import { createPublishHandler } from './publish.js';
 import type { PublishHandlerOptions } from './publish.js';
 import { createSubscribeHandler } from './subscribe.js';
@@ -13,29 +16,6 @@ export type MercureHandlerOptions = SubscribeHandlerOptions &
     /** Origins allowed cross-origin (with credentials), or `['*']` for any without; default none. */
     corsOrigins?: readonly string[];
   };
-
-/** What a request to the hub URL asks for, by its method; shared by the node:http and Fetch adapters. */
-export type MercureAction = 'preflight' | 'subscribe' | 'publish';
-
-/** The action of a method on the hub URL; any other method is answered 405 (thrown). */
-export function mercureActionOf(method: string | undefined): MercureAction {
-  switch (method) {
-    case 'OPTIONS':
-      return 'preflight';
-    case 'GET':
-      return 'subscribe';
-    case 'POST':
-      return 'publish';
-    default:
-      throw new HttpError(
-        405,
-        `Method ${method ?? ''} not allowed: use GET to subscribe or POST to publish.`,
-        {
-          Allow: 'GET, POST, OPTIONS',
-        },
-      );
-  }
-}
 
 /** One handler for the hub URL: GET subscribes, POST publishes, OPTIONS answers preflights. */
 export function createMercureHandler(hub: Hub, options: MercureHandlerOptions = {}): RequestHandler {

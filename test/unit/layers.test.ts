@@ -11,6 +11,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   store: ['protocol'],
   hub: ['store', 'protocol'],
   http: ['hub', 'store', 'protocol'],
+  fetch: ['http', 'hub', 'store', 'protocol'],
   auth: ['http', 'hub', 'store', 'protocol'],
   ops: ['hub', 'store', 'protocol'],
   server: ['auth', 'http', 'hub', 'store', 'ops', 'protocol'],
@@ -68,6 +69,27 @@ describe('layers', () => {
       .filter((file) => !entries.includes(file));
     expect(leaves.map((file) => relative(SRC, file)).sort()).toEqual(['defaults.ts', 'errors.ts']);
     for (const file of leaves) expect(readFileSync(file, 'utf8'), file).not.toMatch(/^import /m);
+  });
+
+  it('the Fetch adapter loads no node:http, node:net or socket takeover, however deep (it runs on Bun and Deno)', () => {
+    const loaded = new Set<string>();
+    const nodeOnly: string[] = [];
+    const visit = (file: string): void => {
+      if (loaded.has(file)) return;
+      loaded.add(file);
+      // Value imports and re-exports only: `import type` and `export type` are erased.
+      for (const match of readFileSync(file, 'utf8').matchAll(
+        /^(?:import|export) (?!type )[^;]*? from '([^']+)'/gms,
+      )) {
+        const target = match[1] as string;
+        if (/^node:(http|https|http2|net|tls)$/.test(target))
+          nodeOnly.push(`${relative(SRC, file)} imports ${target}`);
+        if (target.startsWith('.')) visit(join(file, '..', target.replace(/\.js$/, '.ts')));
+      }
+    };
+    visit(join(SRC, 'fetch', 'index.ts'));
+    expect(nodeOnly).toEqual([]);
+    expect([...loaded].map((file) => relative(SRC, file))).not.toContain(join('http', 'stream-socket.ts'));
   });
 
   it('the allowed directions themselves have no cycle', () => {

@@ -100,6 +100,7 @@ const PUBLIC_API: Record<string, readonly string[]> = {
     'DISCONNECT_PATH',
     'DisconnectHandlerOptions',
     'HttpError',
+    'HubRequest',
     'MERCURE_PATH',
     'MercureHandlerOptions',
     'PublishHandlerOptions',
@@ -113,6 +114,7 @@ const PUBLIC_API: Record<string, readonly string[]> = {
     'createSubscribeHandler',
     'openAccess',
   ],
+  'ssehub/fetch': ['FetchHandler', 'FetchHandlerOptions', 'createFetchHandler'],
   'ssehub/auth': [
     'AuthSettings',
     'JwtAuthorizer',

@@ -1,0 +1,130 @@
+import type { Hub } from '../hub/hub.js';
+import { BodyBudget } from '../http/body-budget.js';
+import { CorsPolicy } from '../http/cors.js';
+import {
+  createDisconnector,
+  DISCONNECT_PATH,
+  DISCONNECTED_HEADERS,
+  disconnectMethodRefusal,
+} from '../http/disconnect.js';
+import { HttpError } from '../http/errors.js';
+import type { HubRequest } from '../http/hub-request.js';
+import { mercureActionOf } from '../http/mercure-action.js';
+import type { MercureHandlerOptions } from '../http/mercure.js';
+import { createStreamOpener } from '../http/open-stream.js';
+import type { StreamOpener, StreamTransport } from '../http/open-stream.js';
+import { createPublisher, PUBLISHED_HEADERS } from '../http/publish.js';
+import { fetchRequestBody, hubRequestOf } from './request.js';
+import { errorResponse, textResponse } from './respond.js';
+import { DEFAULT_STREAM_HIGH_WATER_MARK, StreamSink } from './stream-sink.js';
+
+export type FetchHandlerOptions = MercureHandlerOptions & {
+  /** The path of the disconnect endpoint; default `/.well-known/mercure/disconnect`. */
+  disconnectPath?: string;
+  /** Bytes a stream's queue holds before the hub waits for its reader (paged replay). Default 64 KiB. */
+  streamHighWaterMark?: number;
+};
+
+/** A Fetch-API handler: a `Request` in, a `Response` out (Bun, Deno, Hono, Next.js, …). */
+export type FetchHandler = (request: Request) => Promise<Response>;
+
+/**
+ * The hub's HTTP surface as a Fetch-API handler: GET subscribes (the stream is the response's
+ * `ReadableStream`), POST publishes, OPTIONS answers CORS preflights, and a POST to the disconnect
+ * path cuts a subject off. Every path but the disconnect path is the hub, so mount it where you
+ * like. The logic is the node:http handlers' own (`src/http`): only reading the request and
+ * writing the answer differ.
+ */
+export function createFetchHandler(hub: Hub, options: FetchHandlerOptions = {}): FetchHandler {
+  const bodyBudget = options.bodyBudget ?? new BodyBudget();
+  const opener = createStreamOpener(hub, options);
+  const publisher = createPublisher(hub, { ...options, bodyBudget });
+  const disconnector = createDisconnector(hub, { ...options, bodyBudget });
+  const cors = new CorsPolicy(options.corsOrigins ?? []);
+  const disconnectPath = options.disconnectPath ?? DISCONNECT_PATH;
+  const highWaterMark = options.streamHighWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK;
+
+  return async (request) => {
+    const req = hubRequestOf(request);
+    const corsHeaders = cors.headersFor(req);
+    if (cors.varies) corsHeaders.Vary = 'Origin';
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === disconnectPath) {
+      if (request.method !== 'POST')
+        return errorResponse(disconnectMethodRefusal(request.method), corsHeaders);
+      const body = fetchRequestBody(request);
+      return disconnector
+        .disconnect(req, body)
+        .then(
+          (id) => textResponse(id, { ...DISCONNECTED_HEADERS, ...corsHeaders }),
+          (error: unknown) => errorResponse(disconnector.refusal(error), corsHeaders),
+        )
+        .finally(body.answered);
+    }
+    let action;
+    try {
+      action = mercureActionOf(request.method);
+      if (action === 'preflight') {
+        const answer = cors.preflightAnswer(req);
+        return new Response(null, answer);
+      }
+    } catch (error) {
+      return errorResponse(error as HttpError, action === 'preflight' ? {} : corsHeaders);
+    }
+    if (action === 'subscribe') return subscribe(opener, request, req, corsHeaders, highWaterMark);
+    const body = fetchRequestBody(request);
+    return publisher
+      .publish(req, body)
+      .then(
+        (id) => textResponse(id, { ...PUBLISHED_HEADERS, ...corsHeaders }),
+        (error: unknown) => errorResponse(publisher.refusal(error), corsHeaders),
+      )
+      .finally(body.answered);
+  };
+}
+
+/**
+ * Opens a stream and answers once its head is ready (history read), or with the refusal. A stream
+ * that ended before its head (the hub shut down while reading history) is answered with that ended
+ * stream, which the client sees as a cut connection and retries.
+ */
+async function subscribe(
+  opener: StreamOpener,
+  request: Request,
+  req: HubRequest,
+  corsHeaders: Record<string, string>,
+  highWaterMark: number,
+): Promise<Response> {
+  let sink: StreamSink | undefined;
+  let started: ((response: Response) => void) | undefined;
+  const head = new Promise<Response>((resolve) => (started = resolve));
+  const transport: StreamTransport = {
+    get gone() {
+      return request.signal.aborted;
+    },
+    openSink(onClose) {
+      sink = new StreamSink(onClose, highWaterMark, request.signal);
+      return sink;
+    },
+    start(headers) {
+      started?.(new Response(sink?.stream, { status: 200, headers: { ...headers, ...corsHeaders } }));
+      started = undefined;
+    },
+  };
+  const opened = opener.open(req, transport).then(
+    () => undefined,
+    (error: unknown) => {
+      // Refused after its head was sent: the stream can only be cut.
+      if (started === undefined) return void sink?.destroy();
+      return errorResponse(opener.refusal(req, error), corsHeaders);
+    },
+  );
+  const first = await Promise.race([head, opened]);
+  if (first !== undefined) return first;
+  if (started === undefined) return head;
+  sink?.destroy();
+  return new Response(sink?.stream ?? null, {
+    status: sink ? 200 : 503,
+    headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', ...corsHeaders },
+  });
+}
