@@ -94,7 +94,8 @@ export function blackBoxSuite(name: string, start: () => Promise<BlackBoxTarget>
         'reset',
       );
       expect(JSON.parse(stream.events[0]?.data ?? '{}')).toMatchObject({ reason: 'unknown' });
-      await stream.waitFor(() => stream.comments.length > 0, 5000, 'a heartbeat');
+      const before = stream.comments.length;
+      await stream.waitFor(() => stream.comments.length > before, 5000, 'a heartbeat');
       stream.destroy();
     });
 

@@ -73,9 +73,16 @@ export function openDatabase(dataDir: string, sync: SyncLevel): OpenedDatabase {
   prepareDirectory(dir);
   const file = join(dir, DATABASE_FILE);
   let db: Connection;
+  const runtime = nonNodeRuntime();
   try {
     db = new Database(file);
   } catch (error) {
+    if (runtime !== undefined) {
+      throw new StoreOpenError(
+        `cannot open ${file}: the SQLite store needs Node.js (better-sqlite3's native module does not load on ${runtime}); use the memory or Redis store there`,
+        { cause: error },
+      );
+    }
     throw openError(file, error);
   }
   try {
@@ -137,6 +144,13 @@ function initialise(db: Connection): string {
   const row = db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as { value: string } | undefined;
   if (!row || !/^[0-9a-f]{12}$/.test(row.value)) throw new Error('the meta table has no valid epoch');
   return row.value;
+}
+
+/** Bun or Deno, which load the package but not better-sqlite3's native module; undefined on Node. */
+function nonNodeRuntime(): 'Bun' | 'Deno' | undefined {
+  if ('Bun' in globalThis) return 'Bun';
+  if ('Deno' in globalThis) return 'Deno';
+  return undefined;
 }
 
 function openError(file: string, error: unknown): StoreOpenError {
