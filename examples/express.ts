@@ -1,14 +1,18 @@
-// Mount ssehub in an Express app. The handlers are plain (req, res) functions.
+// Mount ssehub in an Express app. The handler is a plain (req, res) function: GET subscribes, POST
+// publishes, OPTIONS answers CORS preflights.
 import express from 'express';
 import { Hub } from 'ssehub';
-import { createPublishHandler, createSubscribeHandler } from 'ssehub/http';
+import { createMercureHandler } from 'ssehub/http';
+import type { MercureHandlerOptions } from 'ssehub/http';
 
-export function createApp() {
-  const hub = new Hub(); // in-memory store, 10,000 events of history
+export function createApp(hub = new Hub(), options: MercureHandlerOptions = {}) {
   const app = express();
-  app.get('/.well-known/mercure', createSubscribeHandler(hub));
   // Works with or without express.urlencoded() in front of it.
-  app.post('/.well-known/mercure', express.urlencoded({ extended: false }), createPublishHandler(hub));
+  app.all(
+    '/.well-known/mercure',
+    express.urlencoded({ extended: false }),
+    createMercureHandler(hub, options),
+  );
   app.post('/orders', async (_req, res) => {
     const event = await hub.publish({ topics: ['https://example.com/orders'], data: '{"status":"created"}' });
     res.status(201).send(event.id);

@@ -2,10 +2,13 @@
 import { createServer } from 'node:http';
 import { Hub, MemoryStore } from 'ssehub';
 import { createMercureHandler } from 'ssehub/http';
+import type { MercureHandlerOptions } from 'ssehub/http';
 
-export function createApp() {
-  const hub = new Hub({ store: new MemoryStore({ historySize: 10_000 }) });
-  const mercure = createMercureHandler(hub);
+export function createApp(
+  hub = new Hub({ store: new MemoryStore({ historySize: 10_000 }) }),
+  options: MercureHandlerOptions = {}, // authorizer, CORS origins, limits
+) {
+  const mercure = createMercureHandler(hub, options);
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -15,6 +15,8 @@ export interface BlackBoxTarget {
   base: string;
   /** Where the hub is mounted; default `/.well-known/mercure`. */
   hubPath?: string;
+  /** What only the server knows; default: `GET /__stats` on the target. */
+  stats?(): Promise<{ subscribers: number; slow: number }>;
   close(): Promise<void>;
 }
 
@@ -39,7 +41,12 @@ export function blackBoxSuite(name: string, start: () => Promise<BlackBoxTarget>
       return answer.body;
     };
     const stats = async () =>
-      JSON.parse((await rawRequest(`${target?.base}/__stats`)).body) as { subscribers: number; slow: number };
+      target?.stats
+        ? target.stats()
+        : (JSON.parse((await rawRequest(`${target?.base}/__stats`)).body) as {
+            subscribers: number;
+            slow: number;
+          });
 
     beforeAll(async () => {
       target = await start();
@@ -161,7 +168,8 @@ export function blackBoxSuite(name: string, start: () => Promise<BlackBoxTarget>
       expect(wrongType.status).toBe(415);
       const huge = await publish(hubUrl, { topic: 'a', data: 'x'.repeat(BLACK_BOX.maxBodyBytes) }, publisher);
       expect(huge.status).toBe(413);
-      expect((await rawRequest(hubUrl, { method: 'PUT' })).status).toBe(405);
+      // 405 from the hub, or 404 from a framework that routes only the hub's methods to it.
+      expect([404, 405]).toContain((await rawRequest(hubUrl, { method: 'PUT' })).status);
       const preflight = await rawRequest(hubUrl, {
         method: 'OPTIONS',
         headers: { Origin: BLACK_BOX.corsOrigin, 'Access-Control-Request-Method': 'GET' },

@@ -1,11 +1,13 @@
 // The server side of the black-box suite (test/helpers/black-box.ts): one hub behind the Fetch
 // handler, configured as the suite expects, plus `GET /__stats` for what only the server can see.
 // Runs unchanged on Node (vitest), Bun and Deno (test/helpers/runtime-server.ts).
-import { Hub, MemoryStore } from '../../src/index.js';
-import type { Store } from '../../src/index.js';
-import { JwtAuthorizer, keyVerifier, parseVerificationKey } from '../../src/auth/index.js';
-import { createFetchHandler } from '../../src/fetch/index.js';
-import type { FetchHandlerOptions } from '../../src/fetch/index.js';
+// By package name, as the examples import it: under vitest `ssehub/*` is the built package, and the
+// authorizer's errors must be the same classes as the handlers' (on Bun and Deno, the sources).
+import { Hub, MemoryStore } from 'ssehub';
+import type { Store } from 'ssehub';
+import { JwtAuthorizer, keyVerifier, parseVerificationKey } from 'ssehub/auth';
+import { createFetchHandler } from 'ssehub/fetch';
+import type { FetchHandlerOptions } from 'ssehub/fetch';
 
 /** What every server under the black-box suite is configured with. */
 export const BLACK_BOX = {
@@ -50,9 +52,16 @@ export function blackBoxServerSide(store: Store = new MemoryStore({ historySize:
 
 /** The whole server as one Fetch handler: the hub everywhere, `/__stats` for the suite. */
 export function blackBoxFetchApp(side = blackBoxServerSide()): (request: Request) => Promise<Response> {
-  const mercure = createFetchHandler(side.hub, side.handlerOptions);
-  return (request) => {
-    if (new URL(request.url).pathname === '/__stats') return Promise.resolve(Response.json(side.stats()));
-    return mercure(request);
+  return withStats(side, createFetchHandler(side.hub, side.handlerOptions));
+}
+
+/** A Fetch app (a framework's, an example's) with `GET /__stats` in front of it. */
+export function withStats(
+  side: BlackBoxServerSide,
+  app: (request: Request) => Response | Promise<Response>,
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    if (new URL(request.url).pathname === '/__stats') return Response.json(side.stats());
+    return app(request);
   };
 }

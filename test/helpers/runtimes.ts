@@ -21,9 +21,15 @@ export function runtimeAvailable(runtime: Runtime, suite: string): boolean {
   return false;
 }
 
-/** The command line running a TypeScript file of this repository (its `.js` imports name `.ts` files). */
+/**
+ * The command line running a TypeScript file of this repository: its `.js` imports name `.ts` files,
+ * and `ssehub/*` resolves to the sources (the `ssehub-source` condition), as under vitest.
+ */
 export function runtimeArgs(runtime: Runtime, file: string): string[] {
-  return runtime === 'bun' ? [file] : ['run', '--allow-all', '--unstable-sloppy-imports', '--quiet', file];
+  const conditions = ['--conditions', 'ssehub-source'];
+  return runtime === 'bun'
+    ? [...conditions, file]
+    : ['run', '--allow-all', '--unstable-sloppy-imports', '--quiet', ...conditions, file];
 }
 
 export interface RuntimeProcess {

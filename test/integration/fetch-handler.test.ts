@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { createMercureHandler } from '../../src/http/index.js';
+import { createMercureHandler } from 'ssehub/http';
 import { blackBoxSuite } from '../helpers/black-box.js';
 import type { BlackBoxTarget } from '../helpers/black-box.js';
 import { blackBoxFetchApp, blackBoxServerSide } from '../helpers/fetch-hub-app.js';
