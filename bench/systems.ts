@@ -175,14 +175,22 @@ function post(port: number, pathName: string, body: string, headers: Record<stri
   });
 }
 
-function nodeServer(name: string, script: string): SystemDefinition {
+/** A server script run by Node (with tsx), or by Bun or Deno (their npm packages' binaries). */
+function nodeServer(name: string, script: string, runtime?: 'bun' | 'deno'): SystemDefinition {
+  const binary = runtime && path.join(repoRoot, 'node_modules', '.bin', runtime);
   return {
     name,
     replays: false,
     publishTarget: { path: '/publish', contentType: 'text/plain', body: 'raw' },
-    unavailable: () => undefined,
+    unavailable: () =>
+      binary && !existsSync(binary) ? `${runtime} not installed (npm ci installs it)` : undefined,
     async start(options) {
-      const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', script, '0'], {
+      const [command, args] = !binary
+        ? [process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', script, '0']]
+        : runtime === 'bun'
+          ? [binary, [script, '0']]
+          : [binary, ['run', '--allow-all', '--unstable-sloppy-imports', '--quiet', script, '0']];
+      const child = spawn(command, args, {
         cwd: repoRoot,
         stdio: ['ignore', 'pipe', 'inherit'],
       });
@@ -422,5 +430,10 @@ export const ALL_SYSTEMS: SystemDefinition[] = [
   nodeServer('ssehub-core', 'bench/servers/ssehub-core.ts'),
   nodeServer('plain-node', 'bench/servers/plain-http.ts'),
   nodeServer('better-sse', 'bench/servers/better-sse.ts'),
+  // Issue 15: the library's node:http handlers beside its Fetch handler, on Node, Bun and Deno.
+  nodeServer('ssehub-http', 'bench/servers/ssehub-http.ts'),
+  nodeServer('ssehub-fetch', 'bench/servers/ssehub-fetch.ts'),
+  nodeServer('ssehub-fetch-bun', 'bench/servers/ssehub-fetch.ts', 'bun'),
+  nodeServer('ssehub-fetch-deno', 'bench/servers/ssehub-fetch.ts', 'deno'),
   nchan,
 ];
