@@ -2,10 +2,14 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { describe, expect, it } from 'vitest';
+import { createFetchHandler } from 'ssehub/fetch';
 import { createMercureHandler } from 'ssehub/http';
 import { blackBoxSuite } from '../helpers/black-box.js';
 import type { BlackBoxTarget } from '../helpers/black-box.js';
-import { blackBoxFetchApp, blackBoxServerSide } from '../helpers/fetch-hub-app.js';
+import { BLACK_BOX, blackBoxFetchApp, blackBoxServerSide } from '../helpers/fetch-hub-app.js';
+import { openStream, publish, rawRequest, topicUrl } from '../helpers/hub.js';
+import { hmacKey, mint, publisherClaims, subscriberClaims } from '../helpers/tokens.js';
 
 async function listening(server: Server): Promise<BlackBoxTarget> {
   if (!server.listening) await new Promise<void>((resolve) => server.once('listening', resolve));
@@ -33,4 +37,41 @@ blackBoxSuite('node:http handlers', async () => {
   });
   server.listen(0, '127.0.0.1');
   return listening(server);
+});
+
+describe('Fetch handler: the rest of the Mercure surface', () => {
+  it('limits connections (503 for the hub, 429 per subject) and cuts a subject off through the disconnect path', async () => {
+    const side = blackBoxServerSide();
+    const handler = createFetchHandler(side.hub, {
+      ...side.handlerOptions,
+      maxConnections: 3,
+      maxConnectionsPerSubject: 2,
+    });
+    const target = await listening(serve({ fetch: handler, port: 0, hostname: '127.0.0.1' }) as Server);
+    const hubUrl = `${target.base}/.well-known/mercure`;
+    const key = hmacKey(BLACK_BOX.secret);
+    const alice = { Authorization: `Bearer ${await mint(key, subscriberClaims(['*'], 'alice'))}` };
+    const bob = { Authorization: `Bearer ${await mint(key, subscriberClaims(['*'], 'bob'))}` };
+    const streams = [
+      await openStream(topicUrl(hubUrl, ['t']), alice),
+      await openStream(topicUrl(hubUrl, ['t']), alice),
+    ];
+    const perSubject = await rawRequest(topicUrl(hubUrl, ['t']), { headers: alice });
+    expect([perSubject.status, perSubject.headers['retry-after']]).toEqual([429, '5']);
+    streams.push(await openStream(topicUrl(hubUrl, ['t']), bob));
+    expect((await rawRequest(topicUrl(hubUrl, ['t']), { headers: bob })).status).toBe(503);
+
+    const cutter = {
+      Authorization: `Bearer ${await mint(key, publisherClaims('/.well-known/mercure/subjects/alice'))}`,
+    };
+    const cut = await publish(`${hubUrl}/disconnect`, { subject: 'alice' }, cutter);
+    expect(cut.status, cut.body).toBe(200);
+    await Promise.all([streams[0]?.closed, streams[1]?.closed]);
+    expect(side.stats().subscribers).toBe(1);
+    const refused = await publish(`${hubUrl}/disconnect`, { subject: 'bob' }, cutter);
+    expect(refused.status).toBe(403);
+    expect((await rawRequest(`${hubUrl}/disconnect`)).status).toBe(405);
+    for (const stream of streams) stream.destroy();
+    await target.close();
+  });
 });
