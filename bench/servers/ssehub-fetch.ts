@@ -22,7 +22,10 @@ const port = Number(process.argv[2] ?? 0);
 const app: FetchApp = async (request) => {
   const url = new URL(request.url);
   if (request.method === 'GET' && url.pathname === '/sse') {
-    return mercure(new Request(new URL('/.well-known/mercure?topic=bench', url), request));
+    // Headers only: the stream's cancel tells the hub the client left (and Deno warns when a copied signal aborts).
+    return mercure(
+      new Request(new URL('/.well-known/mercure?topic=bench', url), { headers: request.headers }),
+    );
   }
   if (request.method === 'POST' && url.pathname === '/publish') {
     await hub.publish({ topics: ['bench'], data: await request.text() });

@@ -25,6 +25,13 @@ export type FetchHandlerOptions = MercureHandlerOptions & {
   streamHighWaterMark?: number;
 };
 
+/**
+ * Deno aborts `request.signal` whenever a response ends, and prints a notice ("legacy behavior") the
+ * first time a signal that was read aborts so: there the signal is left alone, and the stream's
+ * cancel, which Deno calls when the client leaves, is how the subscriber learns it.
+ */
+const READ_ABORT_SIGNAL = !('Deno' in globalThis);
+
 /** A Fetch-API handler: a `Request` in, a `Response` out (Bun, Deno, Hono, Next.js, …). */
 export type FetchHandler = (request: Request) => Promise<Response>;
 
@@ -95,15 +102,16 @@ async function subscribe(
   corsHeaders: Record<string, string>,
   highWaterMark: number,
 ): Promise<Response> {
+  const signal = READ_ABORT_SIGNAL ? request.signal : undefined;
   let sink: StreamSink | undefined;
   let started: ((response: Response) => void) | undefined;
   const head = new Promise<Response>((resolve) => (started = resolve));
   const transport: StreamTransport = {
     get gone() {
-      return request.signal.aborted;
+      return signal?.aborted === true;
     },
     openSink(onClose) {
-      sink = new StreamSink(onClose, highWaterMark, request.signal);
+      sink = new StreamSink(onClose, highWaterMark, signal);
       return sink;
     },
     start(headers) {
