@@ -10,6 +10,7 @@ import {
 import { HttpError } from '../http/errors.js';
 import type { HubRequest } from '../http/hub-request.js';
 import { mercureActionOf } from '../http/mercure-action.js';
+import type { MercureAction } from '../http/mercure-action.js';
 import type { MercureHandlerOptions } from '../http/mercure.js';
 import { createStreamOpener } from '../http/open-stream.js';
 import type { StreamOpener, StreamTransport } from '../http/open-stream.js';
@@ -68,7 +69,7 @@ export function createFetchHandler(hub: Hub, options: FetchHandlerOptions = {}):
         )
         .finally(body.answered);
     }
-    let action;
+    let action: MercureAction | undefined;
     try {
       action = mercureActionOf(request.method);
       if (action === 'preflight') {

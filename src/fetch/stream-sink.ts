@@ -9,6 +9,8 @@ export const DEFAULT_STREAM_HIGH_WATER_MARK = 64 * 1024;
  * so the stream's queue is what the client has not taken yet: `bufferedBytes` reports it, which is
  * how the hub's slow-consumer bound and paged replay see a slow reader, as with a socket. Cancelling
  * the stream (the client left) or aborting the request closes the subscriber, as a closed socket does.
+ * Cancel is the route servers take (the Node bridges, Bun, Deno); the signal is a second one, not to
+ * be relied on alone: a `Request` built on Node follows a given signal through a weak reference.
  */
 export class StreamSink implements SubscriberSink {
   readonly stream: ReadableStream<Uint8Array>;
