@@ -181,6 +181,10 @@ export function blackBoxSuite(name: string, start: () => Promise<BlackBoxTarget>
         headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET' },
       });
       expect(foreign.status).toBe(403);
+      const crossOrigin = await subscribe(['a'], { ...auth, Origin: BLACK_BOX.corsOrigin });
+      expect(crossOrigin.response.headers['access-control-allow-origin']).toBe(BLACK_BOX.corsOrigin);
+      expect(crossOrigin.response.headers['access-control-expose-headers']).toContain('Last-Event-ID');
+      crossOrigin.destroy();
     });
   });
 }
