@@ -15,6 +15,7 @@ import type { MercureHandlerOptions } from '../http/mercure.js';
 import { createStreamOpener } from '../http/open-stream.js';
 import type { StreamOpener, StreamTransport } from '../http/open-stream.js';
 import { createPublisher, PUBLISHED_HEADERS } from '../http/publish.js';
+import { createSubscriptionsReader, isSubscriptionsPath } from '../http/subscriptions.js';
 import { fetchRequestBody, hubRequestOf } from './request.js';
 import { errorResponse, textResponse } from './respond.js';
 import { DEFAULT_STREAM_HIGH_WATER_MARK, StreamSink } from './stream-sink.js';
@@ -38,16 +39,18 @@ export type FetchHandler = (request: Request) => Promise<Response>;
 
 /**
  * The hub's HTTP surface as a Fetch-API handler: GET subscribes (the stream is the response's
- * `ReadableStream`), POST publishes, OPTIONS answers CORS preflights, and a POST to the disconnect
- * path cuts a subject off. Every path but the disconnect path is the hub, so mount it where you
- * like. The logic is the node:http handlers' own (`src/http`): only reading the request and
- * writing the answer differ.
+ * `ReadableStream`), POST publishes, OPTIONS answers CORS preflights, a POST to the disconnect path
+ * cuts a subject off, and the subscriptions API answers under `/.well-known/mercure/subscriptions` (404 unless the hub
+ * tracks subscriptions: its `presence` option). Every other path is the hub, so mount it where you like.
+ * The logic is the node:http handlers' own (`src/http`): only reading the request and writing the
+ * answer differ.
  */
 export function createFetchHandler(hub: Hub, options: FetchHandlerOptions = {}): FetchHandler {
   const bodyBudget = options.bodyBudget ?? new BodyBudget();
   const opener = createStreamOpener(hub, options);
   const publisher = createPublisher(hub, { ...options, bodyBudget });
   const disconnector = createDisconnector(hub, { ...options, bodyBudget });
+  const subscriptions = createSubscriptionsReader(hub, options);
   const cors = new CorsPolicy(options.corsOrigins ?? []);
   const disconnectPath = options.disconnectPath ?? DISCONNECT_PATH;
   const highWaterMark = options.streamHighWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK;
@@ -56,10 +59,11 @@ export function createFetchHandler(hub: Hub, options: FetchHandlerOptions = {}):
     const req = hubRequestOf(request);
     const corsHeaders = cors.headersFor(req);
     if (cors.varies) corsHeaders.Vary = 'Origin';
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === disconnectPath) {
-      if (request.method !== 'POST')
+      if (request.method !== 'POST') {
         return errorResponse(disconnectMethodRefusal(request.method), corsHeaders);
+      }
       const body = fetchRequestBody(request);
       return disconnector
         .disconnect(req, body)
@@ -69,13 +73,26 @@ export function createFetchHandler(hub: Hub, options: FetchHandlerOptions = {}):
         )
         .finally(body.answered);
     }
+    if (isSubscriptionsPath(path)) {
+      if (!hub.tracksPresence) {
+        return errorResponse(
+          new HttpError(404, `Not found: ${path}: this hub does not track subscriptions.`),
+          corsHeaders,
+        );
+      }
+      return subscriptions.answer(req).then(
+        ({ text, headers }) =>
+          new Response(request.method === 'HEAD' ? null : text, {
+            status: 200,
+            headers: { ...headers, ...corsHeaders },
+          }),
+        (error: unknown) => errorResponse(subscriptions.refusal(error), corsHeaders),
+      );
+    }
     let action: MercureAction | undefined;
     try {
       action = mercureActionOf(request.method);
-      if (action === 'preflight') {
-        const answer = cors.preflightAnswer(req);
-        return new Response(null, answer);
-      }
+      if (action === 'preflight') return new Response(null, cors.preflightAnswer(req));
     } catch (error) {
       return errorResponse(error as HttpError, action === 'preflight' ? {} : corsHeaders);
     }

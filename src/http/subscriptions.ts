@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hub } from '../hub/hub.js';
 import { SUBSCRIPTIONS_PATH, subscriptionDocument } from '../hub/presence.js';
 import type { ActiveSubscription } from '../hub/presence.js';
@@ -7,6 +6,7 @@ import type { TopicSelector } from '../hub/topic-selector.js';
 import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
 import { answerFor, HttpError, sendError } from './errors.js';
+import type { HubRequest } from './hub-request.js';
 import type { RequestHandler } from './subscribe.js';
 
 export { SUBSCRIPTIONS_PATH };
@@ -14,6 +14,25 @@ export { SUBSCRIPTIONS_PATH };
 export interface SubscriptionsHandlerOptions {
   authorizer?: Authorizer | undefined;
   onError?(error: unknown): void;
+}
+
+/** A subscriptions API answer: the JSON-LD document (sent for GET, not for HEAD). */
+export interface SubscriptionsAnswer {
+  text: string;
+  headers: Record<string, string>;
+}
+
+/** The subscriptions API logic every server adapter shares: from a request to its document. */
+export interface SubscriptionsReader {
+  /** The document the request asks for; rejects to refuse it (405, 403, 404, 400). */
+  answer(req: HubRequest): Promise<SubscriptionsAnswer>;
+  /** The answer to a refused request (unexpected errors are reported to `onError`). */
+  refusal(error: unknown): HttpError;
+}
+
+/** Whether a path is the subscriptions API's (the collection or one of its members). */
+export function isSubscriptionsPath(path: string): boolean {
+  return path === SUBSCRIPTIONS_PATH || path.startsWith(`${SUBSCRIPTIONS_PATH}/`);
 }
 
 /**
@@ -25,23 +44,21 @@ export interface SubscriptionsHandlerOptions {
  * path must match one of its selectors (403 otherwise), and a subscription is listed only when its
  * event topic matches one too, so a collection never shows what its events would not.
  */
-export function createSubscriptionsHandler(
+export function createSubscriptionsReader(
   hub: Hub,
   options: SubscriptionsHandlerOptions = {},
-): RequestHandler {
+): SubscriptionsReader {
   const authorizer = options.authorizer ?? openAccess;
   const selectors = new SelectorCache(1000);
   const failure = { action: 'Subscriptions unavailable', retryAfterSeconds: 1 };
 
-  return (req, res) => {
-    answer(req, res).catch((error: unknown) => {
-      const refusal = answerFor(error, failure);
-      if (refusal.code === 'internal') options.onError?.(error);
-      sendError(res, refusal);
-    });
-  };
+  function refusal(error: unknown): HttpError {
+    const answer = answerFor(error, failure);
+    if (answer.code === 'internal') options.onError?.(error);
+    return answer;
+  }
 
-  async function answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function answer(req: HubRequest): Promise<SubscriptionsAnswer> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       throw new HttpError(405, `Method ${req.method ?? ''} not allowed: use GET.`, { Allow: 'GET, HEAD' });
     }
@@ -74,21 +91,37 @@ export function createSubscriptionsHandler(
         subscriptions: matching.map((entry) => subscriptionDocument(entry, true)),
       };
     }
-    const text = JSON.stringify(body);
-    res.writeHead(200, {
-      'Content-Type': 'application/ld+json',
-      'Content-Length': Buffer.byteLength(text),
-      'Cache-Control': 'private, must-revalidate',
-    });
-    res.end(req.method === 'HEAD' ? undefined : text);
+    return {
+      text: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/ld+json', 'Cache-Control': 'private, must-revalidate' },
+    };
   }
+
+  return { answer, refusal };
+}
+
+/** The subscriptions API on node:http: see `createSubscriptionsReader`, the logic shared with Fetch. */
+export function createSubscriptionsHandler(
+  hub: Hub,
+  options: SubscriptionsHandlerOptions = {},
+): RequestHandler {
+  const reader = createSubscriptionsReader(hub, options);
+  return (req, res) => {
+    reader.answer(req).then(
+      ({ text, headers }) => {
+        res.writeHead(200, { ...headers, 'Content-Length': Buffer.byteLength(text) });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      (error: unknown) => sendError(res, reader.refusal(error)),
+    );
+  };
 }
 
 function mayRead(rights: readonly TopicSelector[], entry: ActiveSubscription): boolean {
   return rights.some((selector) => selector.matches(entry.id));
 }
 
-function pathOf(req: IncomingMessage): string {
+function pathOf(req: HubRequest): string {
   const url = req.url ?? '/';
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);

@@ -3,7 +3,7 @@ import type { CorsPolicy } from '../http/cors.js';
 import { DISCONNECT_PATH } from '../http/disconnect.js';
 import { HttpError, sendError } from '../http/errors.js';
 import { MERCURE_PATH } from '../http/mercure.js';
-import { SUBSCRIPTIONS_PATH } from '../http/subscriptions.js';
+import { isSubscriptionsPath } from '../http/subscriptions.js';
 import type { RequestHandler } from '../http/subscribe.js';
 import type { ConnectionTracker } from '../ops/connections.js';
 import type { Readiness } from '../ops/health.js';
@@ -50,7 +50,7 @@ export function createRouter(routes: Routes): (req: IncomingMessage, res: Server
       routes.cors.apply(req, res);
       return routes.disconnect(req, res);
     }
-    if (routes.subscriptions && (path === SUBSCRIPTIONS_PATH || path.startsWith(`${SUBSCRIPTIONS_PATH}/`))) {
+    if (routes.subscriptions && isSubscriptionsPath(path)) {
       if (req.method === 'OPTIONS') return routes.cors.preflight(req, res);
       routes.cors.apply(req, res);
       return routes.subscriptions(req, res);

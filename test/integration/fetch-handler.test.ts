@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { describe, expect, it } from 'vitest';
+import { Hub, MemoryStore } from 'ssehub';
 import { createFetchHandler } from 'ssehub/fetch';
 import { createMercureHandler } from 'ssehub/http';
 import { blackBoxSuite } from '../helpers/black-box.js';
@@ -73,5 +74,48 @@ describe('Fetch handler: the rest of the Mercure surface', () => {
     expect((await rawRequest(`${hubUrl}/disconnect`)).status).toBe(405);
     for (const stream of streams) stream.destroy();
     await target.close();
+  });
+});
+
+describe('Fetch handler: the subscriptions API', () => {
+  it('lists active subscriptions with the token payload to a token with the rights, 403 without, 404 on a hub not tracking them', async () => {
+    const key = hmacKey(BLACK_BOX.secret);
+    const side = blackBoxServerSide();
+    const tracking = new Hub({ store: new MemoryStore(), presence: { graceMs: 0 } });
+    const handler = createFetchHandler(tracking, { authorizer: side.handlerOptions.authorizer });
+    const target = await listening(serve({ fetch: handler, port: 0, hostname: '127.0.0.1' }) as Server);
+    const room = 'https://example.com/rooms/1';
+    const member = await mint(key, { sub: 'ann', mercure: { subscribe: [], payload: { name: 'Ann' } } });
+    const stream = await openStream(topicUrl(`${target.base}/.well-known/mercure`, [room]), {
+      Authorization: `Bearer ${member}`,
+    });
+    const observer = {
+      Authorization: `Bearer ${await mint(key, subscriberClaims(['/.well-known/mercure/subscriptions']))}`,
+    };
+    const listed = await rawRequest(`${target.base}/.well-known/mercure/subscriptions`, {
+      headers: observer,
+    });
+    expect([listed.status, listed.headers['content-type']]).toEqual([200, 'application/ld+json']);
+    expect(JSON.parse(listed.body)).toMatchObject({ type: 'Subscriptions', subscriptions: [] });
+    const wide = { Authorization: `Bearer ${await mint(key, subscriberClaims(['*']))}` };
+    const all = JSON.parse(
+      (await rawRequest(`${target.base}/.well-known/mercure/subscriptions`, { headers: wide })).body,
+    ) as {
+      subscriptions: { topic: string; payload: unknown }[];
+    };
+    expect(all.subscriptions).toMatchObject([{ topic: room, payload: { name: 'Ann' } }]);
+    const refused = await rawRequest(`${target.base}/.well-known/mercure/subscriptions`, {
+      headers: { Authorization: `Bearer ${member}` },
+    });
+    expect(refused.status).toBe(403);
+    stream.destroy();
+    await target.close();
+    await tracking.close();
+
+    const untracked = createFetchHandler(side.hub, side.handlerOptions);
+    const answer = await untracked(
+      new Request('http://hub.test/.well-known/mercure/subscriptions', { headers: wide }),
+    );
+    expect(answer.status).toBe(404);
   });
 });
