@@ -68,6 +68,8 @@ const runnable = chromiumAvailable('browser test of the AI answer example');
   it('a reload mid-answer resumes the text exactly', async () => {
     const { page, id } = await ask();
     await page.reload();
+    // The page fetches its snapshot after load: wait for it rather than read the text at once.
+    await page.waitForFunction(() => window.answerView.text.length > 0);
     const afterReload = await page.evaluate(() => window.answerView.text);
     expect(afterReload.length).toBeGreaterThan(0); // the snapshot's text, then the tokens after it
     await finished(page);

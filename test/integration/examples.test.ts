@@ -1,9 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp as createNodeApp } from '../../examples/node-http.js';
@@ -16,7 +14,6 @@ import { blackBoxSuite } from '../helpers/black-box.js';
 import type { BlackBoxTarget } from '../helpers/black-box.js';
 import { blackBoxServerSide } from '../helpers/fetch-hub-app.js';
 import { openStream, publish, rawRequest, topicUrl } from '../helpers/hub.js';
-import { ROOT } from '../helpers/hub-process.js';
 import { runtimeAvailable, startOnRuntime } from '../helpers/runtimes.js';
 import type { Runtime } from '../helpers/runtimes.js';
 
@@ -61,17 +58,8 @@ async function exercise(base: string): Promise<void> {
   stream.destroy();
 }
 
-/** Fastify comes from the example's own package.json (installed by .ci/run, or here when missing). */
-const FASTIFY_DIR = join(ROOT, 'examples', 'fastify');
-async function fastifyExample(): Promise<typeof import('../../examples/fastify/app.js')> {
-  if (!existsSync(join(FASTIFY_DIR, 'node_modules', 'fastify'))) {
-    console.warn('\n*** installing examples/fastify (npm ci) ***\n');
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], {
-      cwd: FASTIFY_DIR,
-      stdio: 'inherit',
-      timeout: 120_000,
-    });
-  }
+/** The Fastify example (fastify is a devDependency, so `npm install` is all it needs). */
+function fastifyExample(): Promise<typeof import('../../examples/fastify/app.js')> {
   return import('../../examples/fastify/app.js');
 }
 
