@@ -71,26 +71,11 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   const metrics = new HubMetrics();
   const store = managedStore(options.store ?? defaultStore(config), metrics, logger);
   const statusBoard = new StatusBoard();
-  const hub = new Hub({
-    store,
-    presence: config.subscriptions && {
-      leaseMs: config.presenceLeaseMs,
-      graceMs: config.presenceGraceMs,
-      // Leases on Redis's clock when hubs share Redis; in this process otherwise.
-      leases: config.redisUrl ? new RedisPresenceLeases(config.redisUrl, config.redisPrefix) : undefined,
-    },
+  const observer = combineObservers(
+    [metrics.observer, statusBoard.observer, logger && loggingObserver(logger), options.observer],
     onError,
-    retryMs: config.retryMs,
-    heartbeatIntervalMs: config.heartbeatMs,
-    maxBufferedBytes: config.maxBufferedBytes,
-    topics: config.topics,
-    maxRewind: config.maxRewind,
-    idempotencyWindowMs: config.idempotencyWindowMs,
-    observer: combineObservers(
-      [metrics.observer, statusBoard.observer, logger && loggingObserver(logger), options.observer],
-      onError,
-    ),
-  });
+  );
+  const hub = hubFromConfig(config, store, observer, onError);
   const cors = new CorsPolicy(config.corsOrigins);
   // Throws KeyConfigError for an unusable key before anything listens.
   const authorizer =
@@ -167,6 +152,32 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     },
     close: (timeoutMs = config.shutdownTimeoutMs) => shutdown.run(timeoutMs),
   };
+}
+
+/** The hub the standalone server runs, with the configuration's delivery and presence settings. */
+function hubFromConfig(
+  config: HubConfig,
+  store: Store,
+  observer: HubObserver,
+  onError: (error: unknown) => void,
+): Hub {
+  return new Hub({
+    store,
+    presence: config.subscriptions && {
+      leaseMs: config.presenceLeaseMs,
+      graceMs: config.presenceGraceMs,
+      // Leases on Redis's clock when hubs share Redis; in this process otherwise.
+      leases: config.redisUrl ? new RedisPresenceLeases(config.redisUrl, config.redisPrefix) : undefined,
+    },
+    onError,
+    retryMs: config.retryMs,
+    heartbeatIntervalMs: config.heartbeatMs,
+    maxBufferedBytes: config.maxBufferedBytes,
+    topics: config.topics,
+    maxRewind: config.maxRewind,
+    idempotencyWindowMs: config.idempotencyWindowMs,
+    observer,
+  });
 }
 
 interface ServerParts {

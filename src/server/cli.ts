@@ -3,6 +3,9 @@ import { isLoopback } from './loopback.js';
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { StoreOpenError, StoreUnavailableError } from '../store/errors.js';
 import type { Store } from '../store/types.js';
+import type { Logger } from '../ops/logger.js';
+import type { HubServer } from './app.js';
+import type { HubConfig } from './config.js';
 
 async function main(): Promise<void> {
   let parsed;
@@ -18,34 +21,52 @@ async function main(): Promise<void> {
   }
   const { config } = parsed;
   // Loaded only now, so configuration errors and --help answer at once.
-  const [
-    { createHubServer },
-    { createLogger },
-    { openStore, redactUrl },
-    { KeyConfigError },
-    { keyWarnings, authorizerFromSettings },
-  ] = await Promise.all([
-    import('./app.js'),
-    import('../ops/logger.js'),
-    import('./store.js'),
-    import('../auth/keys.js'),
-    import('../auth/settings.js'),
-  ]);
-  // Keys and URLs are checked before the store is opened: a bad setting must not create or lock a
-  // data directory (nor wait for Redis) before saying what is wrong.
-  try {
-    authorizerFromSettings({ ...config, allowsCredentialsFrom: () => false });
-  } catch (error) {
+  const [{ createHubServer }, { createLogger }, { KeyConfigError }, { authorizerFromSettings }] =
+    await Promise.all([
+      import('./app.js'),
+      import('../ops/logger.js'),
+      import('../auth/keys.js'),
+      import('../auth/settings.js'),
+    ]);
+  const exitOnSettingError = (error: unknown): void => {
     exitOnConfigError(error);
     if (error instanceof KeyConfigError) {
       process.stderr.write(`ssehub: ${error.message}\n`);
       process.exit(2);
     }
+  };
+  // Keys and URLs are checked before the store is opened: a bad setting must not create or lock a
+  // data directory (nor wait for Redis) before saying what is wrong.
+  try {
+    authorizerFromSettings({ ...config, allowsCredentialsFrom: () => false });
+  } catch (error) {
+    exitOnSettingError(error);
     throw error;
   }
-  let store: Store;
+  const store = await openStoreOrExit(config);
+  const logger = createLogger({ level: config.logLevel });
+  let hubServer: HubServer;
   try {
-    store = await openStore(config);
+    hubServer = createHubServer({ config, store, logger });
+  } catch (error) {
+    await store.close();
+    exitOnSettingError(error);
+    throw error;
+  }
+  const url = await hubServer.listen();
+  logger.info(
+    { url, hub: `${url}/.well-known/mercure`, store: store.kind, tls: url.startsWith('https') },
+    `ssehub listening on ${url} (${store.kind} store)`,
+  );
+  await announceAuthorization(hubServer, config, logger);
+  stopOnSignals(hubServer, config, logger);
+}
+
+/** Opens the configured store; exits 1 when Redis is unreachable, 2 when the store cannot be opened. */
+async function openStoreOrExit(config: HubConfig): Promise<Store> {
+  const { openStore, redactUrl } = await import('./store.js');
+  try {
+    return await openStore(config);
   } catch (error) {
     if (error instanceof StoreUnavailableError && config.redisUrl !== undefined) {
       process.stderr.write(
@@ -59,39 +80,30 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel });
-  let hubServer;
-  try {
-    hubServer = createHubServer({ config, store, logger });
-  } catch (error) {
-    await store.close();
-    exitOnConfigError(error);
-    if (error instanceof KeyConfigError) {
-      process.stderr.write(`ssehub: ${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
-  const url = await hubServer.listen();
-  logger.info(
-    { url, hub: `${url}/.well-known/mercure`, store: store.kind, tls: url.startsWith('https') },
-    `ssehub listening on ${url} (${store.kind} store)`,
-  );
+}
+
+/** Says how the hub is protected: a warning on stderr (and in the log) when it is open to all. */
+async function announceAuthorization(hubServer: HubServer, config: HubConfig, logger: Logger): Promise<void> {
   if (hubServer.authorization === 'open') {
     // On stderr as well as in the log, so it is seen even when stdout goes to a collector.
     const exposure = isLoopback(config.host) ? 'it listens on loopback only' : `it listens on ${config.host}`;
     process.stderr.write(
       `ssehub: warning: no authorization is configured, anyone who can reach the hub may publish and subscribe; ${exposure}\n`,
     );
-  } else {
-    for (const warning of keyWarnings(config)) process.stderr.write(`ssehub: warning: ${warning}\n`);
-    logger.info(
-      { anonymousSubscribers: config.allowAnonymous },
-      config.allowAnonymous
-        ? 'authorization on: publishers need a token, subscribers without a token see public updates'
-        : 'authorization on: publishers need a token, subscribers need a token',
-    );
+    return;
   }
+  const { keyWarnings } = await import('../auth/settings.js');
+  for (const warning of keyWarnings(config)) process.stderr.write(`ssehub: warning: ${warning}\n`);
+  logger.info(
+    { anonymousSubscribers: config.allowAnonymous },
+    config.allowAnonymous
+      ? 'authorization on: publishers need a token, subscribers without a token see public updates'
+      : 'authorization on: publishers need a token, subscribers need a token',
+  );
+}
+
+/** SIGTERM and SIGINT drain the hub; a second signal exits at once. */
+function stopOnSignals(hubServer: HubServer, config: HubConfig, logger: Logger): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
