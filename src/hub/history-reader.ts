@@ -47,7 +47,8 @@ export class HistoryReader {
     if (!page.ok || page.events.length === 0 || this.replays < 2) return page;
     const events = page.events.map((event) => {
       const known = this.interned.get(event.cursor);
-      if (known !== undefined) return known;
+      // A retired event reads as a stub from then on: never answer with its earlier, whole self.
+      if (known !== undefined && known.retired === event.retired) return known;
       this.interned.set(event.cursor, event);
       if (this.interned.size > INTERNED_EVENTS) {
         const oldest = this.interned.keys().next().value;

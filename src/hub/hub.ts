@@ -287,6 +287,7 @@ export class Hub {
       ...input,
       ttlMs: input.ttlMs ?? policy.ttlMs,
       keepsState: policy.mode === 'state' || undefined,
+      retainCount: policy.retainCount,
     };
   }
 
@@ -496,10 +497,7 @@ export class Hub {
   ): Promise<StartPlan> {
     if (options.rewind !== undefined && options.rewind > 0)
       return this.planRewind(subscriber, options.rewind);
-    if (options.since !== undefined) {
-      const since = options.since;
-      return { replayAfter: EARLIEST, include: (event) => event.time >= since };
-    }
+    if (options.since !== undefined) return this.planSince(subscriber, options.since);
     if (!this.policies.hasStateTopics) return { replayAfter: undefined };
     await this.supplyMissingStates(subscriber);
     // The subscriber is indexed already; every event after `through` comes by the replay from it.
@@ -511,8 +509,51 @@ export class Hub {
     return { replayAfter: snapshot.through, prelude };
   }
 
-  /** The last `count` retained events the subscriber wants, read forward page by page. */
+  /**
+   * The events at or after `since`. When history older than the oldest retained event was trimmed
+   * and `since` does not lie after that event, events the subscriber asked for may be gone: it is
+   * told (the reset signal, `expired`) before the oldest retained events, never silently started
+   * there.
+   */
+  private async planSince(subscriber: Subscriber, since: number): Promise<StartPlan> {
+    const include = (event: StoredEvent): boolean => event.time >= since;
+    const firstPage = await this.readPage(subscriber, EARLIEST);
+    if (!firstPage.ok || firstPage.gone === undefined) return { replayAfter: EARLIEST, include, firstPage };
+    // Trimmed events are no newer than the oldest retained event of any topic.
+    const oldest = await this.store.readPage({ after: EARLIEST, limit: 1 });
+    const oldestTime = oldest.ok ? oldest.events[0]?.time : undefined;
+    if (oldestTime !== undefined && oldestTime < since) return { replayAfter: EARLIEST, include, firstPage };
+    const gone = firstPage.gone;
+    return {
+      replayAfter: gone,
+      include,
+      failure: { reason: 'expired', lastEventId: '' },
+      firstPage: await this.readPage(subscriber, gone),
+    };
+  }
+
+  /** The last `count` retained events the subscriber wants, read backwards from the newest. */
   private async planRewind(subscriber: Subscriber, count: number): Promise<StartPlan> {
+    const readLatest = this.store.readLatest?.bind(this.store);
+    if (readLatest === undefined) return this.planRewindForward(subscriber, count);
+    const topics = exactTopicsOf(subscriber);
+    const wanted: StoredEvent[] = [];
+    const now = this.now();
+    let page = await readLatest({ limit: REPLAY_PAGE_SIZE, topics });
+    const replayAfter = page.through;
+    for (;;) {
+      for (let i = page.events.length - 1; i >= 0 && wanted.length < count; i--) {
+        const event = page.events[i] as StoredEvent;
+        if (subscriber.wants(event) && !this.isGone(event, now)) wanted.push(event);
+      }
+      if (wanted.length >= count || page.next === undefined) break;
+      page = await readLatest({ before: page.next, limit: REPLAY_PAGE_SIZE, topics });
+    }
+    return { replayAfter, prelude: wanted.reverse() };
+  }
+
+  /** As `planRewind`, for a store that cannot read backwards: forward page by page. */
+  private async planRewindForward(subscriber: Subscriber, count: number): Promise<StartPlan> {
     const wanted: StoredEvent[] = [];
     let after = EARLIEST;
     for (;;) {
@@ -525,7 +566,7 @@ export class Hub {
       }
       const now = this.now();
       for (const event of page.events) {
-        if (!subscriber.wants(event) || isExpired(event, now)) continue;
+        if (!subscriber.wants(event) || this.isGone(event, now)) continue;
         wanted.push(event);
         if (wanted.length > count) wanted.shift();
       }
@@ -660,7 +701,7 @@ export class Hub {
     const now = this.now();
     for (const event of events) {
       if (!subscriber.wants(event) || !include(event)) continue;
-      if (isExpired(event, now)) {
+      if (this.isGone(event, now)) {
         expired.newest = event;
         continue;
       }
@@ -680,6 +721,17 @@ export class Hub {
     }
     if (replayed > 0) this.observer.replayed?.(replayed, subscriber);
     return !subscriber.closed;
+  }
+
+  /**
+   * Whether an event is no longer retained for replays: expired (TTL), retired by its topic's
+   * retained count, or older than its topic's retained age.
+   */
+  private isGone(event: StoredEvent, now: number): boolean {
+    if (event.retired === true || isExpired(event, now)) return true;
+    if (!this.policies.hasRetainAge) return false;
+    const retainAgeMs = this.policies.of(event.topics[0] as string).retainAgeMs;
+    return retainAgeMs !== undefined && event.time + retainAgeMs <= now;
   }
 
   /** Sends the reset signal for a run of expired events, if there was one. */

@@ -16,6 +16,9 @@ export type SlowConsumerPolicy = (typeof SLOW_CONSUMER_POLICIES)[number];
 /** Longest accepted TTL: one year. Longer is surely a unit mistake (seconds given as ms is shorter). */
 export const MAX_TTL_MS = 365 * 24 * 3600 * 1000;
 
+/** Largest accepted `retainCount`: far above any store's global bound (which stays the upper limit). */
+export const MAX_RETAIN_COUNT = 1_000_000_000;
+
 export interface TopicPolicy {
   /**
    * `stream` (default): every event, exact resume. `state`: each topic's latest event is its state;
@@ -30,6 +33,19 @@ export interface TopicPolicy {
    * (state topics only: keep just the newest update per topic until the reader catches up).
    */
   slowConsumer?: SlowConsumerPolicy | undefined;
+  /**
+   * Retained history per topic, by count: only the newest `retainCount` events of each topic
+   * (by its canonical topic) stay replayable; older ones are retired (their data dropped where the
+   * store can) and a resume across them gets the reset signal, as across trimmed events. The
+   * store's global retention still bounds every topic.
+   */
+  retainCount?: number | undefined;
+  /**
+   * Retained history per topic, by age, in ms: an event older than this is never replayed, whatever
+   * its `ttl`; a resume across it gets the reset signal. A topic's kept state (mode `state`) is not
+   * history and stays.
+   */
+  retainAgeMs?: number | undefined;
 }
 
 /** A policy with every field decided: what the hub consults. */
@@ -37,6 +53,8 @@ export interface ResolvedPolicy {
   readonly mode: DeliveryMode;
   readonly ttlMs: number | undefined;
   readonly slowConsumer: SlowConsumerPolicy;
+  readonly retainCount: number | undefined;
+  readonly retainAgeMs: number | undefined;
   /** The selector that chose this policy; undefined for the default. */
   readonly selector: string | undefined;
 }
@@ -45,6 +63,8 @@ export const DEFAULT_POLICY: ResolvedPolicy = Object.freeze({
   mode: 'stream',
   ttlMs: undefined,
   slowConsumer: 'disconnect',
+  retainCount: undefined,
+  retainAgeMs: undefined,
   selector: undefined,
 });
 
@@ -61,7 +81,7 @@ export class PolicyError extends SsehubError {
   }
 }
 
-const POLICY_FIELDS = ['mode', 'ttlMs', 'slowConsumer'] as const;
+const POLICY_FIELDS = ['mode', 'ttlMs', 'slowConsumer', 'retainCount', 'retainAgeMs'] as const;
 
 /** Checks one selector's policy (from JSON or code); throws PolicyError naming the first problem. */
 export function resolvePolicy(selector: string, policy: unknown): ResolvedPolicy {
@@ -86,16 +106,19 @@ export function resolvePolicy(selector: string, policy: unknown): ResolvedPolicy
   if (slowConsumer === 'latest' && mode !== 'state') {
     throw new PolicyError(`${where}: slowConsumer "latest" needs mode "state" (a stream cannot drop events)`);
   }
-  const ttlMs = fields.ttlMs;
-  if (
-    ttlMs !== undefined &&
-    !(Number.isSafeInteger(ttlMs) && (ttlMs as number) > 0 && (ttlMs as number) <= MAX_TTL_MS)
-  ) {
-    throw new PolicyError(
-      `${where}: "ttlMs" must be an integer from 1 to ${MAX_TTL_MS}, got ${JSON.stringify(ttlMs)}`,
-    );
-  }
-  return Object.freeze({ mode, slowConsumer, ttlMs: ttlMs as number | undefined, selector });
+  const ttlMs = integerUpTo(where, 'ttlMs', fields.ttlMs, MAX_TTL_MS);
+  const retainCount = integerUpTo(where, 'retainCount', fields.retainCount, MAX_RETAIN_COUNT);
+  const retainAgeMs = integerUpTo(where, 'retainAgeMs', fields.retainAgeMs, MAX_TTL_MS);
+  return Object.freeze({ mode, slowConsumer, ttlMs, retainCount, retainAgeMs, selector });
+}
+
+function integerUpTo(where: string, name: string, value: unknown, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (Number.isSafeInteger(value) && (value as number) > 0 && (value as number) <= max)
+    return value as number;
+  throw new PolicyError(
+    `${where}: "${name}" must be an integer from 1 to ${max}, got ${JSON.stringify(value)}`,
+  );
 }
 
 function oneOf<T extends string>(
@@ -125,6 +148,8 @@ export class PolicyBook {
   readonly hasStateTopics: boolean;
   /** Whether any selector chooses `skip` (else fan-out need not note each subscriber's last id). */
   readonly hasSkipTopics: boolean;
+  /** Whether any selector limits retention by age (else replays skip the per-event check). */
+  readonly hasRetainAge: boolean;
 
   constructor(policies: TopicPolicies = {}) {
     this.rules = Object.entries(policies).map(([selector, policy]) => ({
@@ -133,6 +158,13 @@ export class PolicyBook {
     }));
     this.hasStateTopics = this.rules.some((rule) => rule.policy.mode === 'state');
     this.hasSkipTopics = this.rules.some((rule) => rule.policy.slowConsumer === 'skip');
+    this.hasRetainAge = this.rules.some((rule) => rule.policy.retainAgeMs !== undefined);
+  }
+
+  /** The largest `retainCount` configured (to compare with the store's global bound). */
+  get largestRetainCount(): number | undefined {
+    const counts = this.rules.flatMap((rule) => rule.policy.retainCount ?? []);
+    return counts.length === 0 ? undefined : Math.max(...counts);
   }
 
   get isEmpty(): boolean {

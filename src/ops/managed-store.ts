@@ -2,6 +2,8 @@ import { StoreInputError, StoreUnavailableError } from '../store/errors.js';
 import type {
   EventInput,
   HistoryPage,
+  LatestPage,
+  LatestRequest,
   LiveListener,
   PageRequest,
   ResumePoint,
@@ -11,7 +13,7 @@ import type {
   StoredEvent,
 } from '../store/types.js';
 
-export const STORE_OPERATIONS = ['append', 'locate', 'readPage', 'readStates', 'head'] as const;
+export const STORE_OPERATIONS = ['append', 'locate', 'readPage', 'readLatest', 'readStates', 'head'] as const;
 export type StoreOperation = (typeof STORE_OPERATIONS)[number];
 
 /**
@@ -21,11 +23,18 @@ export type StoreOperation = (typeof STORE_OPERATIONS)[number];
  */
 export class ManagedStore implements Store {
   private refusal: string | undefined;
+  /** Present exactly when the inner store reads backwards (the hub falls back otherwise). */
+  readonly readLatest?: (request: LatestRequest) => Promise<LatestPage>;
 
   constructor(
     readonly inner: Store,
     private readonly onError: (operation: StoreOperation, error: unknown) => void,
-  ) {}
+  ) {
+    const readLatest = inner.readLatest?.bind(inner);
+    if (readLatest !== undefined) {
+      this.readLatest = (request) => this.measure('readLatest', () => readLatest(request));
+    }
+  }
 
   get kind(): string {
     return this.inner.kind;

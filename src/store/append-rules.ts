@@ -19,3 +19,16 @@ export function idempotencyMismatch(): StoreInputError {
     'idempotency_key_reused',
   );
 }
+
+/** What a read returns of an event its topic's retained count no longer holds. */
+export function retiredStub(event: StoredEvent): StoredEvent {
+  return {
+    id: event.id,
+    cursor: event.cursor,
+    topics: event.topics,
+    data: '',
+    private: event.private,
+    time: event.time,
+    retired: true,
+  };
+}

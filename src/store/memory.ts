@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_HISTORY_SIZE } from '../defaults.js';
-import { checkStateVersion, idempotencyMismatch } from './append-rules.js';
+import { checkStateVersion, idempotencyMismatch, retiredStub } from './append-rules.js';
 import { checkSuppliedId, repeatedOrConflict } from './supplied-ids.js';
 import type {
   EventInput,
   HistoryPage,
+  LatestPage,
+  LatestRequest,
   LiveListener,
   PageRequest,
   ResumePoint,
@@ -62,6 +64,11 @@ export class MemoryStore implements Store {
   /** Publisher-supplied ids still retained, to their (first) sequence number. */
   private readonly suppliedIds = new Map<string, number>();
   private readonly listeners: LiveListeners;
+  /**
+   * Canonical topic with a retained count → sequences of its events still holding their data,
+   * oldest first: past the count, the oldest is retired (its ring slot becomes a stub).
+   */
+  private readonly countedTopics = new Map<string, number[]>();
   /** Canonical topic → its latest state event; kept when the ring evicts the event. */
   private readonly states = new Map<string, StoredEvent>();
   /**
@@ -128,6 +135,7 @@ export class MemoryStore implements Store {
     this.ring[seq % this.capacity] = event;
     if (input.id !== undefined) this.suppliedIds.set(input.id, seq);
     if (input.keepsState) this.states.set(input.topics[0] as string, event);
+    if (input.retainCount !== undefined) this.retireBeyond(input.topics[0] as string, seq, input.retainCount);
     if (input.idempotency) {
       const { key, fingerprint, windowMs } = input.idempotency;
       this.idempotencyRecords.set(key, { fingerprint, event, until: time + windowMs });
@@ -170,7 +178,27 @@ export class MemoryStore implements Store {
     }
     const end = seq >= this.nextSeq;
     const through = seq - 1 > afterSeq ? this.cursorAt(seq - 1) : request.after;
-    return Promise.resolve({ ok: true, events, through, end });
+    const gone =
+      request.after === EARLIEST && this.firstSeq > 1 ? this.cursorAt(this.firstSeq - 1) : undefined;
+    return Promise.resolve({ ok: true, events, through, end, ...(gone !== undefined && { gone }) });
+  }
+
+  readLatest(request: LatestRequest): Promise<LatestPage> {
+    this.evictExpired();
+    const newest = this.nextSeq - 1;
+    const beforeSeq = request.before === undefined ? this.nextSeq : cursorSequence(request.before);
+    const through = request.before ?? (newest >= this.firstSeq ? this.cursorAt(newest) : EARLIEST);
+    const topics = request.topics && new Set(request.topics);
+    // Bounded like a forward page: a rare topic costs several cheap pages, not one long scan.
+    const scanFrom = Math.max(this.firstSeq, beforeSeq - Math.max(request.limit, PAGE_SCAN_LIMIT));
+    const events: StoredEvent[] = [];
+    let seq = Math.min(beforeSeq, this.nextSeq) - 1;
+    for (; seq >= scanFrom && events.length < request.limit; seq--) {
+      const event = this.at(seq);
+      if (topics === undefined || event.topics.some((topic) => topics.has(topic))) events.push(event);
+    }
+    const next = seq >= this.firstSeq ? this.cursorAt(seq + 1) : undefined;
+    return Promise.resolve({ events: events.reverse(), through, next });
   }
 
   readStates(request: StateRequest): Promise<StateSnapshot> {
@@ -257,11 +285,29 @@ export class MemoryStore implements Store {
     return this.ring[seq % this.capacity] as StoredEvent;
   }
 
+  /** Retires the oldest events of `topic` beyond `count` (the newest being `seq`). */
+  private retireBeyond(topic: string, seq: number, count: number): void {
+    let kept = this.countedTopics.get(topic);
+    if (kept === undefined) this.countedTopics.set(topic, (kept = []));
+    kept.push(seq);
+    while (kept.length > count) {
+      const oldest = kept.shift() as number;
+      const event = this.at(oldest);
+      // A stub keeps what a resume needs to place and announce the gap; the data is freed.
+      this.ring[oldest % this.capacity] = retiredStub(event);
+    }
+  }
+
   private evictOldest(): void {
     const seq = this.firstSeq++;
     const slot = seq % this.capacity;
     const event = this.ring[slot];
     this.ring[slot] = undefined;
+    const counted = event && this.countedTopics.get(event.topics[0] as string);
+    if (counted !== undefined && counted[0] === seq) {
+      counted.shift();
+      if (counted.length === 0) this.countedTopics.delete(event?.topics[0] as string);
+    }
     if (event && event.id !== event.cursor && this.suppliedIds.get(event.id) === seq) {
       this.suppliedIds.delete(event.id);
     }

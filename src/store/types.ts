@@ -33,6 +33,12 @@ export interface EventInput {
   version?: number | undefined;
   /** Makes a retried publish answer the original event (see `IdempotencyClaim`). */
   idempotency?: IdempotencyClaim | undefined;
+  /**
+   * The canonical topic's retained count (its policy's `retainCount`): once stored, only the newest
+   * `retainCount` events whose canonical topic is `topics[0]` stay; the store retires the older
+   * ones (see `StoredEvent.retired`), atomically with the append on every hub sharing it.
+   */
+  retainCount?: number | undefined;
 }
 
 /**
@@ -64,6 +70,13 @@ export interface StoredEvent {
   readonly expiresAt?: number | undefined;
   /** The state version it was published with (state topics only). */
   readonly version?: number | undefined;
+  /**
+   * The event is no longer retained by its topic's policy (`EventInput.retainCount`): what a read
+   * returns is a stub (its `data` dropped, `id`, `cursor`, `topics` and `time` kept), so that a
+   * replay crossing it tells the subscriber (the reset signal) instead of skipping it silently.
+   * Never sent to a subscriber.
+   */
+  readonly retired?: true | undefined;
 }
 
 export interface StateRequest {
@@ -137,9 +150,33 @@ export type HistoryPage =
       readonly through: string;
       /** The page reached the newest event the store held when it was read. */
       readonly end: boolean;
+      /**
+       * For a read after `EARLIEST`: the newest cursor the store no longer retains (history before
+       * the oldest event was trimmed); absent when nothing was ever trimmed.
+       */
+      readonly gone?: string | undefined;
     }
   /** Events right after `after` were trimmed before they could be read: there is a gap. */
   | { readonly ok: false; readonly reason: 'expired' };
+
+export interface LatestRequest {
+  /** Read events strictly before this cursor; absent: from the newest event. */
+  readonly before?: string | undefined;
+  /** At most this many events. A positive integer. */
+  readonly limit: number;
+  /** As in `PageRequest`: a store may return other topics' events too. */
+  readonly topics?: readonly string[] | undefined;
+}
+
+/** Events read backwards from the newest, for a rewind: never the whole log for a few events. */
+export interface LatestPage {
+  /** Oldest first: the retained (wanted) events right before `before`, at most `limit`. */
+  readonly events: readonly StoredEvent[];
+  /** Without `before`: the newest cursor when read (`EARLIEST` when none); else `before`. */
+  readonly through: string;
+  /** Where the next (older) page reads before; undefined once the oldest retained was reached. */
+  readonly next: string | undefined;
+}
 
 export type LiveListener = (event: StoredEvent) => void;
 
@@ -172,6 +209,13 @@ export interface Store {
    * subscriber's socket has taken the previous one, so a replay never holds more than a page.
    */
   readPage(request: PageRequest): Promise<HistoryPage>;
+  /**
+   * One page of history read backwards: the newest events before a cursor (or before nothing, the
+   * newest of all), oldest first within the page. A rewind reads what it needs from the end, never
+   * the log from its start. Retired and expired events are returned like any other. Optional: a
+   * store without it is rewound by reading forward.
+   */
+  readLatest?(request: LatestRequest): Promise<LatestPage>;
   /**
    * The kept states (one per topic published with `keepsState`) and the log cursor they are
    * current at, read atomically. An expired state (`expiresAt` past) is still returned: the hub
