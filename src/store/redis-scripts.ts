@@ -4,10 +4,19 @@ import { createHash } from 'node:crypto';
  * Lua run inside Redis, so that each append and each page of history is one atomic step: no other
  * hub can append or trim between the checks and the reads.
  *
- * Every script takes the same KEYS: the stream, the newest stream id ever appended, the hash from
- * publisher-supplied id to stream id, the list of those supplied ids in stream order (so that
- * they are forgotten exactly when their event is trimmed), the hash of kept states (canonical topic
- * → JSON [stream id, fields]), and the append's idempotency record key (a placeholder otherwise).
+ * Every script takes the same KEYS: 1 the stream, 2 the newest stream id ever appended, 3 the hash
+ * from publisher-supplied id to stream id, 4 the list of those supplied ids in stream order (so
+ * that they are forgotten exactly when their event is trimmed), 5 the hash of kept states (canonical
+ * topic → JSON [stream id, fields]), 6 the retained-count index (score 0, members
+ * `topic NUL padded-id NUL id`, so one topic's events are a lexicographic range in stream order),
+ * 7 the same members scored by their id's milliseconds (to forget them with the stream's trimming),
+ * 8 the retired stream ids (scored by milliseconds), 9 the idempotency records (key → JSON
+ * [fingerprint, stream id, fields]) and 10 their expiry times (key scored by the time it expires).
+ *
+ * A retired event (its topic's retained count passed it) keeps its stream entry: entries are
+ * immutable, and deleting one from the middle would lose the `prev` link and topics that an exact
+ * reset needs. Reads mark it retired and the hub never sends it; the stream's own MAXLEN/MINID frees
+ * it (docs/architecture.md, "Per-topic retention").
  *
  * Each entry records `prev`, the stream id appended right before it. After trimming, the oldest
  * retained entry's `prev` is therefore the newest id that is gone: resuming from exactly that id
@@ -76,6 +85,54 @@ local function trimmedThrough(stream, lastKey)
   return redis.call('GET', lastKey) or '0-0'
 end
 
+local function nowMs()
+  local now = redis.call('TIME')
+  return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+end
+
+local function padId(id)
+  local ms, seq = splitId(id)
+  return string.rep('0', 20 - #ms) .. ms .. '-' .. string.rep('0', 20 - #seq) .. seq
+end
+
+-- The ids of these entries that their topic's retained count retired.
+local function retiredAmong(entries)
+  local retired = {}
+  for _, entry in ipairs(entries) do
+    if redis.call('ZSCORE', KEYS[8], entry[1]) then retired[#retired + 1] = entry[1] end
+  end
+  return retired
+end
+
+-- Retires the oldest events of a topic beyond its retained count (the newest is id).
+local function retireBeyond(topic, id, count)
+  local member = topic .. '\\0' .. padId(id) .. '\\0' .. id
+  local ms = splitId(id)
+  redis.call('ZADD', KEYS[6], 0, member)
+  redis.call('ZADD', KEYS[7], ms, member)
+  local low, high = '(' .. topic .. '\\0', '(' .. topic .. '\\1'
+  local excess = redis.call('ZLEXCOUNT', KEYS[6], low, high) - count
+  if excess <= 0 then return end
+  for _, old in ipairs(redis.call('ZRANGEBYLEX', KEYS[6], low, high, 'LIMIT', 0, excess)) do
+    redis.call('ZREM', KEYS[6], old)
+    redis.call('ZREM', KEYS[7], old)
+    local oldId = string.match(old, '([^%z]+)$')
+    redis.call('ZADD', KEYS[8], (splitId(oldId)), oldId)
+  end
+end
+
+-- Forgets index entries and retired marks of events the stream no longer holds (bounded per call).
+local function forgetTrimmedRetention(stream)
+  local first = firstEntry(stream)
+  local bound = '+inf'
+  if first then bound = '(' .. splitId(first[1]) end
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', bound, 'LIMIT', 0, 100)) do
+    redis.call('ZREM', KEYS[6], member)
+    redis.call('ZREM', KEYS[7], member)
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[8], '-inf', bound)
+end
+
 local function trimByAge(stream, maxAgeMs)
   if maxAgeMs <= 0 then return end
   local now = redis.call('TIME')
@@ -106,36 +163,51 @@ end
 /**
  * ARGV: max length, max age in ms (0: none), supplied id ('' when none), deadline, state topic (''
  * when not a state), state version ('' when none), idempotency fingerprint ('' when no key),
- * idempotency window in ms, then the entry's field/value pairs. Returns {'stored', new stream id};
- * {'expired'} when Redis runs it after the deadline (in Redis's own clock, whole milliseconds),
- * storing nothing; {'recorded', JSON [fingerprint, stream id, fields]} when the idempotency key has
- * a record; {'stale', kept version} when the state's version is not newer; or {'repeat', stream
- * id, fields} when the supplied id belongs to a retained event: then nothing is stored, and the
- * caller decides between an idempotent repeat and a conflict. Checking and adding in one script is
- * what keeps two hubs from both storing an event under the same supplied id or idempotency key.
+ * idempotency window in ms, idempotency key, retained-count topic ('' when none), retained count,
+ * then the entry's field/value pairs. Returns {'stored', new stream id}; {'expired'} when Redis
+ * runs it after the deadline (in Redis's own clock, whole milliseconds), storing nothing;
+ * {'recorded', JSON [fingerprint, stream id, fields]} when the idempotency key has a live record;
+ * {'stale', kept version} when the state's version is not newer; or {'repeat', stream id, fields}
+ * when the supplied id belongs to a retained event: then nothing is stored, and the caller decides
+ * between an idempotent repeat and a conflict. Checking and adding in one script is what keeps two
+ * hubs from both storing an event under the same supplied id or idempotency key.
  *
  * The deadline is the fence that makes a timed-out append's outcome knowable: the caller answers
  * "not stored" only once Redis's clock is certainly past it, so a command still waiting in the
  * socket (Redis stalled, then resumed) is refused when it finally runs.
+ *
+ * Idempotency records are bounded twice: each is forgotten once its window passed, and at most
+ * max-length of them are kept (the soonest to expire goes first), so a flood of distinct keys
+ * cannot grow Redis beyond the history's own bound.
  */
 export const APPEND_SCRIPT = script(`
-local now = redis.call('TIME')
-if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[4]) then
+local now = nowMs()
+if now > tonumber(ARGV[4]) then
   return { 'expired' }
 end
 local supplied = ARGV[3]
 local stateTopic = ARGV[5]
 local fingerprint = ARGV[7]
+local idempotencyKey = ARGV[9]
 if fingerprint ~= '' then
-  local record = redis.call('GET', KEYS[6])
-  if record then return { 'recorded', record } end
+  for _, old in ipairs(redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now, 'LIMIT', 0, 100)) do
+    redis.call('HDEL', KEYS[9], old)
+    redis.call('ZREM', KEYS[10], old)
+  end
+  local untilMs = redis.call('ZSCORE', KEYS[10], idempotencyKey)
+  if untilMs and tonumber(untilMs) > now then
+    return { 'recorded', redis.call('HGET', KEYS[9], idempotencyKey) }
+  end
 end
 trimByAge(KEYS[1], tonumber(ARGV[2]))
 forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
 if supplied ~= '' then
   local used = redis.call('HGET', KEYS[3], supplied)
   local entry = used and redis.call('XRANGE', KEYS[1], used, used)[1]
-  if entry then return { 'repeat', entry[1], entry[2] } end
+  if entry then
+    if redis.call('ZSCORE', KEYS[8], entry[1]) then return { 'repeat', entry[1], { 'retired', '1' } } end
+    return { 'repeat', entry[1], entry[2] }
+  end
 end
 if stateTopic ~= '' and ARGV[6] ~= '' then
   local kept = redis.call('HGET', KEYS[5], stateTopic)
@@ -146,18 +218,26 @@ if stateTopic ~= '' and ARGV[6] ~= '' then
 end
 local prev = redis.call('GET', KEYS[2]) or '0-0'
 local fields = { 'prev', prev }
-for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
 redis.call('SET', KEYS[2], id)
 if stateTopic ~= '' then redis.call('HSET', KEYS[5], stateTopic, cjson.encode({ id, fields })) end
 if fingerprint ~= '' then
-  redis.call('SET', KEYS[6], cjson.encode({ fingerprint, id, fields }), 'PX', ARGV[8])
+  redis.call('HSET', KEYS[9], idempotencyKey, cjson.encode({ fingerprint, id, fields }))
+  redis.call('ZADD', KEYS[10], now + tonumber(ARGV[8]), idempotencyKey)
+  local excess = redis.call('ZCARD', KEYS[10]) - tonumber(ARGV[1])
+  if excess > 0 then
+    local popped = redis.call('ZPOPMIN', KEYS[10], excess)
+    for i = 1, #popped, 2 do redis.call('HDEL', KEYS[9], popped[i]) end
+  end
 end
 if supplied ~= '' then
   redis.call('HSET', KEYS[3], supplied, id)
   redis.call('RPUSH', KEYS[4], id .. ' ' .. supplied)
 end
+if ARGV[10] ~= '' then retireBeyond(ARGV[10], id, tonumber(ARGV[11])) end
 forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
+forgetTrimmedRetention(KEYS[1])
 return { 'stored', id }
 `);
 
@@ -189,8 +269,9 @@ return { 'ok', cursor }
 
 /**
  * ARGV: the stream id to read after ('earliest': from the oldest retained), page size, max age in
- * ms (0: none). Returns {'ok', newest stream id, entries} or {'expired'} when entries right after
- * the cursor were trimmed.
+ * ms (0: none). Returns {'ok', newest stream id, entries, retired ids among them, the newest trimmed
+ * id ('0-0' when none; only after 'earliest')} or {'expired'} when entries right after the cursor
+ * were trimmed.
  */
 export const PAGE_SCRIPT = script(`
 if tonumber(ARGV[3]) > 0 then
@@ -198,11 +279,31 @@ if tonumber(ARGV[3]) > 0 then
   forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
 end
 local newest = redis.call('GET', KEYS[2]) or '0-0'
+local through = trimmedThrough(KEYS[1], KEYS[2])
+local entries
 if ARGV[1] == 'earliest' then
-  return { 'ok', newest, redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[2]) }
+  entries = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', ARGV[2])
+  return { 'ok', newest, entries, retiredAmong(entries), through }
 end
-if compareIds(ARGV[1], trimmedThrough(KEYS[1], KEYS[2])) < 0 then return { 'expired' } end
-return { 'ok', newest, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2]) }
+if compareIds(ARGV[1], through) < 0 then return { 'expired' } end
+entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
+return { 'ok', newest, entries, retiredAmong(entries), '0-0' }
+`);
+
+/**
+ * ARGV: the stream id to read before ('' for the newest), page size, max age in ms (0: none).
+ * Returns {newest stream id, entries newest first, retired ids among them}.
+ */
+export const LATEST_SCRIPT = script(`
+if tonumber(ARGV[3]) > 0 then
+  trimByAge(KEYS[1], tonumber(ARGV[3]))
+  forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
+end
+local newest = redis.call('GET', KEYS[2]) or '0-0'
+local high = '+'
+if ARGV[1] ~= '' then high = '(' .. ARGV[1] end
+local entries = redis.call('XREVRANGE', KEYS[1], high, '-', 'COUNT', ARGV[2])
+return { newest, entries, retiredAmong(entries) }
 `);
 
 /**

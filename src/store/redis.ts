@@ -8,14 +8,23 @@ import {
 } from '../defaults.js';
 import { StoreUnavailableError } from './errors.js';
 import { RedisClock } from './redis-clock.js';
-import { APPEND_SCRIPT, LOCATE_SCRIPT, NEWEST_SCRIPT, PAGE_SCRIPT, STATES_SCRIPT } from './redis-scripts.js';
+import {
+  APPEND_SCRIPT,
+  LATEST_SCRIPT,
+  LOCATE_SCRIPT,
+  NEWEST_SCRIPT,
+  PAGE_SCRIPT,
+  STATES_SCRIPT,
+} from './redis-scripts.js';
 import type { LuaScript } from './redis-scripts.js';
-import { idempotencyMismatch } from './append-rules.js';
+import { idempotencyMismatch, retiredStub } from './append-rules.js';
 import { StoreInputError } from './errors.js';
 import { checkSuppliedId, repeatedOrConflict } from './supplied-ids.js';
 import type {
   EventInput,
   HistoryPage,
+  LatestPage,
+  LatestRequest,
   LiveListener,
   PageRequest,
   ResumePoint,
@@ -76,9 +85,9 @@ export class RedisStore implements Store {
   readonly prefix: string;
   private readonly historySize: number;
   private readonly maxAgeMs: number;
-  private readonly keys: readonly [string, string, string, string, string];
-  /** Idempotency records are `<this><key>`; a script with no key gets this prefix alone. */
-  private readonly idempotencyPrefix: string;
+  /** Every key the scripts use, in their KEYS order (see redis-scripts.ts). */
+  private readonly keys: readonly string[];
+  private readonly streamKey: string;
   private readonly commands: RedisClient;
   private readonly feed: RedisClient;
   private readonly warn: (message: string) => void;
@@ -128,14 +137,19 @@ export class RedisStore implements Store {
     this.maxAgeMs = maxAgeMs;
     // The braces are a Cluster hash tag: all of one hub's keys live in one slot, as Lua requires.
     const base = `{${prefix}}`;
+    this.streamKey = `${base}:events`;
     this.keys = [
-      `${base}:events`,
+      this.streamKey,
       `${base}:newest`,
       `${base}:supplied-ids`,
       `${base}:supplied-order`,
       `${base}:states`,
+      `${base}:retain-index`,
+      `${base}:retain-times`,
+      `${base}:retired`,
+      `${base}:idempotency`,
+      `${base}:idempotency-expiry`,
     ];
-    this.idempotencyPrefix = `${base}:idempotency:`;
     this.warn = options.warn ?? ((message) => console.warn(`ssehub redis store: ${message}`));
     this.listeners = new LiveListeners(this.warn);
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
@@ -173,11 +187,14 @@ export class RedisStore implements Store {
       input.keepsState && input.version !== undefined ? String(input.version) : '',
       claim?.fingerprint ?? '',
       claim?.windowMs ?? 0,
+      claim?.key ?? '',
+      input.retainCount !== undefined ? (input.topics[0] as string) : '',
+      input.retainCount ?? 0,
       ...fields,
     ];
     let reply: unknown;
     try {
-      reply = await this.run(APPEND_SCRIPT, args, this.idempotencyPrefix + (claim?.key ?? ''));
+      reply = await this.run(APPEND_SCRIPT, args);
     } catch (error) {
       if (mayHaveReachedRedis(error)) await this.untilPast(deadline);
       throw this.unavailable(error);
@@ -230,15 +247,40 @@ export class RedisStore implements Store {
     } catch (error) {
       throw this.unavailable(error);
     }
-    const [status, newest, entries] = reply as [string, string, StreamEntry[]];
+    const [status, newest, entries, retired, trimmed] = reply as [
+      string,
+      string,
+      StreamEntry[],
+      string[],
+      string,
+    ];
     if (status !== 'ok') return { ok: false, reason: 'expired' };
-    const events = entries.map(([id, fields]) => decodeEntry(id, fields));
+    const events = decodeEntries(entries, retired);
+    const gone = trimmed !== NO_ID && request.after === EARLIEST ? { gone: trimmed } : {};
     const last = events[events.length - 1];
     if (last !== undefined && events.length >= request.limit) {
-      return { ok: true, events, through: last.cursor, end: false };
+      return { ok: true, events, through: last.cursor, end: false, ...gone };
     }
     const through = newest === NO_ID ? request.after : newest;
-    return { ok: true, events, through, end: true };
+    return { ok: true, events, through, end: true, ...gone };
+  }
+
+  async readLatest(request: LatestRequest): Promise<LatestPage> {
+    if (this.closed) throw new Error('store is closed');
+    let reply: unknown;
+    try {
+      reply = await this.run(LATEST_SCRIPT, [request.before ?? '', request.limit, this.maxAgeMs]);
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+    const [newest, entries, retired] = reply as [string, StreamEntry[], string[]];
+    const events = decodeEntries(entries, retired).reverse();
+    const oldest = events[0];
+    return {
+      events,
+      through: request.before ?? (newest === NO_ID ? EARLIEST : newest),
+      next: events.length >= request.limit && oldest !== undefined ? oldest.cursor : undefined,
+    };
   }
 
   async readStates(request: StateRequest): Promise<StateSnapshot> {
@@ -350,7 +392,7 @@ export class RedisStore implements Store {
           'BLOCK',
           FEED_BLOCK_MS,
           'STREAMS',
-          this.keys[0],
+          this.streamKey,
           this.feedCursor,
         );
       } catch (error) {
@@ -385,13 +427,9 @@ export class RedisStore implements Store {
     this.listeners.deliver(event);
   }
 
-  private async run(
-    script: LuaScript,
-    args: (string | number)[],
-    idempotencyKey = this.idempotencyPrefix,
-  ): Promise<unknown> {
+  private async run(script: LuaScript, args: (string | number)[]): Promise<unknown> {
     // Every key a script may touch is declared (Redis Cluster requires it); all share one slot.
-    const keys = [...this.keys, idempotencyKey];
+    const keys = this.keys;
     try {
       return await this.command(() => this.commands.evalsha(script.sha, keys.length, ...keys, ...args));
     } catch (error) {
@@ -559,6 +597,15 @@ function decodeEntry(streamId: string, fields: readonly string[]): StoredEvent {
     ...(ttlMs !== undefined && { expiresAt: time + ttlMs }),
     ...(version !== undefined && { version }),
   };
+}
+
+/** Decodes a script's entries; those it names retired read as stubs (see StoredEvent.retired). */
+function decodeEntries(entries: readonly StreamEntry[], retired: readonly string[]): StoredEvent[] {
+  const retiredIds = new Set(retired);
+  return entries.map(([id, fields]) => {
+    const event = decodeEntry(id, fields);
+    return retiredIds.has(id) ? retiredStub(event) : event;
+  });
 }
 
 function fieldValue(fields: readonly string[], name: string): string | undefined {

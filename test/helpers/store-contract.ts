@@ -549,6 +549,121 @@ export function describeStoreContract(target: StoreContractTarget): void {
       });
     });
 
+    describe('per-topic retention, backward reads, bounded idempotency records (issue 17)', () => {
+      const counted = 'https://example.com/counted';
+      const other = 'https://example.com/other';
+
+      async function history(store: Store): Promise<StoredEvent[]> {
+        const all = await readAfter(store, EARLIEST);
+        if (!all.ok) throw new Error('earliest must always be resumable');
+        return [...all.events];
+      }
+
+      it("retires a topic's events beyond its retained count: stubs in place, other topics whole", async () => {
+        const store = await create();
+        const stored: StoredEvent[] = [];
+        for (let n = 1; n <= 5; n++) {
+          stored.push(await store.append({ topics: [counted], data: `c${n}`, type: 't', retainCount: 2 }));
+          stored.push(await store.append({ topics: [other], data: `o${n}` }));
+        }
+        const read = await history(store);
+        expect(ids(read)).toEqual(ids(stored));
+        const retired = read.filter((event) => event.retired === true);
+        expect(retired.map((event) => event.cursor)).toEqual(
+          stored.filter((event) => /^c[123]$/.test(event.data)).map((event) => event.cursor),
+        );
+        for (const stub of retired) {
+          expect(stub).toMatchObject({ data: '', topics: [counted], retired: true });
+          expect(stub.type).toBeUndefined();
+        }
+        const whole = read.filter((event) => event.retired !== true);
+        expect(whole.map((event) => event.data)).toEqual(['o1', 'o2', 'o3', 'c4', 'o4', 'c5', 'o5']);
+        // A retired event is still a place to resume from, and backward reads see the same stubs.
+        const firstRetired = retired[0] as StoredEvent;
+        const after = await readAfter(store, firstRetired.id);
+        expect(after.ok && ids(after.events)).toEqual(ids(stored.slice(1)));
+        const latest = await store.readLatest?.({ limit: 100 });
+        expect(latest?.events.filter((event) => event.retired === true).length).toBe(3);
+      });
+
+      it('a retained count of 1 keeps just the newest; only the canonical topic counts', async () => {
+        const store = await create();
+        const kept = await store.append({ topics: [counted], data: 'a', retainCount: 1 });
+        // Names the counted topic only as an alternate: not one of its events.
+        await store.append({ topics: [other, counted], data: 'alternate' });
+        expect((await history(store)).filter((event) => event.retired === true)).toEqual([]);
+        const newest = await store.append({ topics: [counted], data: 'b', retainCount: 1 });
+        const read = await history(store);
+        expect(read.map((event) => [event.data, event.retired ?? false])).toEqual([
+          ['', true],
+          ['alternate', false],
+          ['b', false],
+        ]);
+        expect(read[0]?.cursor).toBe(kept.cursor);
+        expect(read[2]?.cursor).toBe(newest.cursor);
+      });
+
+      it('reads backwards from the newest, page by page, with a topic filter', async () => {
+        const store = await create();
+        const empty = await store.readLatest?.({ limit: 5 });
+        if (empty === undefined) return expect(store.readLatest).toBeUndefined();
+        expect(empty).toEqual({ events: [], through: EARLIEST, next: undefined });
+        const stored: StoredEvent[] = [];
+        for (let n = 1; n <= 23; n++) {
+          stored.push(await store.append({ topics: [n % 3 === 0 ? other : counted], data: `e${n}` }));
+        }
+        const newest = stored[stored.length - 1] as StoredEvent;
+        const pages: StoredEvent[][] = [];
+        let before: string | undefined;
+        for (let page = 0; page < 20; page++) {
+          const latest = await (store.readLatest as NonNullable<Store['readLatest']>)({ before, limit: 7 });
+          expect(latest.events.length).toBeLessThanOrEqual(7);
+          expect(latest.through).toBe(before ?? newest.cursor);
+          pages.push([...latest.events]);
+          if (latest.next === undefined) break;
+          before = latest.next;
+        }
+        expect(ids(pages.reverse().flat())).toEqual(ids(stored));
+        const wanted = await (store.readLatest as NonNullable<Store['readLatest']>)({
+          limit: 4,
+          topics: [other],
+        });
+        // A store without a topic index may return other events too; the hub filters them.
+        const others = stored.filter((event) => event.topics[0] === other);
+        expect(ids(wanted.events.filter((event) => event.topics[0] === other))).toEqual(
+          ids(others.slice(-wanted.events.filter((event) => event.topics[0] === other).length)),
+        );
+        expect(wanted.events.some((event) => event.topics[0] === other)).toBe(true);
+      });
+
+      it('names the newest trimmed cursor on a read from `earliest`, and nothing before any trim', async () => {
+        const store = await create({ historySize: 5 });
+        await appendMany(store, 3);
+        const untrimmed = await store.readPage({ after: EARLIEST, limit: 10 });
+        expect(untrimmed.ok && untrimmed.gone).toBeUndefined();
+        const events = await appendMany(store, 300, 4);
+        const page = await store.readPage({ after: EARLIEST, limit: 1000 });
+        if (!page.ok) throw new Error('earliest must always be readable');
+        const oldest = page.events[0] as StoredEvent;
+        const index = events.findIndex((event) => event.cursor === oldest.cursor);
+        expect(page.gone).toBe(events[index - 1]?.cursor);
+      });
+
+      it('keeps at most as many idempotency records as events: the oldest keys are forgotten first', async () => {
+        const store = await create({ historySize: 5 });
+        const claim = (n: number, fingerprint = `f${n}`) => ({ key: `k${n}`, fingerprint, windowMs: 60_000 });
+        const first = await store.append(input(0, { idempotency: claim(0) }));
+        for (let n = 1; n <= 40; n++) await store.append(input(n, { idempotency: claim(n) }));
+        // Forgotten: the same key now stores a new event instead of answering 422.
+        const reused = await store.append(input(99, { idempotency: claim(0, 'other') }));
+        expect(reused.id).not.toBe(first.id);
+        // The newest keys still answer.
+        await expect(store.append(input(98, { idempotency: claim(40, 'other') }))).rejects.toEqual(
+          refusedWith('idempotency_key_reused', /Idempotency-Key/),
+        );
+      });
+    });
+
     it('reports ready while open and rejects appends once closed', async () => {
       const store = await create();
       expect(store.isReady()).toBe(true);

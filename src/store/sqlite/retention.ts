@@ -89,6 +89,15 @@ export class Retention {
     return topics.some((topic) => (this.topicTrims.get(topic) ?? 0) > afterSeq);
   }
 
+  /** The newest sequence removed that a reader of these topics (all when absent) may have wanted. */
+  trimmedThrough(topics: readonly string[] | undefined): number {
+    let through = this.floor();
+    for (const [topic, trimmed] of this.topicTrims) {
+      if (topics === undefined || topics.includes(topic)) through = Math.max(through, trimmed);
+    }
+    return through;
+  }
+
   /** Called after each committed batch. */
   appended(topics: Iterable<string>): void {
     if (this.limits.perTopic !== undefined) for (const topic of topics) this.topicsToCheck.add(topic);

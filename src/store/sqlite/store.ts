@@ -1,9 +1,11 @@
 import type { Database as Connection } from 'better-sqlite3';
-import { checkStateVersion, idempotencyMismatch } from '../append-rules.js';
+import { checkStateVersion, idempotencyMismatch, retiredStub } from '../append-rules.js';
 import { StoreUnavailableError } from '../errors.js';
 import type {
   EventInput,
   HistoryPage,
+  LatestPage,
+  LatestRequest,
   LiveListener,
   PageRequest,
   ResumePoint,
@@ -46,6 +48,13 @@ const MAX_INDEXED_TOPICS = 64;
 type AppendOutcome =
   | { readonly event: StoredEvent; readonly stored: boolean; readonly error?: undefined }
   | { readonly error: Error };
+
+/**
+ * The `ttl` of a retired row (see `StoredEvent.retired`): its data is dropped and it reads as a stub.
+ * A sentinel in an existing column rather than a new one: no schema change, and an older ssehub
+ * reading the file sees the row as long expired, which it also never replays.
+ */
+const RETIRED_TTL = -1;
 
 /** `<epoch>-<sequence>`, the epoch 12 hex digits: refused as a supplied id, issued here or not. */
 const SQLITE_ID_SHAPE = /^[0-9a-f]{12}-[1-9][0-9]{0,15}$/;
@@ -95,12 +104,16 @@ export class SqliteStore implements Store {
   readonly epoch: string;
   private readonly db: Connection;
   private readonly retention: Retention;
+  /** Most idempotency records kept: a flood of distinct keys cannot outgrow the history's bound. */
+  private readonly maxIdempotencyRecords: number;
   private readonly now: () => number;
   private readonly warn: (message: string) => void;
   private readonly statements: ReturnType<typeof prepare>;
   private readonly listeners: LiveListeners;
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
+  /** Counted topic → the newest sequence retired by its retained count (a lower bound for scans). */
+  private readonly retiredThrough = new Map<string, number>();
   /** Sequence of the newest committed event (or of the newest ever deleted, when none is left). */
   private lastSeq: number;
   /** Time of the newest committed event: times never decrease along the log. */
@@ -119,6 +132,7 @@ export class SqliteStore implements Store {
     if (!Number.isSafeInteger(historySize) || historySize < 1) {
       throw new RangeError(`historySize must be a positive integer, got ${historySize}`);
     }
+    this.maxIdempotencyRecords = historySize;
     this.now = options.now ?? Date.now;
     this.warn = options.warn ?? ((message) => console.warn(`ssehub sqlite store: ${message}`));
     this.listeners = new LiveListeners(this.warn);
@@ -276,7 +290,8 @@ export class SqliteStore implements Store {
     const view: BatchView = { suppliedIds: new Map(), states: new Map(), idempotency: new Map() };
     const floor = this.retention.floor();
     this.statements.forgetIdempotency.run(time);
-    return batch.map(({ input }): AppendOutcome => {
+    const counted = new Map<string, number>();
+    const outcomes = batch.map(({ input }): AppendOutcome => {
       try {
         const earlier = this.earlierOutcome(input, view, floor);
         if (earlier !== undefined) return { event: earlier, stored: false };
@@ -296,8 +311,31 @@ export class SqliteStore implements Store {
         this.statements.putIdempotency.run(claim.key, claim.fingerprint, time + claim.windowMs, record);
         view.idempotency.set(claim.key, { fingerprint: claim.fingerprint, event });
       }
+      if (input.retainCount !== undefined) counted.set(input.topics[0] as string, input.retainCount);
       return { event, stored: true };
     });
+    for (const [topic, count] of counted) this.retireBeyond(topic, count, floor);
+    // The soonest to expire go first, as the window would take them next anyway.
+    if (view.idempotency.size > 0) this.statements.capIdempotency.run(this.maxIdempotencyRecords);
+    return outcomes;
+  }
+
+  /**
+   * Retires the events of canonical topic `topic` older than its newest `count`, in the append's
+   * transaction: no reader sees them whole once the append is answered. The scan starts after the
+   * newest retired sequence known, so it reads about `count` rows, not the topic's whole history.
+   */
+  private retireBeyond(topic: string, count: number, floor: number): void {
+    const from = Math.max(floor, this.retiredThrough.get(topic) ?? 0);
+    const victims = this.statements.beyondCount.all({ topic, from, retired: RETIRED_TTL, count }) as {
+      seq: number;
+    }[];
+    let newest = this.retiredThrough.get(topic) ?? 0;
+    for (const { seq } of victims) {
+      this.statements.retire.run(RETIRED_TTL, seq);
+      newest = Math.max(newest, seq);
+    }
+    if (newest > 0) this.retiredThrough.set(topic, newest);
   }
 
   /** The event an append repeats (idempotency key, supplied id), or undefined; throws a refusal. */
@@ -380,7 +418,42 @@ export class SqliteStore implements Store {
     }
     const newest = Math.max(afterSeq, this.lastSeq);
     const through = newest === 0 ? after : this.cursorOf(newest);
-    return { ok: true, events, through, end: true };
+    const gone = after === EARLIEST ? this.retention.trimmedThrough(topics) : 0;
+    return { ok: true, events, through, end: true, ...(gone > 0 && { gone: this.cursorOf(gone) }) };
+  }
+
+  readLatest({ before, limit, topics }: LatestRequest): Promise<LatestPage> {
+    try {
+      const floor = this.retention.floor();
+      const beforeSeq = before === undefined ? this.lastSeq + 1 : cursorSequence(before);
+      const through = before ?? (this.lastSeq > floor ? this.cursorOf(this.lastSeq) : EARLIEST);
+      const rows =
+        topics !== undefined && topics.length <= MAX_INDEXED_TOPICS
+          ? this.latestRowsOfTopics(topics, floor, beforeSeq, limit)
+          : (this.statements.latestAll.all(beforeSeq, floor, limit) as EventRow[]);
+      const events = rows.map((row) => this.eventOf(row)).reverse();
+      const oldest = events[0];
+      const next = events.length === limit && oldest !== undefined ? oldest.cursor : undefined;
+      return Promise.resolve({ events, through, next });
+    } catch (error) {
+      return Promise.reject(unavailable('could not read the history', error));
+    }
+  }
+
+  /** The newest `limit` events before `beforeSeq` carrying one of `topics`, newest first. */
+  private latestRowsOfTopics(
+    topics: readonly string[],
+    floor: number,
+    beforeSeq: number,
+    limit: number,
+  ): EventRow[] {
+    const sequences = new Set<number>();
+    for (const topic of new Set(topics)) {
+      const rows = this.statements.latestOfTopic.all(topic, beforeSeq, floor, limit) as { seq: number }[];
+      for (const { seq } of rows) sequences.add(seq);
+    }
+    const wanted = [...sequences].sort((a, b) => b - a).slice(0, limit);
+    return wanted.map((seq) => this.statements.bySeq.get(seq) as EventRow);
   }
 
   /** The first `limit` events after `from` carrying one of `topics`, through the topic index. */
@@ -397,7 +470,7 @@ export class SqliteStore implements Store {
 
   private eventOf(row: EventRow): StoredEvent {
     const cursor = this.cursorOf(row.seq);
-    return {
+    const event: StoredEvent = {
       id: row.supplied_id ?? cursor,
       cursor,
       topics: JSON.parse(row.topics) as string[],
@@ -409,6 +482,7 @@ export class SqliteStore implements Store {
       ...(row.ttl !== null && { expiresAt: row.time + row.ttl }),
       ...(row.version !== null && { version: row.version }),
     };
+    return row.ttl === RETIRED_TTL ? retiredStub(event) : event;
   }
 
   private cursorOf(seq: number): string {
@@ -454,5 +528,20 @@ function prepare(db: Connection) {
       'INSERT OR REPLACE INTO idempotency (key, fingerprint, until, event) VALUES (?, ?, ?, ?)',
     ),
     forgetIdempotency: db.prepare('DELETE FROM idempotency WHERE until <= ?'),
+    capIdempotency: db.prepare(
+      `DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency ORDER BY until
+       LIMIT max(0, (SELECT count(*) FROM idempotency) - ?))`,
+    ),
+    latestAll: db.prepare('SELECT * FROM events WHERE seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?'),
+    latestOfTopic: db.prepare(
+      'SELECT seq FROM event_topics WHERE topic = ? AND seq < ? AND seq > ? ORDER BY seq DESC LIMIT ?',
+    ),
+    // The topic's events (by canonical topic) past its newest `count` still holding their data.
+    beyondCount: db.prepare(
+      `SELECT e.seq FROM event_topics t JOIN events e ON e.seq = t.seq
+       WHERE t.topic = @topic AND t.seq > @from AND e.ttl IS NOT @retired AND json_extract(e.topics, '$[0]') = @topic
+       ORDER BY t.seq DESC LIMIT -1 OFFSET @count`,
+    ),
+    retire: db.prepare("UPDATE events SET data = '', type = NULL, retry = NULL, ttl = ? WHERE seq = ?"),
   };
 }
