@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { isLoopback } from './loopback.js';
-import { ConfigError, helpText, loadConfig } from './config.js';
+import { ConfigError, helpText, loadConfig, retentionWarnings } from './config.js';
 import { StoreOpenError, StoreUnavailableError } from '../store/errors.js';
 import type { Store } from '../store/types.js';
 import type { Logger } from '../ops/logger.js';
@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = parsed;
+  for (const warning of retentionWarnings(config)) process.stderr.write(`ssehub: warning: ${warning}\n`);
   // Loaded only now, so configuration errors and --help answer at once.
   const [{ createHubServer }, { createLogger }, { KeyConfigError }, { authorizerFromSettings }] =
     await Promise.all([

@@ -654,6 +654,28 @@ function topicPolicies(section: unknown, path: string): TopicPolicies {
   return section as TopicPolicies;
 }
 
+/**
+ * Retention a policy asks for that the store's global bound cannot give: the global bound wins, so
+ * the operator is told at start-up rather than finding out from a reset.
+ */
+export function retentionWarnings(config: HubConfig): string[] {
+  const warnings: string[] = [];
+  for (const [selector, policy] of Object.entries(config.topics)) {
+    if (policy.retainCount !== undefined && policy.retainCount > config.historySize) {
+      warnings.push(
+        `topics[${JSON.stringify(selector)}]: retainCount ${policy.retainCount} is more than --history-size ${config.historySize} (all topics together); the store keeps at most ${config.historySize}`,
+      );
+    }
+    const maxAge = config.historyMaxAgeMs;
+    if (policy.retainAgeMs !== undefined && maxAge > 0 && policy.retainAgeMs > maxAge) {
+      warnings.push(
+        `topics[${JSON.stringify(selector)}]: retainAgeMs ${policy.retainAgeMs} is more than --history-max-age-ms ${maxAge}; the store keeps events at most ${maxAge} ms`,
+      );
+    }
+  }
+  return warnings;
+}
+
 const HELP_WIDTH = 100;
 
 export function helpText(): string {

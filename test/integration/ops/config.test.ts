@@ -142,6 +142,13 @@ function cases(): Case[] {
     'ttl not a positive integer': { '*': { ttlMs: 0 } },
     'ttl as text': { '*': { ttlMs: '5s' } },
     'ttl over a year': { '*': { ttlMs: 365 * 24 * 3600 * 1000 + 1 } },
+    'retainCount zero': { '*': { retainCount: 0 } },
+    'retainCount fractional': { '*': { retainCount: 1.5 } },
+    'retainCount as text': { '*': { retainCount: '10' } },
+    'retainCount over the maximum': { '*': { retainCount: 1_000_000_001 } },
+    'retainAgeMs negative': { '*': { retainAgeMs: -1 } },
+    'retainAgeMs over a year': { '*': { retainAgeMs: 365 * 24 * 3600 * 1000 + 1 } },
+    'retainAgeMs null': { '*': { retainAgeMs: null } },
     'empty selector': { '': { mode: 'state' } },
     'integer-like selector': { '42': { mode: 'state' } },
   };
