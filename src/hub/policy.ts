@@ -161,12 +161,6 @@ export class PolicyBook {
     this.hasRetainAge = this.rules.some((rule) => rule.policy.retainAgeMs !== undefined);
   }
 
-  /** The largest `retainCount` configured (to compare with the store's global bound). */
-  get largestRetainCount(): number | undefined {
-    const counts = this.rules.flatMap((rule) => rule.policy.retainCount ?? []);
-    return counts.length === 0 ? undefined : Math.max(...counts);
-  }
-
   get isEmpty(): boolean {
     return this.rules.length === 0;
   }

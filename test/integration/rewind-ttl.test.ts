@@ -165,3 +165,37 @@ describe('per-message TTL (issue 17)', () => {
     }
   });
 });
+
+describe('per-topic retention over HTTP (issue 17)', () => {
+  it('a resume across events beyond the retained count, and a since older than the history, get the reset signal', async () => {
+    hub = await startTestHub({
+      config: { historySize: 6, topics: { [NEWS]: { retainCount: 2 } }, heartbeatMs: 0 },
+    });
+    const test = hub;
+    const start = await publish(test.hubUrl, { topic: OTHER, data: 'start' });
+    const news = [];
+    for (let n = 1; n <= 3; n++) news.push(await publish(test.hubUrl, { topic: NEWS, data: `news ${n}` }));
+    const resumed = await open(topicUrl(test.hubUrl, [NEWS, OTHER]), { 'Last-Event-ID': start.body });
+    await resumed.waitFor(() => dataOf(resumed).length === 2, 5000, 'the retained events');
+    const [reset] = resumed.events;
+    expect(reset?.type).toBe(RESET_EVENT_TYPE);
+    expect(JSON.parse(reset?.data ?? '')).toEqual({
+      reason: 'expired',
+      lastEventId: start.body,
+      resumeFrom: news[0]?.body,
+    });
+    expect(dataOf(resumed)).toEqual(['news 2', 'news 3']);
+    // Four more events trim `start` and `news 1` from the 6 retained: a since before them is told.
+    for (let n = 1; n <= 4; n++) await publish(test.hubUrl, { topic: OTHER, data: `other ${n}` });
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const told = await open(topicUrl(test.hubUrl, [OTHER], { since }));
+    await told.waitFor(() => dataOf(told).length === 4, 5000, 'the retained events');
+    expect(told.events[0]?.type).toBe(RESET_EVENT_TYPE);
+    expect(JSON.parse(told.events[0]?.data ?? '')).toEqual({
+      reason: 'expired',
+      lastEventId: '',
+      resumeFrom: news[0]?.body,
+    });
+    expect(dataOf(told)).toEqual(['other 1', 'other 2', 'other 3', 'other 4']);
+  });
+});

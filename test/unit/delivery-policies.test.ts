@@ -71,6 +71,28 @@ describe('policy lookup', () => {
       /^topics\["\*"\]: slowConsumer "latest" needs mode "state"/,
     );
   });
+
+  it('checks the retention fields: positive integers within their bounds, one line naming the field', () => {
+    const refused: [unknown, RegExp][] = [
+      [{ retainCount: 0 }, /"retainCount" must be an integer from 1 to 1000000000, got 0$/],
+      [{ retainCount: 2.5 }, /"retainCount" must be an integer/],
+      [{ retainCount: '5' }, /"retainCount" must be an integer/],
+      [{ retainCount: 1_000_000_001 }, /"retainCount" must be an integer/],
+      [{ retainAgeMs: -1 }, /"retainAgeMs" must be an integer from 1 to 31536000000, got -1$/],
+      [{ retainAgeMs: null }, /"retainAgeMs" must be an integer/],
+      [{ retainAgeMs: 31_536_000_001 }, /"retainAgeMs" must be an integer/],
+    ];
+    for (const [policy, reason] of refused) {
+      const attempt = () => new Hub({ topics: { '*': policy as never } });
+      expect(attempt, JSON.stringify(policy)).toThrow(PolicyError);
+      expect(attempt).toThrow(reason);
+    }
+    const book = new PolicyBook({ news: { retainCount: 1, retainAgeMs: 1 }, '*': { retainCount: 50 } });
+    expect(book.of('news')).toMatchObject({ retainCount: 1, retainAgeMs: 1 });
+    expect(book.hasRetainAge).toBe(true);
+    expect(book.of('other')).toMatchObject({ retainCount: 50, retainAgeMs: undefined });
+    expect(DEFAULT_POLICY).toMatchObject({ retainCount: undefined, retainAgeMs: undefined });
+  });
 });
 
 describe('slow consumers of skip topics: the gap is told while connected', () => {

@@ -4,7 +4,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { OPTIONS, helpText, markdownTable } from '../../../src/server/config.js';
+import {
+  OPTIONS,
+  helpText,
+  loadConfig,
+  markdownTable,
+  retentionWarnings,
+} from '../../../src/server/config.js';
 import { BUILT_CLI, ROOT, ensureBuilt, exited, runBuiltCli } from '../../helpers/hub-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ssehub-config-'));
@@ -251,6 +257,25 @@ describe('a bad setting is reported before the store is opened', () => {
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
+  });
+});
+
+describe('per-topic retention beyond the global bound', () => {
+  test('is warned about at start-up, one line per policy; within the bound says nothing', () => {
+    const file = join(dir, 'retention.json');
+    const topics = {
+      'https://example.com/news/{id}': { retainCount: 500, retainAgeMs: 120_000 },
+      'https://example.com/small': { retainCount: 10, retainAgeMs: 1000 },
+    };
+    writeFileSync(file, JSON.stringify({ topics }));
+    const argv = ['--config', file, '--history-size', '100', '--history-max-age-ms', '60000'];
+    const { config } = loadConfig({ argv, env: {} });
+    expect(retentionWarnings(config)).toEqual([
+      'topics["https://example.com/news/{id}"]: retainCount 500 is more than --history-size 100 (all topics together); the store keeps at most 100',
+      'topics["https://example.com/news/{id}"]: retainAgeMs 120000 is more than --history-max-age-ms 60000; the store keeps events at most 60000 ms',
+    ]);
+    const within = loadConfig({ argv: ['--config', file, '--history-size', '1000'], env: {} });
+    expect(retentionWarnings(within.config)).toEqual([]);
   });
 });
 

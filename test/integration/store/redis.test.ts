@@ -57,6 +57,25 @@ describe.runIf(redisAvailable('RedisStore behaviour'))('RedisStore', () => {
     expect(await c.head()).toBe(fromB.cursor);
   });
 
+  it('bounds its bookkeeping: idempotency records and retained-count indexes stay within the history size', async () => {
+    const prefix = `bounded-${++namespace}`;
+    const store = await connect(prefix, { historySize: 20 });
+    // A flood of distinct keys with a long window: only the newest `historySize` are kept.
+    for (let n = 0; n < 300; n++) {
+      const idempotency = { key: `key-${n}`, fingerprint: `f${n}`, windowMs: 3_600_000 };
+      await store.append({ topics: [`${topic}/${n % 7}`], data: `${n}`, idempotency, retainCount: 3 });
+    }
+    expect(await admin.hlen(`{${prefix}}:idempotency`)).toBe(20);
+    expect(await admin.zcard(`{${prefix}}:idempotency-expiry`)).toBe(20);
+    // Stream trimming (MAXLEN ~) keeps more than 20; the indexes follow the stream, not the flood.
+    const streamLength = await admin.xlen(`{${prefix}}:events`);
+    expect(streamLength).toBeLessThan(300);
+    expect(await admin.zcard(`{${prefix}}:retain-index`)).toBeLessThanOrEqual(7 * 3);
+    expect(await admin.zcard(`{${prefix}}:retired`)).toBeLessThanOrEqual(streamLength);
+    // The old per-key layout is gone: nothing else grows with the number of keys.
+    expect(await admin.keys(`{${prefix}}:idempotency:*`)).toEqual([]);
+  });
+
   it('keeps prefixes apart', async () => {
     const one = await connect(`apart-${++namespace}`);
     const two = await connect(`apart-${++namespace}`);
