@@ -67,6 +67,8 @@ export type { EventInput } from './store/types.js';
 export type { HistoryPage } from './store/types.js';
 /** What `Store.readPage` is asked for. */
 export type { PageRequest } from './store/types.js';
+/** What `Store.readLatest` (backward reads, for rewinds) is asked for, and what it answers. */
+export type { LatestPage, LatestRequest } from './store/types.js';
 /** Where a `Last-Event-ID` resumes (`Store.locate`), or why it cannot. */
 export type { ResumePoint } from './store/types.js';
 /** Why a resume point cannot be found. */

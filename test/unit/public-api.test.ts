@@ -23,6 +23,8 @@ const PUBLIC_API: Record<string, readonly string[]> = {
     'HubOptions',
     'HubStats',
     'IdempotencyClaim',
+    'LatestPage',
+    'LatestRequest',
     'LiveListener',
     'MemoryStore',
     'MemoryStoreOptions',
