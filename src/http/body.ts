@@ -26,7 +26,7 @@ export function nodeRequestBody(req: IncomingMessage, res: ServerResponse): Requ
   return {
     parsed: usable ? parsed : undefined,
     read: (limits) => readBody(req, limits),
-    onAnswered: (callback) => void res.once('close', callback),
+    onAnswered: (callback) => void res.on('close', callback),
   };
 }
 
@@ -45,6 +45,17 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Buff
     if (declared !== undefined) reservation?.reserveUpTo(Number(declared));
   } catch (error) {
     return Promise.reject(error as Error);
+  }
+  const buffered = wholeBufferedBody(req);
+  if (buffered !== undefined) {
+    try {
+      if (buffered.length > maxBytes) throw tooLarge(maxBytes);
+      reservation?.reserveUpTo(buffered.length);
+    } catch (error) {
+      reservation?.release();
+      return Promise.reject(error as Error);
+    }
+    return Promise.resolve(buffered);
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -83,6 +94,23 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Buff
     });
     req.on('error', (error) => settle(error));
   });
+}
+
+/**
+ * The body, when Node has already parsed all of it: a small body arrives in the packet of its
+ * headers, and is complete by the time a handler that awaited anything reads it. Taken at once, it
+ * needs no listeners, promise or deadline timer. Undefined when some of it may still be coming.
+ */
+function wholeBufferedBody(req: IncomingMessage): Buffer | undefined {
+  if (req.httpVersionMajor !== 1 || !req.complete || req.readableFlowing === true) return undefined;
+  if ((req as { aborted?: boolean }).aborted) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (let chunk = req.read() as Buffer | null; chunk !== null; chunk = req.read() as Buffer | null) {
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }
 
 /**

@@ -98,7 +98,7 @@ export class ConnectionTracker {
     this.activeRequests.set(socket, (this.activeRequests.get(socket) ?? 0) + 1);
     // 'finish', not 'close': an event stream's response never finishes, and a 'close' listener
     // would keep it (see takeStreamSocket). A response that does not finish goes with its socket.
-    res.once('finish', () => {
+    res.on('finish', () => {
       this.streamSockets.delete(socket);
       const left = (this.activeRequests.get(socket) ?? 1) - 1;
       if (left > 0) return void this.activeRequests.set(socket, left);

@@ -118,7 +118,7 @@ function pathOf(req: IncomingMessage): string {
 /** One line per answered request; event streams are logged by the hub observer instead. */
 function logRequest(logger: Logger, requestId: string, req: IncomingMessage, res: ServerResponse): void {
   const started = performance.now();
-  res.once('finish', () => {
+  res.on('finish', () => {
     if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
     const fields = {
       requestId,

@@ -17,7 +17,7 @@ export class InFlightPublishes {
   /** Counts a publish until its response closes (answered, or its client gone). */
   track(res: ServerResponse): void {
     this.count++;
-    res.once('close', () => {
+    res.on('close', () => {
       this.count--;
       if (this.count === 0) for (const settled of [...this.settledWaiters]) settled();
     });
