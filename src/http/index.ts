@@ -10,6 +10,12 @@ export { MERCURE_PATH } from './mercure.js';
 export { createSubscribeHandler } from './subscribe.js';
 /** The subscribe handler's settings: authorizer, topic and connection limits. */
 export type { SubscribeHandlerOptions } from './subscribe.js';
+/** `GET /.well-known/mercure/subscriptions…`: Mercure's active subscriptions API, for a hub tracking presence. */
+export { createSubscriptionsHandler } from './subscriptions.js';
+/** The subscriptions handler's settings: the authorizer (access follows subscribe rights). */
+export type { SubscriptionsHandlerOptions } from './subscriptions.js';
+/** The subscriptions API's path, `/.well-known/mercure/subscriptions`. */
+export { SUBSCRIPTIONS_PATH } from './subscriptions.js';
 /** A `(req, res)` handler. */
 export type { RequestHandler } from './subscribe.js';
 /** `POST`: stores a form-encoded update and answers with its id. */
