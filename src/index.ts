@@ -16,6 +16,8 @@ export type { ActiveSubscription } from './hub/presence.js';
 export type { PresenceEvent } from './hub/presence.js';
 /** Presence settings (`HubOptions.presence`): lease, grace period, where leases are kept. */
 export type { PresenceOptions } from './hub/presence.js';
+/** What `hub.presenceStats()` answers: active subscriptions, occupied selectors, presence counts. */
+export type { PresenceStats } from './hub/presence.js';
 /** Where hubs sharing a store keep their presence leases. */
 export type { PresenceLeases } from './hub/presence-leases.js';
 /** Counts returned by `hub.stats()`. */

@@ -16,7 +16,7 @@ import { HubInputError, validateEventInput, validateIdempotencyKey } from './val
 import { PolicyBook } from './policy.js';
 import type { ResolvedPolicy, TopicPolicies } from './policy.js';
 import { Presence } from './presence.js';
-import type { ActiveSubscription, PresenceEvent, PresenceOptions } from './presence.js';
+import type { ActiveSubscription, PresenceEvent, PresenceOptions, PresenceStats } from './presence.js';
 
 export interface HubOptions {
   store?: Store;
@@ -413,6 +413,11 @@ export class Hub {
     return this.tracker.list((entry) =>
       this.selectors.get({ match: entry.topic, matchType: entry.matchType }).matches(topic),
     );
+  }
+
+  /** Active subscriptions, occupied selectors and presence counts; undefined without presence. */
+  presenceStats(): PresenceStats | undefined {
+    return this.tracker?.stats();
   }
 
   /**

@@ -50,6 +50,20 @@ export interface PresenceOptions {
   hubId?: string;
 }
 
+/** Presence at a glance, for metrics: sizes now and counts since the hub started. */
+export interface PresenceStats {
+  /** Active subscriptions, on every hub sharing the store. */
+  activeSubscriptions: number;
+  /** Selectors with at least one active subscription (occupied). */
+  occupiedSelectors: number;
+  /** Presence commands (of every hub) folded into the table. */
+  commandsApplied: number;
+  /** Hubs whose lapsed lease this hub announced as reaped. */
+  leasesReaped: number;
+  /** Streams that reopened a subscription within its grace period: flaps that never happened. */
+  graceReconnects: number;
+}
+
 /** What the presence layer needs of one of the hub's subscribers. */
 export interface PresentSubscriber {
   readonly selectors: readonly TopicSelector[];
@@ -116,6 +130,7 @@ export class Presence {
   private readonly listeners = new Set<(event: PresenceEvent) => void>();
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
+  private readonly counts = { commandsApplied: 0, leasesReaped: 0, graceReconnects: 0 };
 
   constructor(
     options: PresenceOptions,
@@ -143,6 +158,10 @@ export class Presence {
     return entries;
   }
 
+  stats(): PresenceStats {
+    return { activeSubscriptions: this.holders.size, occupiedSelectors: this.occupancy.size, ...this.counts };
+  }
+
   onEvent(listener: (event: PresenceEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -156,6 +175,7 @@ export class Presence {
       if (holding) {
         holding.streams++;
         // A reconnect within the grace period: the subscription never looked inactive.
+        if (holding.graceTimer) this.counts.graceReconnects++;
         clearTimeout(holding.graceTimer);
         holding.graceTimer = undefined;
         continue;
@@ -184,6 +204,7 @@ export class Presence {
   apply(event: StoredEvent): void {
     const command = presenceCommandOf(event);
     if (!command) return;
+    this.counts.commandsApplied++;
     switch (command.action) {
       case 'presence-add':
         return this.hold(command.hub, command.entry, command.hub);
@@ -279,6 +300,7 @@ export class Presence {
       const alive = await this.leases.alive(others);
       for (const hub of others) {
         if (!alive.has(hub) && (this.byHub.get(hub)?.size ?? 0) > 0) {
+          this.counts.leasesReaped++;
           await this.send({ action: 'presence-reap', hub, by: this.hubId });
         }
       }

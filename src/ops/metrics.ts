@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RESET_REASONS } from '../hub/frame.js';
 import type { HubObserver } from '../hub/hub.js';
+import type { PresenceStats } from '../hub/presence.js';
 import { CLOSE_REASONS } from '../hub/subscriber.js';
 import { STORE_OPERATIONS } from './managed-store.js';
 
@@ -11,6 +12,8 @@ export interface MetricSources {
   ready(): boolean;
   /** Bytes of request bodies held (being read, or until their request ends). */
   requestBodyBytes?(): number;
+  /** Presence, when the hub tracks active subscriptions. */
+  presence?(): PresenceStats | undefined;
 }
 
 export interface HubMetricsOptions {
@@ -70,6 +73,7 @@ export class HubMetrics {
         this.set(sources().ready() ? 1 : 0);
       },
     });
+    registerPresenceMetrics(registers, () => sources().presence?.());
     const subscriptions = new Counter({
       name: 'ssehub_subscriptions_total',
       help: 'Event streams opened',
@@ -149,5 +153,63 @@ export class HubMetrics {
 
   render(): Promise<string> {
     return this.registry.metrics();
+  }
+}
+
+/**
+ * Presence read at scrape time from the hub's own counts (absent presence reads as zero). No label:
+ * a per-topic series would grow with whatever topics clients name.
+ */
+function registerPresenceMetrics(registers: Registry[], stats: () => PresenceStats | undefined): void {
+  const gauges: [string, string, keyof PresenceStats][] = [
+    [
+      'ssehub_presence_active_subscriptions',
+      'Active subscriptions, on every hub sharing the store',
+      'activeSubscriptions',
+    ],
+    [
+      'ssehub_presence_occupied_selectors',
+      'Topic selectors with at least one active subscription',
+      'occupiedSelectors',
+    ],
+  ];
+  for (const [name, help, field] of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(stats()?.[field] ?? 0);
+      },
+    });
+  }
+  const counters: [string, string, keyof PresenceStats][] = [
+    [
+      'ssehub_presence_commands_total',
+      'Presence commands of every hub applied to the shared table',
+      'commandsApplied',
+    ],
+    [
+      'ssehub_presence_leases_reaped_total',
+      'Hubs whose presence lease lapsed, reaped by this hub',
+      'leasesReaped',
+    ],
+    [
+      'ssehub_presence_grace_reconnects_total',
+      'Subscriptions reopened within the grace period: inactive/active flaps prevented',
+      'graceReconnects',
+    ],
+  ];
+  for (const [name, help, field] of counters) {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        // The count lives in the presence layer; the counter mirrors it (it only grows there too).
+        this.reset();
+        this.inc(stats()?.[field] ?? 0);
+      },
+    });
   }
 }

@@ -213,6 +213,7 @@ function healthViews(parts: ServerParts): { readinessNow: () => Readiness; statu
     subscriptions: () => hub.stats().subscribers,
     ready: () => readinessNow().ready,
     requestBodyBytes: () => bodyBudget.heldBytes,
+    presence: () => hub.presenceStats(),
   });
   return { readinessNow, status };
 }

@@ -4,6 +4,7 @@ import { RedisStore } from '../../src/store/redis.js';
 import { HubProcess } from '../helpers/hub-process.js';
 import { delay, openStream, rawRequest, startTestHub } from '../helpers/hub.js';
 import type { RawStream, TestHub } from '../helpers/hub.js';
+import { scrape } from '../helpers/metrics.js';
 import { RedisServer, redisAvailable } from '../helpers/redis.js';
 import { HS_SECRET, bearer, hmacKey, mint } from '../helpers/tokens.js';
 import { eventually } from '../helpers/wait.js';
@@ -43,6 +44,7 @@ describe.runIf(redisAvailable('presence across hubs'))('presence across hubs sha
         jwtKey: HS_SECRET,
         presenceLeaseMs: LEASE_MS,
         presenceGraceMs: GRACE_MS,
+        metrics: true,
       },
     });
   });
@@ -112,6 +114,10 @@ describe.runIf(redisAvailable('presence across hubs'))('presence across hubs sha
     await eventually(() => !namesOnB().includes('carl'), 10_000, "carl's lease to lapse");
     expect(namesOnB()).toEqual(['ann', 'bob']);
     expect(seen()).toEqual(['active:ann', 'occupied', 'active:bob', 'active:carl', 'inactive:carl']);
+    // B reaped A's lapsed lease (a reap B sent before applying its first may be sent once more).
+    const reaped = (await scrape(hubB.url)).get('ssehub_presence_leases_reaped_total');
+    expect(reaped).toBeGreaterThanOrEqual(1);
+    expect(reaped).toBeLessThanOrEqual(2);
 
     // The last ones leave: the room is vacant.
     for (const stream of streams.splice(0)) stream.destroy();

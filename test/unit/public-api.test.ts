@@ -33,6 +33,7 @@ const PUBLIC_API: Record<string, readonly string[]> = {
     'PresenceEvent',
     'PresenceLeases',
     'PresenceOptions',
+    'PresenceStats',
     'PublishInput',
     'PublishOptions',
     'RESET_EVENT_TYPE',
