@@ -11,7 +11,7 @@ export type { HubOptions } from './hub/hub.js';
 /** Optional hooks for metrics and logs. */
 export type { HubObserver } from './hub/hub.js';
 /** One active subscription, as `hub.presence()` lists it and the subscriptions API shows it. */
-export type { ActiveSubscription } from './hub/presence.js';
+export type { ActiveSubscription } from './hub/subscription-format.js';
 /** What `hub.onPresence` hears: a subscription became active or inactive, a selector occupied or vacant. */
 export type { PresenceEvent } from './hub/presence.js';
 /** Presence settings (`HubOptions.presence`): lease, grace period, where leases are kept. */

@@ -12,7 +12,8 @@ const ALLOWED_HEADERS = [
   'content-type',
 ];
 /** Response headers a cross-origin script may read: the resume point, waits and token errors. */
-const EXPOSED_HEADERS = 'Last-Event-ID, Mercure-Last-Event-ID, Retry-After, WWW-Authenticate';
+// Link: the subscriptions API's cursor (draft-08's `rel="mercure"; last-event-id=…`).
+const EXPOSED_HEADERS = 'Last-Event-ID, Link, Mercure-Last-Event-ID, Retry-After, WWW-Authenticate';
 const ALLOWED_METHODS = ['GET', 'POST'];
 const ALLOW = 'GET, POST, OPTIONS';
 

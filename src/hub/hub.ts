@@ -16,7 +16,8 @@ import { HubInputError, validateEventInput, validateIdempotencyKey } from './val
 import { PolicyBook } from './policy.js';
 import type { ResolvedPolicy, TopicPolicies } from './policy.js';
 import { Presence } from './presence.js';
-import type { ActiveSubscription, PresenceEvent, PresenceOptions, PresenceStats } from './presence.js';
+import type { PresenceEvent, PresenceOptions, PresenceStats } from './presence.js';
+import type { ActiveSubscription, SubscriptionsFormat } from './subscription-format.js';
 
 export interface HubOptions {
   store?: Store;
@@ -413,6 +414,11 @@ export class Hub {
     return this.tracker.list((entry) =>
       this.selectors.get({ match: entry.topic, matchType: entry.matchType }).matches(topic),
     );
+  }
+
+  /** The shape of subscription events and API documents (HubOptions.presence.format). */
+  get subscriptionsFormat(): SubscriptionsFormat {
+    return this.tracker?.format ?? 'draft-07';
   }
 
   /** Active subscriptions, occupied selectors and presence counts; undefined without presence. */

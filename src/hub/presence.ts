@@ -3,6 +3,13 @@ import type { EventInput, StoredEvent } from '../store/types.js';
 import { CONTROL_TOPIC, isControlEvent } from './control.js';
 import type { PresenceLeases } from './presence-leases.js';
 import { LocalPresenceLeases } from './presence-leases.js';
+import {
+  SUBSCRIPTION_FORMATS,
+  shapesOf,
+  subscriptionEvent,
+  subscriptionTopic,
+} from './subscription-format.js';
+import type { ActiveSubscription, SubscriptionShape, SubscriptionsFormat } from './subscription-format.js';
 import type { MatchType, TopicSelector } from './topic-selector.js';
 
 /**
@@ -19,20 +26,8 @@ import type { MatchType, TopicSelector } from './topic-selector.js';
  * dead hub's subscriptions end.
  */
 
-export const SUBSCRIPTIONS_PATH = '/.well-known/mercure/subscriptions';
 export const DEFAULT_PRESENCE_LEASE_MS = 30_000;
 export const DEFAULT_PRESENCE_GRACE_MS = 5_000;
-
-/** One active subscription, as the API and the events show it. */
-export interface ActiveSubscription {
-  /** The subscription event's topic: `/.well-known/mercure/subscriptions/{topic}/{subscriber}`. */
-  readonly id: string;
-  /** The selector subscribed to. */
-  readonly topic: string;
-  readonly matchType: MatchType;
-  readonly subscriber: string;
-  readonly payload?: unknown;
-}
 
 export type PresenceEvent =
   | { type: 'active' | 'inactive'; subscription: ActiveSubscription }
@@ -48,6 +43,8 @@ export interface PresenceOptions {
   leases?: PresenceLeases;
   /** This hub's id among those sharing the store; default: random. */
   hubId?: string;
+  /** The shape of the subscription events this hub publishes (docs/protocol.md); default draft-07. */
+  format?: SubscriptionsFormat;
 }
 
 /** Presence at a glance, for metrics: sizes now and counts since the hub started. */
@@ -97,29 +94,13 @@ export function subscriberIdOf(subject: string | undefined, clientKey: string | 
   return `urn:ssehub:subscriber:${digest}`;
 }
 
-/** RFC 6570 simple expansion: everything but unreserved characters percent-encoded (`:`, `/`, `{`, `}` too). */
-export function subscriptionTopic(topic: string, subscriber: string): string {
-  return `${SUBSCRIPTIONS_PATH}/${encodeURIComponent(topic)}/${encodeURIComponent(subscriber)}`;
-}
-
-/** The JSON-LD document of a subscription (its event's data, and an entry of the API). */
-export function subscriptionDocument(entry: ActiveSubscription, active: boolean): Record<string, unknown> {
-  return {
-    id: entry.id,
-    type: 'Subscription',
-    topic: entry.topic,
-    ...(entry.matchType === 'template' ? {} : { match_type: entry.matchType }),
-    subscriber: entry.subscriber,
-    active,
-    ...(entry.payload === undefined ? {} : { payload: entry.payload }),
-  };
-}
-
 export class Presence {
   readonly hubId: string;
   private readonly leaseMs: number;
   private readonly graceMs: number;
   private readonly leases: PresenceLeases;
+  readonly format: SubscriptionsFormat;
+  private readonly shapes: SubscriptionShape[];
   /** This hub's subscriptions, by key, with how many of its streams hold each. */
   private readonly local = new Map<string, LocalHolding>();
   /** Every hub's subscriptions: key → the entry and the hubs holding it. */
@@ -141,6 +122,11 @@ export class Presence {
     this.leaseMs = options.leaseMs ?? DEFAULT_PRESENCE_LEASE_MS;
     this.graceMs = options.graceMs ?? DEFAULT_PRESENCE_GRACE_MS;
     this.leases = options.leases ?? new LocalPresenceLeases();
+    this.format = options.format ?? 'draft-07';
+    if (!SUBSCRIPTION_FORMATS.includes(this.format)) {
+      throw new RangeError(`presence.format must be one of ${SUBSCRIPTION_FORMATS.join(', ')}`);
+    }
+    this.shapes = shapesOf(this.format);
     this.timer = setInterval(() => void this.tick(), Math.max(10, Math.floor(this.leaseMs / 3)));
     this.timer.unref();
   }
@@ -264,14 +250,8 @@ export class Presence {
   /** One change of the shared table: told to listeners here, published by the hub that caused it. */
   private changed(entry: ActiveSubscription, active: boolean, origin: string): void {
     if (origin === this.hubId) {
-      this.append({
-        topics: [entry.id],
-        data: JSON.stringify({
-          '@context': 'https://mercure.rocks/',
-          ...subscriptionDocument(entry, active),
-        }),
-        private: true,
-      }).catch(this.onError);
+      for (const shape of this.shapes)
+        this.append(subscriptionEvent(shape, entry, active)).catch(this.onError);
     }
     this.emit({ type: active ? 'active' : 'inactive', subscription: entry });
     const count = (this.occupancy.get(entry.topic) ?? 0) + (active ? 1 : -1);

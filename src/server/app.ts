@@ -166,6 +166,7 @@ function hubFromConfig(
     presence: config.subscriptions && {
       leaseMs: config.presenceLeaseMs,
       graceMs: config.presenceGraceMs,
+      format: config.subscriptionsFormat,
       // Leases on Redis's clock when hubs share Redis; in this process otherwise.
       leases: config.redisUrl ? new RedisPresenceLeases(config.redisUrl, config.redisPrefix) : undefined,
     },

@@ -17,6 +17,8 @@ import { normalizeOrigin } from '../http/cors.js';
 import { PolicyBook, PolicyError } from '../hub/policy.js';
 import type { TopicPolicies } from '../hub/policy.js';
 import { DEFAULT_PRESENCE_GRACE_MS, DEFAULT_PRESENCE_LEASE_MS } from '../hub/presence.js';
+import { SUBSCRIPTION_FORMATS } from '../hub/subscription-format.js';
+import type { SubscriptionsFormat } from '../hub/subscription-format.js';
 
 /**
  * Every setting of the standalone hub, declared once: flags, environment variables, an optional
@@ -534,6 +536,15 @@ export const OPTIONS = [
       'With --subscriptions: a subscription stays active this long after its stream closes, so a client reconnecting within it causes no inactive/active flap (ms)',
     default: DEFAULT_PRESENCE_GRACE_MS,
     parse: integer(0, 600_000),
+  }),
+  option({
+    key: 'subscriptionsFormat',
+    flag: '--subscriptions-format',
+    env: ['SSEHUB_SUBSCRIPTIONS_FORMAT'],
+    description:
+      'With --subscriptions: the shape of subscription events and API documents (draft-07: JSON-LD for Symfony and API Platform; draft-08: plain JSON, event: mercure; both: each event in both shapes, the API chosen per request)',
+    default: 'draft-07' as SubscriptionsFormat,
+    parse: oneOf(SUBSCRIPTION_FORMATS),
   }),
 ];
 

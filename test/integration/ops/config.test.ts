@@ -71,6 +71,7 @@ const INVALID: Record<string, string[]> = {
   shutdownTimeoutMs: ['600001', 'later', '-1'],
   drainDelayMs: ['600001', 'x'],
   logLevel: ['verbose', 'infos', ''],
+  subscriptionsFormat: ['draft-09', 'draft07', 'both,draft-08', ''],
   tlsCert: [missing, notPem],
   tlsKey: [missing, notPem],
   metrics: ['maybe', '2'],
