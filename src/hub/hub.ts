@@ -306,7 +306,7 @@ export class Hub {
     this.checkRewind(options);
     const selectors = [
       ...options.topics.map((topic) => this.selectors.get(topic)),
-      ...exactTopics.map(exactSelector),
+      ...exactTopics.map((topic) => exactSelector(topic, 'exact')),
       ...urlPatterns.map((match) => this.selectors.get({ match, matchType: 'urlpattern' })),
     ];
     await this.ready;

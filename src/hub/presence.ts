@@ -316,6 +316,7 @@ function entriesOf(subscriber: PresentSubscriber): ActiveSubscription[] {
 }
 
 function matchTypeOf(selector: TopicSelector): MatchType {
+  if (selector.declared) return selector.declared;
   if (selector.kind === 'urlpattern') return 'urlpattern';
   // An exact-kind selector may be a draft-07 topic that is simply not a template: both read alike.
   return selector.kind === 'exact' && selector.source.includes('{') ? 'exact' : 'template';

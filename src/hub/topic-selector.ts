@@ -11,6 +11,8 @@ import { compileUrlPattern } from './url-pattern.js';
 export interface TopicSelector {
   readonly source: string;
   readonly kind: 'all' | 'exact' | 'template' | 'urlpattern';
+  /** The type the subscription declared (draft-08 `match=` is `exact`); absent for draft-07 `topic=`. */
+  readonly declared?: MatchType;
   matches(topic: string): boolean;
 }
 
@@ -57,8 +59,8 @@ function parseTemplate(template: string): TemplatePart[] | undefined {
 }
 
 /** A selector matching only the byte-for-byte identical topic, even when it looks like a template. */
-export function exactSelector(source: string): TopicSelector {
-  return { source, kind: 'exact', matches: (topic) => topic === source };
+export function exactSelector(source: string, declared?: MatchType): TopicSelector {
+  return { source, kind: 'exact', ...(declared ? { declared } : {}), matches: (topic) => topic === source };
 }
 
 /** A URL Pattern selector; throws HubInputError for a pattern refused as invalid or too complex. */
