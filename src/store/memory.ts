@@ -301,6 +301,12 @@ export class MemoryStore implements Store {
   private evictOldest(): void {
     const seq = this.firstSeq++;
     const slot = seq % this.capacity;
+    // The evicted event is old enough to be out of the CPU's caches: it is only read when some
+    // bookkeeping may name it.
+    if (this.countedTopics.size === 0 && this.suppliedIds.size === 0) {
+      this.ring[slot] = undefined;
+      return;
+    }
     const event = this.ring[slot];
     this.ring[slot] = undefined;
     const counted = event && this.countedTopics.get(event.topics[0] as string);
