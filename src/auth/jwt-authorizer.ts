@@ -8,7 +8,9 @@ import { SelectorCache } from '../hub/topic-selector.js';
 import { ClaimShapeError, mercureRights, subjectOf } from './claims.js';
 import type { MercureRights } from './claims.js';
 import { RateLimiter } from './rate-limit.js';
-import { presentedToken, tokenIdentity } from './token.js';
+import { ACCESS_TOKEN_COOKIE, TOKEN_COOKIE, presentedToken, tokenIdentity } from './token.js';
+import { checkAccessToken } from './access-token.js';
+import type { AccessTokenRules } from './access-token.js';
 import type { PresentedToken } from './token.js';
 import { KeySetUnavailableError, TokenRejectedError } from './verifier.js';
 import type { TokenProblem, TokenVerifier } from './verifier.js';
@@ -34,6 +36,13 @@ export interface JwtAuthorizerOptions {
   allowsCredentialsFrom?(origin: string): boolean;
   /** Seconds a client is told to wait when the key set cannot be fetched. Default 5. */
   retryAfterSeconds?: number;
+  /**
+   * Accepted token issuers (`iss`). Setting this or `audience` requires RFC 9068 access tokens
+   * (Mercure draft-08): `typ: at+jwt`, the issuer, the audience and `exp` are checked on every token.
+   */
+  issuer?: string | readonly string[] | undefined;
+  /** The hub's resource identifiers, one of which a token's `aud` must name; see `issuer`. */
+  audience?: string | readonly string[] | undefined;
 }
 
 const REALM = 'ssehub';
@@ -52,10 +61,18 @@ export class JwtAuthorizer implements Authorizer, RevocationSink {
   private readonly rateLimiter: RateLimiter | undefined;
   /** Subject → tokens issued at or before `cutoff` (seconds) are refused until `until` (ms). */
   private readonly revoked = new Map<string, { cutoff: number; until: number }>();
+  private readonly accessTokenRules: AccessTokenRules;
+  /**
+   * Rights read from a verified payload: the verifiers return the same object for a token they
+   * remember, so a publisher's grants (up to 1000 selectors, URL Patterns compiled to check them)
+   * are read once per token, not once per update.
+   */
+  private readonly rightsOf = new WeakMap<JWTPayload, MercureRights>();
 
   constructor(private readonly options: JwtAuthorizerOptions) {
     const rate = options.publishRatePerSecond ?? 0;
     this.rateLimiter = rate > 0 ? new RateLimiter({ perSecond: rate }) : undefined;
+    this.accessTokenRules = { issuers: listOf(options.issuer), audiences: listOf(options.audience) };
   }
 
   async authorizeSubscriber(req: HubRequest): Promise<SubscriberGrant> {
@@ -66,7 +83,7 @@ export class JwtAuthorizer implements Authorizer, RevocationSink {
       throw missingToken('subscribe');
     }
     const payload = await this.verify(verifier, presented);
-    const rights = checkedClaim(() => mercureRights(payload));
+    const rights = this.rights(payload);
     return {
       privateTopics: rights.subscribe,
       ...(rights.payload === undefined ? {} : { payload: rights.payload }),
@@ -122,7 +139,16 @@ export class JwtAuthorizer implements Authorizer, RevocationSink {
     if (!presented) throw missingToken('publish');
     if (presented.source === 'cookie') this.checkCookieOrigin(req);
     const payload = await this.verify(this.options.publisher, presented);
-    return { rights: checkedClaim(() => mercureRights(payload)), presented };
+    return { rights: this.rights(payload), presented };
+  }
+
+  private rights(payload: JWTPayload): MercureRights {
+    let rights = this.rightsOf.get(payload);
+    if (rights === undefined) {
+      rights = checkedClaim(() => mercureRights(payload));
+      this.rightsOf.set(payload, rights);
+    }
+    return rights;
   }
 
   /**
@@ -158,6 +184,12 @@ export class JwtAuthorizer implements Authorizer, RevocationSink {
           'Retry-After': String(this.options.retryAfterSeconds ?? 5),
         });
       }
+      throw error;
+    }
+    try {
+      checkAccessToken(presented.token, payload, this.accessTokenRules);
+    } catch (error) {
+      if (error instanceof TokenRejectedError) throw invalidToken(error.problem, presented);
       throw error;
     }
     const subject = checkedClaim(() => subjectOf(payload));
@@ -201,7 +233,7 @@ function checkedClaim<T>(read: () => T): T {
 function missingToken(action: 'publish' | 'subscribe'): HttpError {
   return new HttpError(
     401,
-    `Authorization required to ${action}: send a token (Authorization: Bearer header, mercureAuthorization cookie or authorization query parameter).`,
+    `Authorization required to ${action}: send a token (Authorization: Bearer header, authorization query parameter, or ${ACCESS_TOKEN_COOKIE} or ${TOKEN_COOKIE} cookie).`,
     { 'WWW-Authenticate': `Bearer realm="${REALM}"` },
   );
 }
@@ -210,6 +242,11 @@ function invalidToken(problem: TokenProblem, presented: PresentedToken): HttpErr
   return new HttpError(401, `Token refused (${presented.source}): ${problem}.`, {
     'WWW-Authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${problem}"`,
   });
+}
+
+function listOf(value: string | readonly string[] | undefined): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? [value] : value;
 }
 
 function originOfReferer(referer: string | undefined): string | undefined {

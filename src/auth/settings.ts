@@ -12,6 +12,10 @@ export interface AuthSettings {
   jwtAlgorithms?: string | undefined;
   jwksUrl?: string | undefined;
   jwtLeewaySeconds: number;
+  /** `SSEHUB_JWT_ISSUER`: accepted `iss` values; set (or the audience), RFC 9068 access tokens are required. */
+  jwtIssuer?: readonly string[] | undefined;
+  /** `SSEHUB_JWT_AUDIENCE`: the hub's resource identifiers, one of which `aud` must name. */
+  jwtAudience?: readonly string[] | undefined;
   allowAnonymous: boolean;
   publishRatePerSecond: number;
   /** Origins allowed to publish with the cookie (the CORS allowlist). */
@@ -69,6 +73,8 @@ export function authorizerFromSettings(settings: AuthSettings): JwtAuthorizer | 
     leewaySeconds: settings.jwtLeewaySeconds,
     publishRatePerSecond: settings.publishRatePerSecond,
     allowsCredentialsFrom: settings.allowsCredentialsFrom,
+    issuer: settings.jwtIssuer,
+    audience: settings.jwtAudience,
   });
 }
 

@@ -10,14 +10,19 @@ export interface PresentedToken {
   source: TokenSource;
 }
 
-/** The cookie name the Mercure protocol recommends. */
+/** The cookie name draft-07 of the Mercure protocol recommends. */
 export const TOKEN_COOKIE = 'mercureAuthorization';
+
+/** The cookie name of Mercure draft-08 (1.0); the `__Secure-` prefix makes browsers send it over HTTPS only. */
+export const ACCESS_TOKEN_COOKIE = '__Secure-mercure_access_token';
 
 /**
  * The token a request presents, in Mercure's precedence: the `Authorization: Bearer` header, then
- * the `authorization` query parameter, then the `mercureAuthorization` cookie. A higher source that
- * is present hides the lower ones entirely, even when it is malformed, so a request never succeeds
- * on a token other than the one the client meant to send.
+ * the `authorization` query parameter (draft-07), then the cookies: `__Secure-mercure_access_token`
+ * (draft-08) before `mercureAuthorization`. A higher source that is present hides the lower ones
+ * entirely, even when it is malformed, so a request never succeeds on a token other than the one
+ * the client meant to send. The prefixed cookie wins because a browser accepts it only from a
+ * secure page with `Secure` set: a page on plain HTTP cannot plant one to shadow it.
  */
 export function presentedToken(req: HubRequest): PresentedToken | undefined {
   const header = headerOf(req, 'authorization');
@@ -27,7 +32,8 @@ export function presentedToken(req: HubRequest): PresentedToken | undefined {
   }
   const query = new URL(req.url ?? '/', 'http://hub.invalid').searchParams.get('authorization');
   if (query !== null) return { token: query, source: 'query' };
-  const cookie = cookieValue(headerOf(req, 'cookie'), TOKEN_COOKIE);
+  const cookies = headerOf(req, 'cookie');
+  const cookie = cookieValue(cookies, ACCESS_TOKEN_COOKIE) ?? cookieValue(cookies, TOKEN_COOKIE);
   if (cookie !== undefined) return { token: cookie, source: 'cookie' };
   return undefined;
 }

@@ -14,6 +14,14 @@ export type TokenProblem =
   | 'algorithm not allowed'
   | 'unknown signing key'
   | 'invalid claims'
+  /** A `typ` header other than `at+jwt` or `JWT`, or other than `at+jwt` where access tokens are required. */
+  | 'wrong token type'
+  /** An `at+jwt` token without `exp` (draft-08 access tokens must expire). */
+  | 'expiry required'
+  /** An `iss` that is not one of the configured issuers. */
+  | 'wrong issuer'
+  /** An `aud` naming none of the configured audiences. */
+  | 'wrong audience'
   /** Issued before its subject was cut off (see the disconnect endpoint). */
   | 'token revoked';
 

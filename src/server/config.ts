@@ -137,6 +137,27 @@ export const originList: Parser<string[]> = (raw, name) => {
   }
 };
 
+/**
+ * JWT `StringOrURI` values (RFC 7519), separated by commas; empty means none. A value with a colon
+ * must be a URI, and none may hold whitespace: a token could never match such a setting.
+ */
+export const stringOrUriList: Parser<string[] | undefined> = (raw, name) => {
+  const values = raw
+    .split(',')
+    .map((value) => value.trim())
+    .filter((value) => value !== '');
+  if (values.length === 0) return undefined;
+  for (const value of values) {
+    if (/[\s\u0000-\u001f\u007f]/.test(value)) {
+      throw new ConfigError(`${name}: ${JSON.stringify(value)} contains whitespace`);
+    }
+    if (value.includes(':') && !URL.canParse(value)) {
+      throw new ConfigError(`${name}: ${JSON.stringify(value)} is neither a plain string nor a URI`);
+    }
+  }
+  return values;
+};
+
 /** A byte count as --help and the README show it: `4194304 (4 MiB)`. */
 function mebibytes(bytes: number): string {
   return `${bytes} (${bytes / (1024 * 1024)} MiB)`;
@@ -418,6 +439,26 @@ export const OPTIONS = [
     description: 'Clock skew tolerated on `exp` and `nbf` (seconds); a stream still closes at `exp`',
     default: 5,
     parse: integer(0, 600),
+  }),
+  option({
+    key: 'jwtIssuer',
+    flag: '--jwt-issuer',
+    env: ['SSEHUB_JWT_ISSUER'],
+    description:
+      'Accepted token issuers (`iss`), comma-separated. Set, or with --jwt-audience, tokens must be RFC 9068 access tokens (Mercure 1.0): `typ: at+jwt`, this `iss`, the audience and `exp` are required',
+    default: undefined as string[] | undefined,
+    defaultText: 'none (any issuer; draft-07 tokens accepted)',
+    parse: stringOrUriList,
+  }),
+  option({
+    key: 'jwtAudience',
+    flag: '--jwt-audience',
+    env: ['SSEHUB_JWT_AUDIENCE'],
+    description:
+      "The hub's resource identifiers, comma-separated (e.g. https://hub.example/.well-known/mercure): a token's `aud` must name one. Set, access tokens are required as with --jwt-issuer",
+    default: undefined as string[] | undefined,
+    defaultText: 'none (any audience)',
+    parse: stringOrUriList,
   }),
   option({
     key: 'allowAnonymous',
