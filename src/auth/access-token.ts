@@ -54,13 +54,16 @@ export function checkAccessToken(token: string, payload: JWTPayload, rules: Acce
   }
 }
 
-/** `application/AT+JWT` → `at+jwt`; undefined when the header has no `typ`; `''` for a non-string. */
+/**
+ * `application/AT+JWT` → `at+jwt`; undefined when there is no `typ`; `''` for a non-string. A token
+ * with no JWS header to read (an opaque token a custom TokenVerifier vouched for) has no `typ`.
+ */
 function normalizedType(token: string): string | undefined {
   let typ: unknown;
   try {
     typ = decodeProtectedHeader(token).typ;
   } catch {
-    return '';
+    return undefined;
   }
   if (typ === undefined) return undefined;
   if (typeof typ !== 'string') return '';

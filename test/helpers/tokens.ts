@@ -32,6 +32,8 @@ export interface MintOptions {
   alg?: string;
   /** Seconds from now for `iat` (default 0: now). */
   issuedIn?: number;
+  /** The `typ` header, e.g. `at+jwt` for a draft-08 access token (default: none). */
+  typ?: string;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -40,6 +42,7 @@ export function mint(key: SigningKey, claims: JWTPayload, options: MintOptions =
   const jwt = new SignJWT(claims).setProtectedHeader({
     alg: options.alg ?? key.alg,
     ...(options.kid ? { kid: options.kid } : {}),
+    ...(options.typ !== undefined ? { typ: options.typ } : {}),
   });
   jwt.setIssuedAt(nowSeconds() + (options.issuedIn ?? 0));
   if (options.expiresIn !== undefined) jwt.setExpirationTime(nowSeconds() + options.expiresIn);
@@ -56,6 +59,21 @@ export const publisherClaims = (...publish: string[]): JWTPayload => ({ mercure:
 export const subscriberClaims = (subscribe: string[], sub?: string): JWTPayload => ({
   mercure: { subscribe },
   ...(sub ? { sub } : {}),
+});
+
+/** The RFC 9396 detail type of Mercure grants (draft-08). */
+export const MERCURE_DETAIL = 'https://mercure.rocks/authorization-detail';
+
+/** One draft-08 grant: `actions` on `topics` (`{ match, match_type? }` objects). */
+export const detail = (
+  actions: string[],
+  topics: { match: string; match_type?: string }[],
+  payload?: unknown,
+): Record<string, unknown> => ({
+  type: MERCURE_DETAIL,
+  actions,
+  topics,
+  ...(payload === undefined ? {} : { payload }),
 });
 
 /** Serves a JWK Set on loopback, as an identity provider would; the set can change or fail. */
