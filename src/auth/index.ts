@@ -28,5 +28,7 @@ export { parseVerificationKey } from './keys.js';
 export type { VerificationKey } from './keys.js';
 /** Thrown for a key or algorithm setting that cannot be used. */
 export { KeyConfigError } from './keys.js';
-/** The cookie a browser page may carry its token in: `mercureAuthorization`. */
+/** The cookie a browser page may carry its token in (draft-07): `mercureAuthorization`. */
 export { TOKEN_COOKIE } from './token.js';
+/** The draft-08 (Mercure 1.0) cookie, `__Secure-mercure_access_token`: read before `mercureAuthorization`. */
+export { ACCESS_TOKEN_COOKIE } from './token.js';

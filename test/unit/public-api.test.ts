@@ -122,6 +122,7 @@ const PUBLIC_API: Record<string, readonly string[]> = {
   ],
   'ssehub/fetch': ['FetchHandler', 'FetchHandlerOptions', 'createFetchHandler'],
   'ssehub/auth': [
+    'ACCESS_TOKEN_COOKIE',
     'AuthSettings',
     'JwtAuthorizer',
     'JwtAuthorizerOptions',

@@ -65,6 +65,8 @@ const INVALID: Record<string, string[]> = {
   jwtAlgorithms: ['XX999', 'HS256,none'],
   jwksUrl: ['not a url', 'ftp://keys.example/jwks.json'],
   jwtLeewaySeconds: ['601', 'soon'],
+  jwtIssuer: ['https://auth.example, two words', 'https://[broken'],
+  jwtAudience: ['has space', 'urn:a,http://[::1'],
   allowAnonymous: ['maybe'],
   publishRatePerSecond: ['-1', 'fast'],
   corsOrigins: ['*,https://a.example', 'not an origin'],
