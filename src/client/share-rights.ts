@@ -14,6 +14,12 @@ interface RightsClaims {
   readonly sub: unknown;
   readonly subscribe: unknown;
   readonly payload: unknown;
+  /**
+   * Draft-08's RFC 9396 grants, whole and as written: the hub reads them instead of `mercure` when
+   * present, so two tokens with different details must never look alike. Compared as they are (not
+   * canonicalized): equal rights written differently only cost a second connection.
+   */
+  readonly authorizationDetails: unknown;
 }
 
 const MERCURE_CLAIM = 'mercure';
@@ -57,6 +63,7 @@ export function readClaims(token: string): RightsClaims | undefined {
     sub: record.sub ?? null,
     subscribe: canonicalSelectors(mercure.subscribe),
     payload: mercure.payload ?? null,
+    authorizationDetails: record.authorization_details ?? null,
   };
 }
 

@@ -19,8 +19,8 @@ import { HS_SECRET, bearer, detail, hmacKey, mint } from '../../helpers/tokens.j
 
 declare global {
   interface Window {
-    received: string[];
-    opened: boolean;
+    cookieReceived: string[];
+    cookieOpened: boolean;
   }
 }
 
@@ -115,13 +115,13 @@ async function pageServer(token?: string): Promise<{ server: Server; origin: str
   it("a native EventSource carries it: private updates the grant's URL Pattern matches arrive, others do not", async () => {
     const url = `${hub.hubUrl}?match_urlpattern=${encodeURIComponent('https://example.com/users/:name/:box')}&match=urn%3Asentinel`;
     await appPage.evaluate((streamUrl) => {
-      window.received = [];
-      window.opened = false;
+      window.cookieReceived = [];
+      window.cookieOpened = false;
       const source = new EventSource(streamUrl, { withCredentials: true });
-      source.onopen = () => (window.opened = true);
-      source.onmessage = (event) => window.received.push(String(event.data));
+      source.onopen = () => (window.cookieOpened = true);
+      source.onmessage = (event) => window.cookieReceived.push(String(event.data));
     }, url);
-    await appPage.waitForFunction(() => window.opened, undefined, { timeout: 10_000 });
+    await appPage.waitForFunction(() => window.cookieOpened, undefined, { timeout: 10_000 });
     for (const [topic, data, isPrivate] of [
       [INBOX, 'ann inbox', true],
       ['https://example.com/users/bob/inbox', 'bob inbox', true],
@@ -135,8 +135,14 @@ async function pageServer(token?: string): Promise<{ server: Server; origin: str
       );
       expect(sent.status, sent.body).toBe(200);
     }
-    await appPage.waitForFunction(() => window.received.includes('sentinel'), undefined, { timeout: 10_000 });
-    expect(await appPage.evaluate(() => window.received)).toEqual(['ann inbox', 'bob public', 'sentinel']);
+    await appPage.waitForFunction(() => window.cookieReceived.includes('sentinel'), undefined, {
+      timeout: 10_000,
+    });
+    expect(await appPage.evaluate(() => window.cookieReceived)).toEqual([
+      'ann inbox',
+      'bob public',
+      'sentinel',
+    ]);
   });
 
   it('a cookie-authorized publish works from the app and is refused from a foreign page (CSRF)', async () => {

@@ -25,6 +25,22 @@ describe('share rights: which tabs may share a connection', () => {
     }
   });
 
+  it('draft-08 authorization_details are part of the rights: different grants never share', () => {
+    const grant = (match: string) => ({
+      sub: 'u1',
+      authorization_details: [
+        { type: 'https://mercure.rocks/authorization-detail', actions: ['subscribe'], topics: [{ match }] },
+      ],
+    });
+    expect(rightsFingerprint(jwt(grant('a')), undefined)).toBe(rightsFingerprint(jwt(grant('a')), undefined));
+    const fingerprints = [
+      rightsFingerprint(jwt(grant('a')), undefined),
+      rightsFingerprint(jwt(grant('b')), undefined),
+      rightsFingerprint(jwt({ sub: 'u1' }), undefined),
+    ];
+    expect(new Set(fingerprints).size).toBe(fingerprints.length);
+  });
+
   it('the namespaced claim reads like the short one', () => {
     expect(readClaims(jwt({ 'https://mercure.rocks/': { subscribe: ['a'] } }))).toEqual(
       readClaims(jwt({ mercure: { subscribe: ['a'] } })),
