@@ -51,9 +51,10 @@ const REVOCATION_TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_REVOKED_SUBJECTS = 100_000;
 
 /**
- * Mercure authorization with JWTs: publishers need a token whose `mercure.publish` selectors match
- * every topic of the update; subscribers need a token unless anonymous access is allowed, and
- * receive private updates only for topics their `mercure.subscribe` selectors match. A stream ends
+ * Mercure authorization with JWTs: publishers need a token whose publish grants (`mercure.publish`,
+ * or draft-08's `authorization_details`) match every topic of the update; subscribers need a token
+ * unless anonymous access is allowed, and receive private updates only for topics their subscribe
+ * grants match. With `issuer` or `audience`, tokens must be RFC 9068 access tokens. A stream ends
  * when its token expires.
  */
 export class JwtAuthorizer implements Authorizer, RevocationSink {
