@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { VerificationKey } from './keys.js';
 import { SUPPORTED_ALGORITHMS } from './keys.js';
+import { VerifiedTokenCache } from './verified-tokens.js';
 
 /** Why a token was refused; the text is sent as the `error_description` of a 401. */
 export type TokenProblem =
@@ -83,13 +83,17 @@ export function jwksVerifier(
   );
 }
 
+/** How long a verified token is remembered (never past its `exp`). */
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_CAPACITY = 10_000;
+
 function verifierFor(
   key: VerificationKey['key'] | JWTVerifyGetKey,
   algorithms: string[],
   options: VerifierOptions,
 ): TokenVerifier {
   const now = options.now ?? Date.now;
-  const verified = new VerifiedTokenCache();
+  const verified = new VerifiedTokenCache(VERIFIED_CAPACITY);
   return {
     async verify(token) {
       if (token === '' || token.length > MAX_TOKEN_LENGTH) throw new TokenRejectedError('malformed token');
@@ -116,41 +120,6 @@ function verifierFor(
       return payload;
     },
   };
-}
-
-/** How long a verified token is remembered (never past its `exp`). */
-const VERIFIED_TTL_MS = 60_000;
-const VERIFIED_CAPACITY = 10_000;
-
-/**
- * Tokens already verified, so a publisher sending many updates with one token pays for one
- * signature check, not one per update. Keyed by a hash: no token is kept in memory.
- */
-class VerifiedTokenCache {
-  private readonly entries = new Map<string, { payload: JWTPayload; until: number }>();
-
-  get(token: string, now: number): JWTPayload | undefined {
-    const id = hashOf(token);
-    const entry = this.entries.get(id);
-    if (!entry) return undefined;
-    if (entry.until <= now) {
-      this.entries.delete(id);
-      return undefined;
-    }
-    return entry.payload;
-  }
-
-  set(token: string, payload: JWTPayload, until: number): void {
-    if (this.entries.size >= VERIFIED_CAPACITY) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(hashOf(token), { payload, until });
-  }
-}
-
-function hashOf(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
 }
 
 function rejection(error: unknown): Error {
