@@ -164,8 +164,11 @@ class Bench {
     try {
       await sleep(500);
       result.rssBaseKb = sumRss(system);
+      const cpuBeforeConnect = sumCpu(system);
       const connected = await this.connect(system, n);
       Object.assign(result, connected);
+      result.cpuUsPerConnect =
+        result.open > 0 ? ((sumCpu(system) - cpuBeforeConnect) * 1000) / result.open : undefined;
       await sleep(1500);
       result.rssIdleKb = sumRss(system);
       result.rssPerConnectionKb = result.open > 0 ? (result.rssIdleKb - result.rssBaseKb) / result.open : NaN;
@@ -392,7 +395,7 @@ async function main(): Promise<void> {
           const f = result.fanout;
           console.log(
             `${definition.name.padEnd(11)} N=${n} rep ${rep}: open ${result.open}/${n} in ${fmt(result.connectMs)} ms, ` +
-              `RSS/conn ${fmt(result.rssPerConnectionKb)} KB, reach all median ${fmt(f?.reachMedianMs)} max ${fmt(f?.reachMaxMs)} ms, CPU/delivery ${fmt(f?.cpuUsPerDelivery)} µs, ` +
+              `RSS/conn ${fmt(result.rssPerConnectionKb)} KB, CPU/connect ${fmt(result.cpuUsPerConnect)} µs, reach all median ${fmt(f?.reachMedianMs)} max ${fmt(f?.reachMaxMs)} ms, CPU/delivery ${fmt(f?.cpuUsPerDelivery)} µs, ` +
               `p50 ${fmt(f?.p50Ms)} p99 ${fmt(f?.p99Ms)} ms, lost ${f?.lost ?? '–'} dup ${f?.duplicates ?? '–'}, ` +
               `sustained ${result.sustainedDeliveriesPerSec?.toLocaleString('en-US') ?? '–'} deliveries/s` +
               (result.error ? ` ERROR ${result.error}` : '') +

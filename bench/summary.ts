@@ -42,6 +42,8 @@ export interface CaseResult {
   failed: number;
   firstError: string | undefined;
   connectMs: number;
+  /** Server CPU while the N subscribers connected (64 at a time), per subscriber opened (µs). */
+  cpuUsPerConnect?: number;
   rssBaseKb: number;
   rssIdleKb: number;
   rssPerConnectionKb: number;
@@ -110,6 +112,7 @@ export interface SummaryRow {
   failedPublishes: number;
   duplicates: number;
   rssPerConnectionKb: number[];
+  cpuUsPerConnect: number[];
   cpuUsPerDelivery: number[];
   sustainedDeliveriesPerSec: number[];
   /** Highest delivered/s of any ramp step: the throughput the system reached at saturation. */
@@ -135,6 +138,7 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
         failedPublishes: 0,
         duplicates: 0,
         rssPerConnectionKb: [],
+        cpuUsPerConnect: [],
         cpuUsPerDelivery: [],
         sustainedDeliveriesPerSec: [],
         peakDeliveredPerSec: [],
@@ -143,6 +147,9 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
     }
     row.reps++;
     row.rssPerConnectionKb.push(result.rssPerConnectionKb);
+    if (result.cpuUsPerConnect !== undefined && Number.isFinite(result.cpuUsPerConnect)) {
+      row.cpuUsPerConnect.push(result.cpuUsPerConnect);
+    }
     row.failedConnections += result.failed;
     if (result.fanout) {
       row.reachMedianMs.push(result.fanout.reachMedianMs);
@@ -172,8 +179,8 @@ export function summarize(cases: readonly CaseResult[]): SummaryRow[] {
 
 export function markdownTable(rows: readonly SummaryRow[]): string {
   const lines = [
-    '| N | system | reach all N, median (range over runs) | reach all N, worst event | delivery p50 | delivery p99 | lost | dup | failed connects | failed publishes | RSS per idle conn | server CPU per delivery | sustained deliveries/s | peak delivered/s |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| N | system | reach all N, median (range over runs) | reach all N, worst event | delivery p50 | delivery p99 | lost | dup | failed connects | failed publishes | RSS per idle conn | server CPU per connect | server CPU per delivery | sustained deliveries/s | peak delivered/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of rows) {
     const sustained = row.sustainedDeliveriesPerSec.length
@@ -189,7 +196,7 @@ export function markdownTable(rows: readonly SummaryRow[]): string {
         )
       : '–';
     lines.push(
-      `| ${row.n.toLocaleString('en-US')} | ${row.system} | ${range(row.reachMedianMs, ' ms')} | ${range(row.reachMaxMs, ' ms')} | ${range(row.p50Ms, ' ms')} | ${range(row.p99Ms, ' ms')} | ${row.lost.toLocaleString('en-US')} | ${row.duplicates} | ${row.failedConnections} | ${row.failedPublishes} | ${range(row.rssPerConnectionKb, ' KB')} | ${row.cpuUsPerDelivery.length ? range(row.cpuUsPerDelivery, ' µs') : '–'} | ${sustained} | ${peak} |`,
+      `| ${row.n.toLocaleString('en-US')} | ${row.system} | ${range(row.reachMedianMs, ' ms')} | ${range(row.reachMaxMs, ' ms')} | ${range(row.p50Ms, ' ms')} | ${range(row.p99Ms, ' ms')} | ${row.lost.toLocaleString('en-US')} | ${row.duplicates} | ${row.failedConnections} | ${row.failedPublishes} | ${range(row.rssPerConnectionKb, ' KB')} | ${row.cpuUsPerConnect.length ? range(row.cpuUsPerConnect, ' µs') : '–'} | ${row.cpuUsPerDelivery.length ? range(row.cpuUsPerDelivery, ' µs') : '–'} | ${sustained} | ${peak} |`,
     );
   }
   return lines.join('\n');
@@ -221,6 +228,15 @@ export function ratioLines(rows: readonly SummaryRow[]): string[] {
     lines.push(
       `N=${n.toLocaleString('en-US')}: time to reach all N, other ÷ ${ours.system} (above 1: ${ours.system} faster): ${ratios.join(', ')}`,
     );
+    if (ours.cpuUsPerConnect.length > 0) {
+      const ourConnect = median(ours.cpuUsPerConnect);
+      const connectRatios = rows
+        .filter((row) => row.n === n && row !== ours && row.cpuUsPerConnect.length > 0)
+        .map((row) => `${row.system} ${(median(row.cpuUsPerConnect) / ourConnect).toFixed(2)}×`);
+      lines.push(
+        `N=${n.toLocaleString('en-US')}: server CPU per connecting subscriber, other ÷ ${ours.system} (above 1: ${ours.system} cheaper): ${connectRatios.join(', ')}`,
+      );
+    }
     if (ours.cpuUsPerDelivery.length > 0) {
       const ourCpu = median(ours.cpuUsPerDelivery);
       const cpuRatios = rows
