@@ -16,7 +16,7 @@ import { HubInputError, validateEventInput, validateIdempotencyKey } from './val
 import { PolicyBook } from './policy.js';
 import type { ResolvedPolicy, TopicPolicies } from './policy.js';
 import { Presence } from './presence.js';
-import type { PresenceEvent, PresenceOptions, PresenceStats } from './presence.js';
+import type { PresenceChange, PresenceEvent, PresenceOptions, PresenceStats } from './presence.js';
 import type { ActiveSubscription, SubscriptionsFormat } from './subscription-format.js';
 
 export interface HubOptions {
@@ -429,9 +429,11 @@ export class Hub {
   /**
    * Calls `listener` on every change of presence: a subscription became active or inactive, a
    * selector gained its first active subscription (`occupied`) or lost its last (`vacant`).
-   * Returns the function that detaches it.
+   * Every hub sharing the store hears every change; `change.local` is true on the one hub whose
+   * command caused it (the one to act on it, e.g. to send a webhook). Returns the function that
+   * detaches it.
    */
-  onPresence(listener: (event: PresenceEvent) => void): () => void {
+  onPresence(listener: (event: PresenceEvent, change: PresenceChange) => void): () => void {
     return this.tracker?.onEvent(listener) ?? (() => undefined);
   }
 

@@ -29,6 +29,11 @@ import type { MatchType, TopicSelector } from './topic-selector.js';
 export const DEFAULT_PRESENCE_LEASE_MS = 30_000;
 export const DEFAULT_PRESENCE_GRACE_MS = 5_000;
 
+/** Where a change of presence was caused: `local` on the one hub whose command caused it. */
+export interface PresenceChange {
+  readonly local: boolean;
+}
+
 export type PresenceEvent =
   | { type: 'active' | 'inactive'; subscription: ActiveSubscription }
   /** The first subscription to a selector became active, or the last one inactive. */
@@ -108,7 +113,7 @@ export class Presence {
   private readonly byHub = new Map<string, Set<string>>();
   /** Selector → active subscriptions to it, for occupancy. */
   private readonly occupancy = new Map<string, number>();
-  private readonly listeners = new Set<(event: PresenceEvent) => void>();
+  private readonly listeners = new Set<(event: PresenceEvent, change: PresenceChange) => void>();
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
   private readonly counts = { commandsApplied: 0, leasesReaped: 0, graceReconnects: 0 };
@@ -148,7 +153,7 @@ export class Presence {
     return { activeSubscriptions: this.holders.size, occupiedSelectors: this.occupancy.size, ...this.counts };
   }
 
-  onEvent(listener: (event: PresenceEvent) => void): () => void {
+  onEvent(listener: (event: PresenceEvent, change: PresenceChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -253,18 +258,19 @@ export class Presence {
       for (const shape of this.shapes)
         this.append(subscriptionEvent(shape, entry, active)).catch(this.onError);
     }
-    this.emit({ type: active ? 'active' : 'inactive', subscription: entry });
+    const change = { local: origin === this.hubId };
+    this.emit({ type: active ? 'active' : 'inactive', subscription: entry }, change);
     const count = (this.occupancy.get(entry.topic) ?? 0) + (active ? 1 : -1);
     if (count > 0) this.occupancy.set(entry.topic, count);
     else this.occupancy.delete(entry.topic);
-    if (active && count === 1) this.emit({ type: 'occupied', topic: entry.topic });
-    if (!active && count === 0) this.emit({ type: 'vacant', topic: entry.topic });
+    if (active && count === 1) this.emit({ type: 'occupied', topic: entry.topic }, change);
+    if (!active && count === 0) this.emit({ type: 'vacant', topic: entry.topic }, change);
   }
 
-  private emit(event: PresenceEvent): void {
+  private emit(event: PresenceEvent, change: PresenceChange): void {
     for (const listener of this.listeners) {
       try {
-        listener(event);
+        listener(event, change);
       } catch (error) {
         this.onError(error);
       }

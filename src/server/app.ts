@@ -19,6 +19,10 @@ import { ManagedStore } from '../ops/managed-store.js';
 import { HubMetrics } from '../ops/metrics.js';
 import { combineObservers } from '../ops/observers.js';
 import { StatusBoard } from '../ops/status.js';
+import { webhookLogs, webhookMetrics } from '../ops/webhook-metrics.js';
+import { createWebhooks } from '../webhooks/webhooks.js';
+import type { Webhooks } from '../webhooks/webhooks.js';
+import type { WebhookQueue } from '../store/webhook-queue.js';
 import type { HubStatus } from '../ops/status.js';
 import type { HubConfig } from './config.js';
 import { DEFAULT_CONFIG } from './config.js';
@@ -58,6 +62,11 @@ export interface HubServerOptions {
   /** Structured logs (see `createLogger`); default: none. */
   logger?: Logger;
   onError?(error: unknown): void;
+  /**
+   * Where webhook messages wait (config `webhooks`); default: in memory, lost on exit. The CLI
+   * passes the store's durable queue (SQLite file, Redis). Closed with the server.
+   */
+  webhookQueue?: WebhookQueue;
 }
 
 /** The standalone hub: the Mercure endpoint, health, metrics, status, the demo page and its scripts. */
@@ -85,6 +94,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
       allowsCredentialsFrom: (origin) => cors.allowsCredentialsFrom(origin),
     });
   const revocations = attachRevocationHook(store, authorizer, onError);
+  const webhooks = attachWebhooks(hub, config, options.webhookQueue, metrics, logger);
   const requestIds = new WeakMap<object, string>();
   const subscriptions = config.subscriptions
     ? createSubscriptionsHandler(hub, { authorizer, onError })
@@ -104,7 +114,10 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     publishes,
     drainDelayMs: config.drainDelayMs,
     logger,
-    beforeStoreCloses: revocations.detach,
+    beforeStoreCloses: async () => {
+      revocations.detach();
+      await webhooks?.close();
+    },
   });
   const { readinessNow, status } = healthViews({
     store,
@@ -179,6 +192,40 @@ function hubFromConfig(
     idempotencyWindowMs: config.idempotencyWindowMs,
     observer,
   });
+}
+
+/** Webhooks as the config file's `webhooks` section asks, counted in metrics and logged. */
+function attachWebhooks(
+  hub: Hub,
+  config: HubConfig,
+  queue: WebhookQueue | undefined,
+  metrics: HubMetrics,
+  logger: Logger | undefined,
+): Webhooks | undefined {
+  if (!config.webhooks) {
+    void queue?.close();
+    return undefined;
+  }
+  let counters: ReturnType<typeof webhookMetrics> | undefined;
+  const logs = logger && webhookLogs(logger);
+  const webhooks = createWebhooks(hub, {
+    ...config.webhooks,
+    queue,
+    observer: {
+      delivered: (...args) => counters?.delivered(...args),
+      attemptFailed: (...args) => {
+        counters?.attemptFailed(...args);
+        logs?.attemptFailed(...args);
+      },
+      dropped: (...args) => {
+        counters?.dropped(...args);
+        logs?.dropped(...args);
+      },
+      queueFailed: (...args) => logs?.queueFailed(...args),
+    },
+  });
+  counters = webhookMetrics(metrics.registry, webhooks.endpoints, (endpoint) => webhooks.depth(endpoint));
+  return webhooks;
 }
 
 interface ServerParts {

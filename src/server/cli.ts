@@ -3,6 +3,7 @@ import { isLoopback } from './loopback.js';
 import { ConfigError, helpText, loadConfig, retentionWarnings } from './config.js';
 import { StoreOpenError, StoreUnavailableError } from '../store/errors.js';
 import type { Store } from '../store/types.js';
+import type { WebhookQueue } from '../store/webhook-queue.js';
 import type { Logger } from '../ops/logger.js';
 import type { HubServer } from './app.js';
 import type { HubConfig } from './config.js';
@@ -45,11 +46,13 @@ async function main(): Promise<void> {
     throw error;
   }
   const store = await openStoreOrExit(config);
+  const webhookQueue = await openWebhookQueueOrExit(config, store);
   const logger = createLogger({ level: config.logLevel });
   let hubServer: HubServer;
   try {
-    hubServer = createHubServer({ config, store, logger });
+    hubServer = createHubServer({ config, store, logger, webhookQueue });
   } catch (error) {
+    await webhookQueue?.close();
     await store.close();
     exitOnSettingError(error);
     throw error;
@@ -80,6 +83,19 @@ async function openStoreOrExit(config: HubConfig): Promise<Store> {
       process.exit(2);
     }
     throw error;
+  }
+}
+
+/** The webhook queue beside the store (none without webhooks); exits 2 when it cannot be opened. */
+async function openWebhookQueueOrExit(config: HubConfig, store: Store): Promise<WebhookQueue | undefined> {
+  const { openWebhookQueue } = await import('./store.js');
+  try {
+    return await openWebhookQueue(config);
+  } catch (error) {
+    if (!(error instanceof StoreOpenError)) throw error;
+    await store.close();
+    process.stderr.write(`ssehub: ${error.message}\n`);
+    process.exit(2);
   }
 }
 

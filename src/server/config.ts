@@ -19,6 +19,9 @@ import type { TopicPolicies } from '../hub/policy.js';
 import { DEFAULT_PRESENCE_GRACE_MS, DEFAULT_PRESENCE_LEASE_MS } from '../hub/presence.js';
 import { SUBSCRIPTION_FORMATS } from '../hub/subscription-format.js';
 import type { SubscriptionsFormat } from '../hub/subscription-format.js';
+import { WebhookConfigError } from '../webhooks/settings.js';
+import { wantsPresence, webhooksSection } from './webhook-config.js';
+import type { WebhooksConfig } from './webhook-config.js';
 
 /**
  * Every setting of the standalone hub, declared once: flags, environment variables, an optional
@@ -593,11 +596,14 @@ type Options = (typeof OPTIONS)[number];
 export type HubConfig = { [O in Options as O['key']]: O['default'] } & {
   /** Per-topic delivery policies: only in the config file (a flag cannot hold them). */
   topics: TopicPolicies;
+  /** Webhook endpoints and delivery settings: only in the config file (a flag would show secrets in `ps`). */
+  webhooks: WebhooksConfig | undefined;
 };
 
 export const DEFAULT_CONFIG: HubConfig = {
-  ...(Object.fromEntries(OPTIONS.map((o) => [o.key, o.default])) as Omit<HubConfig, 'topics'>),
+  ...(Object.fromEntries(OPTIONS.map((o) => [o.key, o.default])) as Omit<HubConfig, 'topics' | 'webhooks'>),
   topics: {},
+  webhooks: undefined,
 };
 
 export interface ConfigSources {
@@ -654,6 +660,8 @@ export function loadConfig(sources: ConfigSources = {}): ParsedCommandLine {
     else config[spec.key] = spec.default;
   }
   config.topics = fromFile.topics === undefined ? {} : topicPolicies(fromFile.topics, configFile as string);
+  config.webhooks =
+    fromFile.webhooks === undefined ? undefined : webhooks(fromFile.webhooks, configFile as string);
   checkCombinations(config as HubConfig);
   return { config: config as HubConfig, help };
 }
@@ -673,6 +681,11 @@ function checkCombinations(config: HubConfig): void {
   if (config.historyPerTopic > 0 && (config.store !== 'sqlite' || config.redisUrl !== undefined)) {
     throw new ConfigError('--history-per-topic: only the sqlite store keeps a per-topic limit');
   }
+  if (config.webhooks && wantsPresence(config.webhooks) && !config.subscriptions) {
+    throw new ConfigError(
+      'webhooks: topic.* and subscription.* events need --subscriptions (the hub tracks presence only then)',
+    );
+  }
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -686,7 +699,7 @@ function readConfigFile(path: string): Record<string, unknown> {
     throw new ConfigError(`--config ${path}: expected a JSON object`);
   }
   for (const key of Object.keys(parsed)) {
-    if (key !== 'topics' && !OPTIONS.some((o) => o.key === key))
+    if (key !== 'topics' && key !== 'webhooks' && !OPTIONS.some((o) => o.key === key))
       throw new ConfigError(`${path}: unknown option "${key}"`);
   }
   return parsed as Record<string, unknown>;
@@ -728,6 +741,16 @@ export function retentionWarnings(config: HubConfig): string[] {
   return warnings;
 }
 
+/** The config file's `webhooks` section (docs/operations.md, "Webhooks"). */
+function webhooks(section: unknown, path: string): WebhooksConfig {
+  try {
+    return webhooksSection(section);
+  } catch (error) {
+    if (error instanceof WebhookConfigError) throw new ConfigError(`${path}: ${error.message}`);
+    throw error;
+  }
+}
+
 const HELP_WIDTH = 100;
 
 export function helpText(): string {
@@ -754,7 +777,7 @@ export function helpText(): string {
   }
   entry(
     '--config FILE',
-    'JSON file with any of the options above (keys as in the README table), and per-topic delivery policies under "topics" (docs/protocol.md)',
+    'JSON file with any of the options above (keys as in the README table), per-topic delivery policies under "topics" (docs/protocol.md), and webhook endpoints under "webhooks" (docs/operations.md)',
   );
   entry('--help', 'Show this help');
   return lines.join('\n');

@@ -49,7 +49,7 @@ export interface ShutdownParts {
   drainDelayMs: number;
   logger?: Logger | undefined;
   /** Runs once the server has stopped listening, before the store is closed. */
-  beforeStoreCloses(): void;
+  beforeStoreCloses(): void | Promise<void>;
 }
 
 /**
@@ -112,7 +112,7 @@ export class GracefulShutdown {
       connections.destroyAll();
     }
     await stoppedListening;
-    this.parts.beforeStoreCloses();
+    await this.parts.beforeStoreCloses();
     await store.close();
     logger?.info('shutdown complete');
   }

@@ -1,6 +1,7 @@
 import { MemoryStore } from '../store/memory.js';
 import { RedisStore } from '../store/redis.js';
 import type { Store } from '../store/types.js';
+import type { WebhookQueue } from '../store/webhook-queue.js';
 import type { HubConfig } from './config.js';
 
 type StoreConfig = Pick<
@@ -36,6 +37,25 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     maxAgeMs,
     historyPerTopic: config.historyPerTopic > 0 ? config.historyPerTopic : undefined,
   });
+}
+
+/**
+ * The webhook queue beside the configured store, so pending messages survive as long as history
+ * does: in Redis (shared by the hubs sharing the prefix), in `webhooks.sqlite` in the data
+ * directory, or undefined for the memory store (the server's default queue, in memory).
+ */
+export async function openWebhookQueue(
+  config: StoreConfig & Pick<HubConfig, 'webhooks'>,
+): Promise<WebhookQueue | undefined> {
+  if (!config.webhooks) return undefined;
+  const limits = { maxQueued: config.webhooks.maxQueued };
+  if (config.redisUrl !== undefined) {
+    const { RedisWebhookQueue } = await import('../store/redis-webhook-queue.js');
+    return new RedisWebhookQueue({ url: config.redisUrl, prefix: config.redisPrefix, ...limits });
+  }
+  if (config.store === 'memory') return undefined;
+  const { SqliteWebhookQueue } = await import('../store/sqlite/webhook-queue.js');
+  return SqliteWebhookQueue.open({ dataDir: config.dataDir, ...limits });
 }
 
 /** The URL without its password, for logs. */

@@ -163,7 +163,7 @@ export class RedisWebhookQueue implements WebhookQueue {
   }
 
   async depth(endpoint: string): Promise<number> {
-    return this.client.hlen(this.keysOf(endpoint)[0]);
+    return this.client.hlen(this.keysOf(endpoint)[0] as string);
   }
 
   async close(): Promise<void> {
