@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,9 @@ writeFileSync(
   brokenPem,
   '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n',
 );
+
+/** A valid webhook secret: no error may print it. */
+const WEBHOOK_SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
 /**
  * Invalid values for every option. A new option must add its own here: the first test fails
@@ -166,6 +169,40 @@ function cases(): Case[] {
     writeFileSync(file, JSON.stringify({ topics }));
     all.push({ name: `config file topics: ${name}`, args: ['--config', file], names: ['topics'] });
   }
+  // The `webhooks` section: every way an endpoint or a setting can be wrong, each its own file.
+  const url = 'https://backend.example/hooks';
+  const events = ['update.published'];
+  const endpoint = { url, secret: WEBHOOK_SECRET, events };
+  const badWebhooks: Record<string, unknown> = {
+    'not an object': [endpoint],
+    'no endpoints': {},
+    'empty endpoints': { endpoints: [] },
+    'endpoint not an object': { endpoints: ['https://backend.example/hooks'] },
+    'unknown endpoint field': { endpoints: [{ ...endpoint, headers: {} }] },
+    'unknown section field': { endpoints: [endpoint], retries: 3 },
+    'relative url': { endpoints: [{ ...endpoint, url: '/hooks' }] },
+    'url of another scheme': { endpoints: [{ ...endpoint, url: 'ftp://backend.example/hooks' }] },
+    'url with credentials': { endpoints: [{ ...endpoint, url: 'https://user:pw@backend.example/hooks' }] },
+    'no secret': { endpoints: [{ url, events }] },
+    'secret without whsec_': { endpoints: [{ ...endpoint, secret: WEBHOOK_SECRET.slice(6) }] },
+    'secret too short': { endpoints: [{ ...endpoint, secret: 'whsec_c2hvcnQ=' }] },
+    'secret file missing': { endpoints: [{ ...endpoint, secret: `@${missing}` }] },
+    'no events': { endpoints: [{ url, secret: WEBHOOK_SECRET }] },
+    'unknown event': { endpoints: [{ ...endpoint, events: ['topic.created'] }] },
+    'topics not a list': { endpoints: [{ ...endpoint, topics: 'https://example.com/{id}' }] },
+    'empty name': { endpoints: [{ ...endpoint, name: '' }] },
+    'one name twice': { endpoints: [endpoint, { ...endpoint, secret: WEBHOOK_SECRET }] },
+    'maxQueued 0': { endpoints: [endpoint], maxQueued: 0 },
+    'timeoutMs as text': { endpoints: [endpoint], timeoutMs: '10s' },
+    'concurrency too high': { endpoints: [endpoint], concurrency: 1000 },
+    'retryMaxMs below retryBaseMs': { endpoints: [endpoint], retryBaseMs: 5000, retryMaxMs: 1000 },
+    'presence events without --subscriptions': { endpoints: [{ ...endpoint, events: ['topic.vacant'] }] },
+  };
+  for (const [name, webhooks] of Object.entries(badWebhooks)) {
+    const file = join(dir, `webhooks-${name.replace(/\W+/g, '-')}.json`);
+    writeFileSync(file, JSON.stringify({ webhooks }));
+    all.push({ name: `config file webhooks: ${name}`, args: ['--config', file], names: ['webhooks'] });
+  }
   all.push(
     { name: 'unknown flag', args: ['--prot', '3000'], names: ['--prot'] },
     { name: 'config file that does not exist', args: ['--config', missing], names: [missing] },
@@ -230,6 +267,7 @@ describe('configuration errors', () => {
           lines.length === 1 &&
           lines[0]?.startsWith('ssehub: ') === true &&
           item.names.some((name) => lines[0]?.includes(name)) &&
+          !result.stderr.includes(WEBHOOK_SECRET.slice(6)) &&
           result.stdout === '';
         if (!ok)
           failures.push(`${item.name}: exit ${result?.code}, stderr ${JSON.stringify(result?.stderr)}`);
