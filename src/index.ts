@@ -18,6 +18,8 @@ export type { PresenceEvent } from './hub/presence.js';
 export type { PresenceOptions } from './hub/presence.js';
 /** What `hub.presenceStats()` answers: active subscriptions, occupied selectors, presence counts. */
 export type { PresenceStats } from './hub/presence.js';
+/** The second argument of `hub.onPresence` listeners: whether this hub caused the change. */
+export type { PresenceChange } from './hub/presence.js';
 /** Where hubs sharing a store keep their presence leases. */
 export type { PresenceLeases } from './hub/presence-leases.js';
 /** Counts returned by `hub.stats()`. */
@@ -96,3 +98,20 @@ export { HubInputError } from './hub/validate.js';
 export { StoreInputError } from './store/errors.js';
 /** The store cannot take or read events now (code `store_unavailable`); nothing was stored. */
 export { StoreUnavailableError } from './store/errors.js';
+
+/** Sends signed webhooks (Standard Webhooks) for a hub's presence changes and updates, queued and retried. */
+export { createWebhooks } from './webhooks/webhooks.js';
+/** `createWebhooks`' settings: endpoints, queue, timeout, concurrency, retry schedule, observer. */
+export type { WebhooksOptions } from './webhooks/webhooks.js';
+/** Webhooks attached to a hub: queue depth per endpoint, `close()`. */
+export type { Webhooks } from './webhooks/webhooks.js';
+/** One webhook receiver: URL, secret, events, topic selectors, name. */
+export type { WebhookEndpoint } from './webhooks/settings.js';
+/** What a webhook is sent for (`topic.occupied`, …, `update.published`). */
+export type { WebhookEventType } from './webhooks/settings.js';
+/** Hooks hearing webhook deliveries, failed attempts and drops (metrics, logs). */
+export type { WebhookObserver } from './webhooks/delivery.js';
+/** Webhook settings that cannot be used (code `invalid_input`); the message never shows the secret. */
+export { WebhookConfigError } from './webhooks/settings.js';
+/** The webhook queue seam (memory by default; `ssehub/sqlite` and `ssehub/redis` keep it across restarts). */
+export type { WebhookQueue } from './store/webhook-queue.js';

@@ -7,3 +7,7 @@
 export { RedisStore } from './store/redis.js';
 /** RedisStore's settings: connection, key prefix, history size and age, timeouts. */
 export type { RedisStoreOptions } from './store/redis.js';
+/** The webhook queue in Redis, shared by the hubs on the same prefix (`createWebhooks`' `queue`). */
+export { RedisWebhookQueue } from './store/redis-webhook-queue.js';
+/** RedisWebhookQueue's settings: connection, key prefix, queue bound. */
+export type { RedisWebhookQueueOptions } from './store/redis-webhook-queue.js';

@@ -206,25 +206,28 @@ function attachWebhooks(
     void queue?.close();
     return undefined;
   }
-  let counters: ReturnType<typeof webhookMetrics> | undefined;
+  // The counters need the endpoints' names, known once the webhooks are created.
+  const hooks: { counters?: ReturnType<typeof webhookMetrics> } = {};
   const logs = logger && webhookLogs(logger);
   const webhooks = createWebhooks(hub, {
     ...config.webhooks,
     queue,
     observer: {
-      delivered: (...args) => counters?.delivered(...args),
+      delivered: (...args) => hooks.counters?.delivered(...args),
       attemptFailed: (...args) => {
-        counters?.attemptFailed(...args);
+        hooks.counters?.attemptFailed(...args);
         logs?.attemptFailed(...args);
       },
       dropped: (...args) => {
-        counters?.dropped(...args);
+        hooks.counters?.dropped(...args);
         logs?.dropped(...args);
       },
       queueFailed: (...args) => logs?.queueFailed(...args),
     },
   });
-  counters = webhookMetrics(metrics.registry, webhooks.endpoints, (endpoint) => webhooks.depth(endpoint));
+  hooks.counters = webhookMetrics(metrics.registry, webhooks.endpoints, (endpoint) =>
+    webhooks.depth(endpoint),
+  );
   return webhooks;
 }
 

@@ -15,3 +15,7 @@ export { SYNC_LEVELS } from './database.js';
 export { DATABASE_FILE } from './database.js';
 /** Thrown when the store cannot be opened as configured; nothing was changed on disk. */
 export { StoreOpenError } from '../errors.js';
+/** The webhook queue in `webhooks.sqlite` in the data directory: survives restarts (`createWebhooks`' `queue`). */
+export { SqliteWebhookQueue } from './webhook-queue.js';
+/** SqliteWebhookQueue's settings: data directory, queue bound. */
+export type { SqliteWebhookQueueOptions } from './webhook-queue.js';
