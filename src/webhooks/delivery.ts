@@ -56,6 +56,8 @@ export class EndpointDelivery {
   private readonly leaseMs: number;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
+  /** When messages this process rescheduled become due: the queue is looked at then. */
+  private readonly retriesDue = new Set<number>();
   private pumping = false;
   private pumpAgain = false;
 
@@ -110,7 +112,18 @@ export class EndpointDelivery {
     } finally {
       this.pumping = false;
     }
-    this.kick(POLL_MS);
+    this.kick(this.nextWake());
+  }
+
+  /** Until the next rescheduled message is due, or the poll interval, whichever is sooner. */
+  private nextWake(): number {
+    const now = Date.now();
+    let wake = POLL_MS;
+    for (const due of this.retriesDue) {
+      if (due <= now) this.retriesDue.delete(due);
+      else wake = Math.min(wake, due - now);
+    }
+    return wake;
   }
 
   private start(message: ClaimedWebhook): void {
@@ -151,7 +164,7 @@ export class EndpointDelivery {
     }
     this.observer.attemptFailed?.(name, outcome.reason, delayMs);
     await this.queue.retryLater(name, message, delayMs);
-    this.kick(delayMs);
+    this.retriesDue.add(Date.now() + delayMs);
   }
 
   private async attempt(message: ClaimedWebhook): Promise<Outcome> {

@@ -169,6 +169,27 @@ describe('webhooks (library mode, a real receiver on loopback)', () => {
     expect(observer.counts).toMatchObject({ delivered: 2, 'failed:422': 1, 'dropped:rejected': 1 });
   });
 
+  test('a message still failing maxAgeMs after it was queued is given up, and the topic moves on', async () => {
+    const target = await receiver();
+    target.answer = (request) => (bodyOf(request).data.data === 'doomed' ? { status: 503 } : { status: 200 });
+    const hub = hubWithPresence();
+    const observer = counting();
+    attach(hub, {
+      endpoints: [{ url: target.url, secret: newSecret(), events: ['update.published'] }],
+      retryBaseMs: 50,
+      retryMaxMs: 100,
+      maxAgeMs: 600,
+      observer,
+    });
+    const queuedAt = Date.now();
+    await hub.publish({ topics: [TOPIC], data: 'doomed' });
+    await hub.publish({ topics: [TOPIC], data: 'next' });
+    await eventually(() => target.delivered.length === 1, 10_000, 'the next one');
+    expect(observer.counts['dropped:expired']).toBe(1);
+    expect(Date.now() - queuedAt).toBeGreaterThanOrEqual(500);
+    expect(target.requests.filter((r) => bodyOf(r).data.data === 'doomed').length).toBeGreaterThan(2);
+  });
+
   test('a redirect is not followed and counts as a refusal', async () => {
     const target = await receiver();
     target.answer = () => ({ status: 307, headers: { Location: 'http://127.0.0.1:1/elsewhere' } });
