@@ -284,10 +284,19 @@ export class Hub {
     if (input.version !== undefined && policy.mode !== 'state') {
       throw new HubInputError('"version" is only for topics in state mode.');
     }
+    // Every field written out, in one order: a spread plus added fields took V8's slow path for
+    // defining properties on every publish (a third of the hub's own share of it).
     return {
-      ...input,
+      topics: input.topics,
+      data: input.data,
+      type: input.type,
+      retry: input.retry,
+      private: input.private,
+      id: input.id,
       ttlMs: input.ttlMs ?? policy.ttlMs,
       keepsState: policy.mode === 'state' || undefined,
+      version: input.version,
+      idempotency: undefined,
       retainCount: policy.retainCount,
     };
   }
