@@ -25,6 +25,8 @@ export interface PublishHandlerOptions {
   retryAfterSeconds?: number;
   /** A label for the request (e.g. its id), passed to the hub's observers for logs. */
   requestIdOf?(req: HubRequest): string | undefined;
+  /** Headers to add to this request's answer, success or refusal (e.g. its request id). */
+  extraHeaders?(req: HubRequest): Record<string, string>;
   onError?(error: unknown): void;
 }
 
@@ -107,15 +109,32 @@ export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = 
   const publisher = createPublisher(hub, options);
   return (req, res) => {
     publisher.publish(req, nodeRequestBody(req, res)).then(
-      (id) => sendText(res, id, PUBLISHED_HEADERS),
-      (error: unknown) => sendError(res, closingUnreadBody(req, publisher.refusal(error))),
+      (id) => sendText(res, id, PUBLISHED_HEADERS, options.extraHeaders?.(req)),
+      (error: unknown) => {
+        const answer = closingUnreadBody(req, publisher.refusal(error));
+        const extra = options.extraHeaders?.(req);
+        sendError(res, extra ? answer.withHeaders(extra) : answer);
+      },
     );
   };
 }
 
-/** A 200 answer whose body is one line of text (an event's id). */
-export function sendText(res: ServerResponse, text: string, headers: Record<string, string>): void {
-  res.writeHead(200, { ...headers, 'Content-Length': Buffer.byteLength(text) });
+/**
+ * A 200 answer whose body is one line of text (an event's id). The head goes to Node as a flat list
+ * of names and values, which it writes as given: an object spread from `headers` with a field added
+ * took V8's slow path for defining properties on every publish.
+ */
+export function sendText(
+  res: ServerResponse,
+  text: string,
+  headers: Readonly<Record<string, string>>,
+  extra?: Readonly<Record<string, string>>,
+): void {
+  const head: string[] = [];
+  for (const name in headers) head.push(name, headers[name] as string);
+  head.push('Content-Length', String(Buffer.byteLength(text)));
+  if (extra !== undefined) for (const name in extra) head.push(name, extra[name] as string);
+  res.writeHead(200, head);
   res.end(text);
 }
 

@@ -68,10 +68,12 @@ export function createRouter(routes: Routes): (req: IncomingMessage, res: Server
 
   return (req, res) => {
     const requestId = requestIdFrom(req.headers['x-request-id']);
-    const stream = req.method === 'GET' && pathOf(req) === MERCURE_PATH;
-    // Event streams add it to their own head: a header set now would be kept for the stream's life.
+    const onHub = pathOf(req) === MERCURE_PATH;
+    const stream = onHub && req.method === 'GET';
+    // Event streams and publishes add it to their own answers (the Mercure handler's extraHeaders):
+    // a header set now would be kept for a stream's life, and makes Node merge every publish's head.
     routes.requestIds.set(req, requestId);
-    if (!stream) res.setHeader('X-Request-Id', requestId);
+    if (!onHub || (req.method !== 'GET' && req.method !== 'POST')) res.setHeader('X-Request-Id', requestId);
     routes.connections.trackRequest(req, res, stream);
     if (routes.logger) logRequest(routes.logger, requestId, req, res);
     route(req, res);
@@ -85,6 +87,7 @@ function routeHub(routes: Routes, req: IncomingMessage, res: ServerResponse): vo
       res,
       new HttpError(503, 'Shutting down: reconnect to another instance.', {
         'Retry-After': '1',
+        'X-Request-Id': routes.requestIds.get(req) ?? '',
         // An HTTP/2 response must not carry connection-specific headers.
         ...(req.httpVersionMajor === 1 ? { Connection: 'close' } : {}),
       }),

@@ -59,6 +59,24 @@ describe('structured logs', () => {
       const refusal = lines.find((line) => line.msg === 'request refused');
       expect(refusal).toMatchObject({ method: 'POST', path: '/.well-known/mercure', status: 401 });
       expect(refusal?.requestId).toMatch(/^[A-Za-z0-9_-]{8}-[0-9a-z]+$/);
+      // Publishes carry their id in the answer, accepted or refused, like every other request.
+      const publisher = await mint(hmacKey(), { mercure: { publish: ['*'] } });
+      for (const [status, headers] of [
+        [401, { 'X-Request-Id': 'pub-0' }],
+        [200, { Authorization: `Bearer ${publisher}`, 'X-Request-Id': 'pub-1' }],
+        [
+          415,
+          { Authorization: `Bearer ${publisher}`, 'X-Request-Id': 'pub-2', 'Content-Type': 'text/plain' },
+        ],
+      ] as const) {
+        const answer = await fetch(`${url}/.well-known/mercure`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+          body: 'topic=urn%3Aa&data=x',
+        });
+        expect(answer.status).toBe(status);
+        expect(answer.headers.get('x-request-id')).toBe(headers['X-Request-Id']);
+      }
 
       // An unsafe caller-supplied id is replaced, not echoed.
       const response = await fetch(`${url}/healthz`, { headers: { 'X-Request-Id': 'bad id\u00e9' } });
