@@ -157,13 +157,21 @@ export class ConnectionTracker {
     });
   }
 
-  /** Answers 503 where the connection speaks plain HTTP (a TLS one cannot be answered yet), closes it. */
+  /**
+   * Answers 503 where the connection speaks plain HTTP (a TLS one cannot be answered yet), and
+   * closes it lingering: see `closeLingering`. Past `MAX_LINGERING` at once, refused connections
+   * are destroyed at once instead, so refusals cannot hold more than that many sockets.
+   */
   private refuse(socket: Socket): void {
     socket.on('error', () => undefined);
-    if (this.tls) return void socket.destroy();
-    socket.end(FULL_ANSWER);
-    socket.destroySoon();
+    if (this.tls || this.lingering >= MAX_LINGERING) return void socket.destroy();
+    this.lingering++;
+    socket.once('close', () => this.lingering--);
+    closeLingering(socket, FULL_ANSWER);
   }
+
+  /** Refused connections still being read and discarded. */
+  private lingering = 0;
 
   private handedBack(socket: Socket): void {
     this.streamSockets.delete(socket);
@@ -182,6 +190,51 @@ export class ConnectionTracker {
     this.streamSockets.delete(socket);
     this.activeRequests.delete(socket);
   }
+}
+
+/** Longest a refused connection is read and discarded before it is destroyed (ms). */
+const LINGER_MS = 2000;
+/** Most bytes read and discarded from a refused connection before it is destroyed. */
+const LINGER_BYTES = 1024 * 1024;
+/** Most refused connections lingering at once. */
+const MAX_LINGERING = 1024;
+
+/**
+ * Sends `answer`, half-closes, and reads and discards what the client still sends for a bounded
+ * time and byte count before destroying the socket. Closing a socket with unread bytes makes the
+ * kernel send RST, and a client whose request body (or pipelined request) was not read would get
+ * a reset instead of the answer. Node's HTTP parser is first taken off the socket, so the request
+ * being discarded is never served.
+ */
+function closeLingering(socket: Socket, answer: string): void {
+  detachHttpParser(socket);
+  let discarded = 0;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) socket.destroy();
+  });
+  // The client closed its side: everything it sent is read.
+  socket.on('end', () => socket.destroy());
+  socket.once('close', () => clearTimeout(timer));
+  socket.end(answer);
+}
+
+/**
+ * Takes Node's HTTP parser off a connection it was just given (the server's own 'connection'
+ * listener runs before ours). The parser reads the socket's handle directly until a 'data'
+ * listener is added, which makes it fall back to 'data' events: add one, then remove the others
+ * (the parser's) and the parser's 'end' listener, which would parse the rest and answer 400.
+ */
+function detachHttpParser(socket: Socket): void {
+  const discard = (): void => undefined;
+  socket.on('data', discard);
+  for (const listener of socket.listeners('data')) {
+    if (listener !== discard) socket.removeListener('data', listener as (chunk: Buffer) => void);
+  }
+  socket.removeListener('data', discard);
+  socket.removeAllListeners('end');
 }
 
 /** A listener that passes the socket it is called on (`this`) to `forget`. */

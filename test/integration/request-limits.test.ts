@@ -193,6 +193,76 @@ describe('connections without a stream are limited and timed out; streams are ex
     for (const stream of streams) stream.destroy();
   });
 
+  test('a connection refused at --max-non-stream-connections while it sends a large body reads the 503 and is not reset; its requests are never served', async () => {
+    const target = await start({ maxNonStreamConnections: 1 });
+    const stream = await openStream(topicUrl(target.hubUrl, [TOPIC]));
+    const idle = await rawConnection(target);
+    await delay(50);
+    // A client that goes on sending its request body after the hub's answer and FIN, as HTTP
+    // clients do (allowHalfOpen), then a pipelined request. Closed with them unread, the
+    // connection would be reset: the client's writes fail, and on some systems the reset discards
+    // the 503 before the client reads it (Linux keeps it, so the reset itself is what is asserted).
+    const socket = connect({
+      port: Number(new URL(target.url).port),
+      host: '127.0.0.1',
+      allowHalfOpen: true,
+    });
+    sockets.push(socket);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    let failure: Error | undefined;
+    socket.on('error', (error) => (failure ??= error));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const body = Buffer.from(`topic=${encodeURIComponent(TOPIC)}&data=refused-${'x'.repeat(768 * 1024)}`);
+    socket.write(FORM_HEAD(body.length));
+    const chunk = 64 * 1024;
+    for (let offset = 0; offset < body.length; offset += chunk) {
+      socket.write(body.subarray(offset, offset + chunk));
+      await delay(10);
+    }
+    socket.end('GET /healthz HTTP/1.1\r\nHost: hub.test\r\n\r\n');
+    await within(closed, 5000, 'the refused connection closing');
+    expect(failure?.message, 'no write failed: the connection was not reset').toBeUndefined();
+    expect(received).toMatch(/^HTTP\/1\.1 503 /);
+    expect(received).toMatch(/Too many connections/);
+    expect(received.match(/HTTP\/1\.1 /g), 'one answer, the refusal').toHaveLength(1);
+    // Nothing was published: the next event the stream gets is the one published now.
+    idle.socket.destroy();
+    await delay(100);
+    expect((await publish(target.hubUrl, { topic: TOPIC, data: 'after' })).status).toBe(200);
+    await stream.waitFor(() => stream.events.length > 0, 2000, 'the event published after');
+    expect(stream.events.map((event) => event.data)).toEqual(['after']);
+    stream.destroy();
+  });
+
+  test('a refused connection is read for a bounded time only: one that keeps sending is destroyed', async () => {
+    const target = await start({ maxNonStreamConnections: 1 });
+    const idle = await rawConnection(target);
+    await delay(50);
+    const socket = connect({
+      port: Number(new URL(target.url).port),
+      host: '127.0.0.1',
+      allowHalfOpen: true,
+    });
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(FORM_HEAD(1024 * 1024 * 1024));
+    // A trickle that never ends: the hub stops listening to it after its linger bound.
+    const trickle = setInterval(() => socket.write('x'.repeat(1024)), 50);
+    try {
+      await within(closed, 10_000, 'the hub closing the refused connection');
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(received).toMatch(/^HTTP\/1\.1 503 /);
+    idle.socket.destroy();
+  });
+
   test('idle and half-sent connections are closed after --request-timeout-ms; a stream outlives it many times', async () => {
     const target = await start({ requestTimeoutMs: 300 });
     const stream = await openStream(topicUrl(target.hubUrl, [TOPIC]));
