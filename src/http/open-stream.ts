@@ -3,8 +3,8 @@ import type { SubscriberSink } from '../hub/subscriber.js';
 import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS } from '../defaults.js';
 import { urlPatternSelector } from '../hub/topic-selector.js';
 import { HubInputError } from '../hub/validate.js';
-import { ConnectionAdmission } from './admission.js';
-import type { AdmissionOptions } from './admission.js';
+import { AdmissionRefusal, ConnectionAdmission, StreamOpenRate } from './admission.js';
+import type { AdmissionOptions, StreamOpenRateOptions, StreamRefusal } from './admission.js';
 import { subscriberIdOf } from '../hub/presence.js';
 import type { Authorizer, SubscriberGrant } from './authorizer.js';
 import { openAccess } from './authorizer.js';
@@ -12,7 +12,7 @@ import { answerFor, HttpError } from './errors.js';
 import type { HubRequest } from './hub-request.js';
 import { headerSafe, queryOf, utf8Header } from './request.js';
 
-export interface SubscribeHandlerOptions extends AdmissionOptions {
+export interface SubscribeHandlerOptions extends AdmissionOptions, StreamOpenRateOptions {
   authorizer?: Authorizer;
   /** Most topic selectors in one subscription. Default 1000 (as the Mercure reference hub). */
   maxTopicsPerSubscription?: number;
@@ -20,6 +20,8 @@ export interface SubscribeHandlerOptions extends AdmissionOptions {
   maxTopicLength?: number;
   /** Called with unexpected errors (for logs). */
   onError?(error: unknown): void;
+  /** Called for each stream refused by an admission limit (for metrics). */
+  onStreamRefused?(refusal: StreamRefusal): void;
   /**
    * Headers to add to this request's answer, stream or error. Given here rather than set with
    * `res.setHeader` beforehand, which would keep a header map alive for the stream's whole life.
@@ -59,6 +61,7 @@ export function createStreamOpener(hub: Hub, options: SubscribeHandlerOptions = 
   const maxTopics = options.maxTopicsPerSubscription ?? DEFAULT_MAX_TOPICS;
   const maxTopicLength = options.maxTopicLength ?? DEFAULT_MAX_TOPIC_LENGTH;
   const admission = new ConnectionAdmission(options);
+  const openRate = streamOpenRateOf(options);
   const failure = { action: 'Subscription failed', retryAfterSeconds: options.retryAfterSeconds ?? 1 };
 
   async function open(req: HubRequest, transport: StreamTransport): Promise<void> {
@@ -67,6 +70,8 @@ export function createStreamOpener(hub: Hub, options: SubscribeHandlerOptions = 
     if (req.method === 'HEAD') {
       throw new HttpError(405, 'Method HEAD not allowed: use GET to subscribe.', { Allow: 'GET' });
     }
+    // First: a refusal must cost less than what it protects (no parsing, no token verification).
+    openRate?.check();
     const query = queryOf(req);
     const { topics, exactTopics, urlPatterns } = topicsOf(query, maxTopics, maxTopicLength);
     const lastEventId = lastEventIdOf(req, query);
@@ -97,11 +102,18 @@ export function createStreamOpener(hub: Hub, options: SubscribeHandlerOptions = 
   function refusal(req: HubRequest, error: unknown): HttpError {
     const answer = answerFor(error, failure);
     if (answer.code === 'internal') options.onError?.(error);
+    if (error instanceof AdmissionRefusal) options.onStreamRefused?.(error.refusal);
     const extra = options.extraHeaders?.(req);
     return extra ? answer.withHeaders(extra) : answer;
   }
 
   return { open, refusal };
+}
+
+/** The open-rate limit, when one is set. */
+function streamOpenRateOf(options: StreamOpenRateOptions): StreamOpenRate | undefined {
+  const rate = options.maxStreamOpensPerSecond ?? 0;
+  return rate > 0 ? new StreamOpenRate(rate, options.streamOpenBurst) : undefined;
 }
 
 /**

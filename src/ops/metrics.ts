@@ -5,6 +5,9 @@ import type { PresenceStats } from '../hub/presence.js';
 import { CLOSE_REASONS } from '../hub/subscriber.js';
 import { STORE_OPERATIONS } from './managed-store.js';
 
+/** The admission limits a stream can be refused by (the http layer's `StreamRefusal`). */
+const STREAM_REFUSALS = ['rate', 'full', 'subject'] as const;
+
 /** Live values read at scrape time; bound once the server exists. */
 export interface MetricSources {
   connections(): number;
@@ -36,6 +39,8 @@ export class HubMetrics {
   readonly observer: HubObserver;
   private sources: MetricSources = { connections: () => 0, subscriptions: () => 0, ready: () => false };
   readonly storeErrors: Counter<'operation'>;
+  /** Event streams refused by an admission limit, by which one (see `StreamRefusal`). */
+  readonly streamsRefused: Counter<'refusal'>;
 
   constructor(options: HubMetricsOptions = {}) {
     const registers = [this.registry];
@@ -123,10 +128,17 @@ export class HubMetrics {
       labelNames: ['operation'],
       registers,
     });
+    this.streamsRefused = new Counter({
+      name: 'ssehub_streams_refused_total',
+      help: `Event streams refused by an admission limit, by which (${STREAM_REFUSALS.join(', ')}): rate is --max-stream-opens-per-second`,
+      labelNames: ['refusal'],
+      registers,
+    });
     // Known label values start at zero, so rate() and alerts work before the first occurrence.
     for (const reason of CLOSE_REASONS) disconnects.inc({ reason }, 0);
     for (const reason of RESET_REASONS) resets.inc({ reason }, 0);
     for (const operation of STORE_OPERATIONS) this.storeErrors.inc({ operation }, 0);
+    for (const refusal of STREAM_REFUSALS) this.streamsRefused.inc({ refusal }, 0);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
 
     this.observer = {

@@ -99,7 +99,14 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   const subscriptions = config.subscriptions
     ? createSubscriptionsHandler(hub, { authorizer, onError })
     : undefined;
-  const { mercure, disconnect, bodyBudget } = createHandlers(hub, config, authorizer, onError, requestIds);
+  const { mercure, disconnect, bodyBudget } = createHandlers(
+    hub,
+    config,
+    authorizer,
+    onError,
+    requestIds,
+    metrics,
+  );
 
   const server = createHttpServer(config);
   const connections = new ConnectionTracker(server, usesTls(config), {
@@ -291,6 +298,7 @@ function createHandlers(
   authorizer: Authorizer | undefined,
   onError: (error: unknown) => void,
   requestIds: WeakMap<object, string>,
+  metrics: HubMetrics,
 ) {
   const bodyBudget = new BodyBudget(config.maxBodyBytesInFlight);
   const mercure = createMercureHandler(hub, {
@@ -302,6 +310,9 @@ function createHandlers(
     maxTopicLength: config.maxTopicLength,
     maxConnections: config.maxConnections,
     maxConnectionsPerSubject: config.maxConnectionsPerSubject,
+    maxStreamOpensPerSecond: config.maxStreamOpensPerSecond,
+    streamOpenBurst: config.streamOpenBurst,
+    onStreamRefused: (refusal) => metrics.streamsRefused.inc({ refusal }),
     corsOrigins: config.corsOrigins,
     onError,
     extraHeaders: (req) => ({ 'X-Request-Id': requestIds.get(req) ?? '' }),

@@ -362,6 +362,24 @@ export const OPTIONS = [
     parse: integer(0),
   }),
   option({
+    key: 'maxStreamOpensPerSecond',
+    flag: '--max-stream-opens-per-second',
+    env: ['SSEHUB_MAX_STREAM_OPENS_PER_SECOND'],
+    description:
+      'New event streams admitted per second (a token bucket); more get 503 with a jittered Retry-After, before their token is verified, so a reconnect storm returns spread out (0: unlimited; see docs/operations.md)',
+    default: 0,
+    parse: integer(0, 1_000_000),
+  }),
+  option({
+    key: 'streamOpenBurst',
+    flag: '--stream-open-burst',
+    env: ['SSEHUB_STREAM_OPEN_BURST'],
+    description:
+      "New event streams admitted at once after a quiet moment, under --max-stream-opens-per-second (0: one second's worth)",
+    default: 0,
+    parse: integer(0, 10_000_000),
+  }),
+  option({
     key: 'maxNonStreamConnections',
     flag: '--max-non-stream-connections',
     env: ['SSEHUB_MAX_NON_STREAM_CONNECTIONS'],

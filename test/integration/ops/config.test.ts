@@ -60,6 +60,8 @@ const INVALID: Record<string, string[]> = {
   maxConnections: ['-1', 'lots'],
   maxConnectionsPerSubject: ['-1', 'x'],
   maxNonStreamConnections: ['-1', 'many'],
+  maxStreamOpensPerSecond: ['-1', '2.5', 'fast', '1000001'],
+  streamOpenBurst: ['-1', 'lots', '10000001'],
   listenBacklog: ['0', '-5', 'deep'],
   requestTimeoutMs: ['0', '99', 'forever'],
   jwtKey: [`@${missing}`, `@${privateKey}`],
