@@ -46,3 +46,19 @@ export function retryDelay(
   const grown = Math.min(cap, base * policy.factor ** Math.max(0, attempt - 1));
   return Math.min(MAX_TIMER_MS, Math.round(grown * (1 - policy.jitter * random())));
 }
+
+/**
+ * How long the spread added to a server's `Retry-After` can be. The header has whole seconds
+ * only, so every client a hub refuses in the same second is told the same number: each adds up to
+ * one more second, and they come back spread over that second rather than at its start.
+ */
+export const RETRY_AFTER_SPREAD_MS = 1000;
+
+/**
+ * The wait a server's `Retry-After` asks for: at least that, plus up to `RETRY_AFTER_SPREAD_MS` of
+ * jitter (none when the policy's `jitter` is 0, or when the server said 0: retry now).
+ */
+export function retryAfterDelay(policy: BackoffPolicy, retryAfterMs: number, random: () => number): number {
+  const spread = retryAfterMs > 0 && policy.jitter > 0 ? random() * RETRY_AFTER_SPREAD_MS : 0;
+  return Math.min(MAX_TIMER_MS, Math.round(retryAfterMs + spread));
+}

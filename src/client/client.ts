@@ -1,7 +1,7 @@
 import { RESET_EVENT_TYPE } from '../protocol/constants.js';
 import { EventStreamParser, EventTooLargeError } from '../protocol/parse.js';
 import type { ParsedEvent } from '../protocol/parse.js';
-import { backoffPolicy, MAX_TIMER_MS, retryDelay } from './backoff.js';
+import { backoffPolicy, MAX_TIMER_MS, retryAfterDelay, retryDelay } from './backoff.js';
 import type { BackoffPolicy } from './backoff.js';
 import { clientEvent, ClientListeners } from './listeners.js';
 import { subscriptionUrl } from './url.js';
@@ -185,18 +185,21 @@ export class ReconnectingClient implements SseClient<EventMap> {
       const healthy =
         this.openedAt !== undefined && this.clock.now() - this.openedAt >= this.policy.healthyAfter;
       attempt = healthy ? 1 : attempt + 1;
-      const delay = outcome.immediate
-        ? 0
-        : Math.min(
-            MAX_TIMER_MS,
-            Math.max(
-              retryDelay(this.policy, attempt, this.serverRetry, this.random),
-              outcome.retryAfterMs ?? 0,
-            ),
-          );
+      const delay = outcome.immediate ? 0 : this.retryWait(attempt, outcome.retryAfterMs);
       this.setState({ state: 'retrying', attempt, delay, reason: outcome.reason });
       await this.sleep(delay);
     }
+  }
+
+  /**
+   * The backoff's delay, or the server's `Retry-After` (plus its own jitter) when that is longer: a
+   * hub refusing new streams (503) or a client (429) says when to come back, and spreads out
+   * the clients it refuses at once; arriving earlier would only be refused again.
+   */
+  private retryWait(attempt: number, retryAfterMs: number | undefined): number {
+    const backoff = retryDelay(this.policy, attempt, this.serverRetry, this.random);
+    if (retryAfterMs === undefined) return backoff;
+    return Math.max(backoff, retryAfterDelay(this.policy, retryAfterMs, this.random));
   }
 
   private async connect(attempt: number): Promise<Outcome> {

@@ -91,7 +91,10 @@ export interface BackoffOptions {
   factor?: number;
   /** Upper bound of the delay in ms (a server `retry:` above it still wins). Default 30,000. */
   max?: number;
-  /** Fraction of the delay randomly taken off, to spread reconnect storms: 0..1. Default 0.5. */
+  /**
+   * Fraction of the delay randomly taken off, to spread reconnect storms: 0..1. Default 0.5. A
+   * server's `Retry-After` is waited in full, plus up to one more second; 0 turns both off.
+   */
   jitter?: number;
   /** A connection open at least this long (ms) counts as healthy and resets the backoff. Default 5000. */
   healthyAfter?: number;

@@ -146,6 +146,54 @@ describe('client timing on a fake clock', () => {
     expect(fixture.requests).toHaveLength(2);
   });
 
+  it('a Retry-After on 503 or 429 is waited in full plus up to a second of jitter, delta-seconds or HTTP-date', async () => {
+    fixture.serve((_req, res, index) => {
+      if (index === 0) return res.writeHead(503, { 'Retry-After': '7' }).end('busy');
+      if (index === 1) return res.writeHead(429, { 'Retry-After': ' 4 ' }).end('slow down');
+      const inFive = new Date(clock.now() + 5000).toUTCString();
+      if (index === 2) return res.writeHead(503, { 'Retry-After': inFive }).end('busy');
+      openStream(res);
+      res.write(':\n');
+    });
+    start({ backoff: { initial: 1000, jitter: 0.5 }, random: () => 0.25, heartbeatTimeout: 0 });
+    await waitForRetry(1);
+    // 7 s, plus a quarter of the one-second spread; the backoff (875 ms) is shorter.
+    const waits = [7250, 4250];
+    for (const [index, wait] of waits.entries()) {
+      await clock.advance(wait - 1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(fixture.requests, `no attempt before ${wait} ms`).toHaveLength(index + 1);
+      await clock.advance(1);
+      await waitForRetry(index + 2);
+    }
+    expect(retries()).toEqual([
+      { attempt: 1, delay: 7250 },
+      { attempt: 2, delay: 4250 },
+      // An HTTP-date has whole seconds too: up to a second less than the 5 s it was sent for.
+      { attempt: 3, delay: expect.any(Number) },
+    ]);
+    const dated = retries()[2]!.delay;
+    expect(dated).toBeGreaterThanOrEqual(4000 + 250);
+    expect(dated).toBeLessThanOrEqual(5000 + 250);
+    expect(states.some((change) => change.state === 'closed')).toBe(false);
+    await clock.advance(dated);
+    await until(() => subject!.state === 'open', 'the stream after three refusals');
+  });
+
+  it('with jitter 0, a Retry-After is waited exactly', async () => {
+    fixture.serve((_req, res) => res.writeHead(503, { 'Retry-After': '3' }).end());
+    start({ backoff: { initial: 100, jitter: 0 }, heartbeatTimeout: 0 });
+    await waitForRetry(1);
+    expect(retries()).toEqual([{ attempt: 1, delay: 3000 }]);
+  });
+
+  it('a Retry-After of 0 (retry now) adds no spread: the backoff alone decides', async () => {
+    fixture.serve((_req, res) => res.writeHead(503, { 'Retry-After': '0' }).end());
+    start({ backoff: { initial: 100, jitter: 0.5 }, random: () => 0.25, heartbeatTimeout: 0 });
+    await waitForRetry(1);
+    expect(retries()).toEqual([{ attempt: 1, delay: 88 }]);
+  });
+
   it('resets the backoff after a connection that stayed open for healthyAfter', async () => {
     const streams: ServerResponse[] = [];
     fixture.serve((_req, res, index) => {
