@@ -201,7 +201,8 @@ describe('connections without a stream are limited and timed out; streams are ex
     // A client that goes on sending its request body after the hub's answer and FIN, as HTTP
     // clients do (allowHalfOpen), then a pipelined request. Closed with them unread, the
     // connection would be reset: the client's writes fail, and on some systems the reset discards
-    // the 503 before the client reads it (Linux keeps it, so the reset itself is what is asserted).
+    // the 503 before the client reads it (on loopback here it stayed readable, so the reset
+    // itself is what is asserted).
     const socket = connect({
       port: Number(new URL(target.url).port),
       host: '127.0.0.1',
