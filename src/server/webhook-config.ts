@@ -1,17 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { PRESENCE_EVENT_TYPES, WebhookConfigError, resolveEndpoints } from '../webhooks/settings.js';
 import type { WebhookEndpoint } from '../webhooks/settings.js';
+import type { WebhooksOptions } from '../webhooks/webhooks.js';
 
 /** The config file's `webhooks` section, checked (docs/operations.md, "Webhooks"). */
-export interface WebhooksConfig {
-  endpoints: WebhookEndpoint[];
-  maxQueued?: number | undefined;
-  timeoutMs?: number | undefined;
-  concurrency?: number | undefined;
-  retryBaseMs?: number | undefined;
-  retryMaxMs?: number | undefined;
-  maxAgeMs?: number | undefined;
-}
+export type WebhooksConfig = { endpoints: WebhookEndpoint[] } & Pick<
+  WebhooksOptions,
+  'maxQueued' | 'timeoutMs' | 'concurrency' | 'retryBaseMs' | 'retryMaxMs' | 'maxAgeMs'
+>;
 
 type Limit = keyof Omit<WebhooksConfig, 'endpoints'>;
 
