@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_HISTORY_SIZE } from '../defaults.js';
 import { checkStateVersion, idempotencyMismatch, retiredStub } from './append-rules.js';
+import { SequenceQueue } from './sequence-queue.js';
 import { checkSuppliedId, repeatedOrConflict } from './supplied-ids.js';
 import type {
   EventInput,
@@ -68,7 +69,7 @@ export class MemoryStore implements Store {
    * Canonical topic with a retained count → sequences of its events still holding their data,
    * oldest first: past the count, the oldest is retired (its ring slot becomes a stub).
    */
-  private readonly countedTopics = new Map<string, number[]>();
+  private readonly countedTopics = new Map<string, SequenceQueue>();
   /** Canonical topic → its latest state event; kept when the ring evicts the event. */
   private readonly states = new Map<string, StoredEvent>();
   /**
@@ -288,7 +289,7 @@ export class MemoryStore implements Store {
   /** Retires the oldest events of `topic` beyond `count` (the newest being `seq`). */
   private retireBeyond(topic: string, seq: number, count: number): void {
     let kept = this.countedTopics.get(topic);
-    if (kept === undefined) this.countedTopics.set(topic, (kept = []));
+    if (kept === undefined) this.countedTopics.set(topic, (kept = new SequenceQueue()));
     kept.push(seq);
     while (kept.length > count) {
       const oldest = kept.shift() as number;
@@ -310,7 +311,7 @@ export class MemoryStore implements Store {
     const event = this.ring[slot];
     this.ring[slot] = undefined;
     const counted = event && this.countedTopics.get(event.topics[0] as string);
-    if (counted !== undefined && counted[0] === seq) {
+    if (counted !== undefined && counted.peek() === seq) {
       counted.shift();
       if (counted.length === 0) this.countedTopics.delete(event?.topics[0] as string);
     }
