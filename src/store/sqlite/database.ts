@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Connection } from 'better-sqlite3';
@@ -75,6 +75,7 @@ export function openDatabase(dataDir: string, sync: SyncLevel): OpenedDatabase {
   let db: Connection;
   const runtime = nonNodeRuntime();
   try {
+    createPrivateFile(file);
     db = new Database(file);
   } catch (error) {
     if (runtime !== undefined) {
@@ -101,9 +102,18 @@ export function openDatabase(dataDir: string, sync: SyncLevel): OpenedDatabase {
   }
 }
 
+/**
+ * Creates `file` readable and writable by its owner only, unless it exists. SQLite gives its
+ * write-ahead log and journal the database file's permissions, so they follow.
+ */
+export function createPrivateFile(file: string): void {
+  closeSync(openSync(file, constants.O_CREAT | constants.O_WRONLY, 0o600));
+}
+
 function prepareDirectory(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    // Only its owner may read it: the history holds private updates (and the webhook queue their bodies).
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw new StoreOpenError(`cannot create data directory ${dir}: ${describe(error)}`, { cause: error });
   }

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Connection, Statement } from 'better-sqlite3';
 import { StoreOpenError } from '../errors.js';
+import { createPrivateFile } from './database.js';
 import { DEFAULT_WEBHOOK_DEDUP_WINDOW_MS, DEFAULT_WEBHOOK_MAX_QUEUED } from '../webhook-queue.js';
 import type {
   ClaimedWebhook,
@@ -87,6 +88,7 @@ export class SqliteWebhookQueue implements WebhookQueue {
     const file = join(resolve(options.dataDir), WEBHOOK_QUEUE_FILE);
     let db: Connection;
     try {
+      createPrivateFile(file);
       db = new Database(file);
       db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('busy_timeout = 0');

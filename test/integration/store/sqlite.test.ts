@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreOpenError } from '../../../src/store/errors.js';
-import { DATABASE_FILE, SqliteStore } from '../../../src/store/sqlite/index.js';
+import { DATABASE_FILE, SqliteStore, SqliteWebhookQueue } from '../../../src/store/sqlite/index.js';
+import { WEBHOOK_QUEUE_FILE } from '../../../src/store/sqlite/webhook-queue.js';
 import type { SqliteStoreOptions } from '../../../src/store/sqlite/index.js';
 import type { HistoryPage, Store, StoredEvent } from '../../../src/store/types.js';
 import { EARLIEST } from '../../../src/store/types.js';
@@ -54,6 +55,24 @@ function fileHash(path: string): string {
 }
 
 describe('SqliteStore', () => {
+  it('creates its data directory and files readable by their owner only: they hold private updates', async () => {
+    const dataDir = join(dirs.make('private'), 'data');
+    const store = openStore({ dataDir });
+    await store.append({ topics: ['urn:t:1'], data: 'secret', private: true });
+    const queue = SqliteWebhookQueue.open({ dataDir });
+    await queue.enqueue('backend', { id: 'msg_1', orderKey: 'urn:t:1', body: '{"data":"secret"}' });
+    const files = [DATABASE_FILE, WEBHOOK_QUEUE_FILE].flatMap((name) =>
+      ['', '-wal', '-shm', '-journal'].map((suffix) => join(dataDir, name + suffix)),
+    );
+    const present = files.filter((file) => existsSync(file));
+    expect(present).toContain(join(dataDir, WEBHOOK_QUEUE_FILE));
+    expect(present.map((file) => [file, statSync(file).mode & 0o077])).toEqual(
+      present.map((file) => [file, 0]),
+    );
+    expect(statSync(dataDir).mode & 0o077).toBe(0);
+    await queue.close();
+  });
+
   it('keeps states, versions and idempotency keys across a restart (issue 17)', async () => {
     const dataDir = dirs.make();
     const first = openStore({ dataDir });
