@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp as createNodeApp } from '../../examples/node-http.js';
 import { createApp as createExpressApp } from '../../examples/express.js';
 import { createApp as createHonoApp } from '../../examples/hono.js';
+import { createHubWithWebhooks } from '../../examples/webhooks.js';
 import { configureHub } from '../../examples/nextjs/lib/mercure.js';
 import * as nextHubRoute from '../../examples/nextjs/app/.well-known/mercure/route.js';
 import * as nextDisconnectRoute from '../../examples/nextjs/app/.well-known/mercure/disconnect/route.js';
@@ -15,6 +16,10 @@ import type { BlackBoxTarget } from '../helpers/black-box.js';
 import { blackBoxServerSide } from '../helpers/fetch-hub-app.js';
 import { openStream, publish, rawRequest, topicUrl } from '../helpers/hub.js';
 import { runtimeAvailable, startOnRuntime } from '../helpers/runtimes.js';
+import { TempDirs } from '../helpers/data-dir.js';
+import { MemorySink } from '../helpers/memory-sink.js';
+import { eventually } from '../helpers/wait.js';
+import { WebhookReceiver, bodyOf, newSecret, verifyWebhook } from '../helpers/webhook-receiver.js';
 import type { Runtime } from '../helpers/runtimes.js';
 
 let server: Server | undefined;
@@ -102,6 +107,33 @@ describe('README examples', () => {
     await exercise(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
   });
 
+  it('webhooks example sends a signed topic.occupied to a real receiver, queued in the data directory', async () => {
+    const dirs = new TempDirs();
+    const receiver = await WebhookReceiver.start();
+    const secret = newSecret();
+    const { hub, webhooks, close } = createHubWithWebhooks(
+      dirs.make('webhooks-example'),
+      receiver.url,
+      secret,
+    );
+    try {
+      expect(webhooks.endpoints).toHaveLength(1);
+      await hub.subscribe({ topics: ['https://example.com/rooms/1'], sink: new MemorySink() });
+      await eventually(() => receiver.delivered.length === 1, 10_000, 'topic.occupied delivered');
+      const [request] = receiver.delivered;
+      expect(verifyWebhook(secret, request!.headers, request!.body)).toBeUndefined();
+      expect(bodyOf(request!)).toMatchObject({
+        type: 'topic.occupied',
+        data: { topic: 'https://example.com/rooms/1' },
+      });
+      await eventually(async () => (await webhooks.depth(webhooks.endpoints[0]!)) === 0, 5000, 'acked');
+    } finally {
+      await close();
+      await receiver.stop();
+      dirs.removeAll();
+    }
+  });
+
   it('the README shows the examples exactly as tested', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     for (const file of [
@@ -109,6 +141,7 @@ describe('README examples', () => {
       'express.ts',
       'hono.ts',
       'deno.ts',
+      'webhooks.ts',
       'fastify/app.ts',
       'nextjs/lib/mercure.ts',
       'nextjs/app/.well-known/mercure/route.ts',
