@@ -213,7 +213,9 @@ export class RedisStore implements Store {
       );
     }
     if (status === 'repeat' && streamId && storedFields) {
-      return repeatedOrConflict(input, decodeEntry(streamId, storedFields));
+      // The script names a retired entry without sending its fields.
+      const retained = decodeEntry(streamId, storedFields);
+      return repeatedOrConflict(input, storedFields[0] === 'retired' ? retiredStub(retained) : retained);
     }
     if (status === 'expired') {
       throw new StoreUnavailableError(

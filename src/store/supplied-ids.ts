@@ -40,6 +40,13 @@ export function isSamePublish(input: EventInput, event: StoredEvent): boolean {
 
 /** The retained event when the publish repeats it (idempotent retry); otherwise a conflict. */
 export function repeatedOrConflict(input: EventInput, retained: StoredEvent): StoredEvent {
+  if (retained.retired === true) {
+    // Its data is dropped, so a repeat cannot be told from another event; the id stays a resume point.
+    throw new StoreInputError(
+      `"id" ${JSON.stringify(input.id)} belongs to an event its topic no longer retains (retainCount); use a new id.`,
+      'conflict',
+    );
+  }
   if (isSamePublish(input, retained)) return retained;
   throw new StoreInputError(
     `"id" ${JSON.stringify(retained.id)} is already used by a different retained event.`,

@@ -603,6 +603,21 @@ export function describeStoreContract(target: StoreContractTarget): void {
         expect(read[2]?.cursor).toBe(newest.cursor);
       });
 
+      it('a supplied id of a retired event is refused, saying so, even for an identical repeat', async () => {
+        const store = await create();
+        const first = { topics: [counted], data: 'one', id: 'order-1', retainCount: 1 };
+        await store.append(first);
+        await store.append({ topics: [counted], data: 'two', id: 'order-2', retainCount: 1 });
+        // Its data is gone: a repeat cannot be told from another event, and the id stays a resume point.
+        const refusal = refusedWith('conflict', /^"id" "order-1" .*no longer retains/);
+        await expect(store.append(first)).rejects.toEqual(refusal);
+        await expect(store.append({ ...first, data: 'other' })).rejects.toEqual(refusal);
+        expect((await history(store)).map((event) => [event.id, event.retired ?? false])).toEqual([
+          ['order-1', true],
+          ['order-2', false],
+        ]);
+      });
+
       it('reads backwards from the newest, page by page, with a topic filter', async () => {
         const store = await create();
         const empty = await store.readLatest?.({ limit: 5 });
