@@ -58,7 +58,8 @@ export class EndpointDelivery {
   private timerAt = Infinity;
   /** When messages this process rescheduled become due: the queue is looked at then. */
   private readonly retriesDue = new Set<number>();
-  private pumping = false;
+  /** The running look at the queue, if any: `stop` waits for it, so no claim outlives the queue. */
+  private pumping: Promise<void> | undefined;
   private pumpAgain = false;
 
   constructor(
@@ -89,6 +90,8 @@ export class EndpointDelivery {
   async stop(): Promise<void> {
     this.stopping.abort();
     clearTimeout(this.timer);
+    // A claim answered after the abort still starts its deliveries, which hand the messages back.
+    await this.pumping;
     await Promise.all([...this.inFlight]);
   }
 
@@ -97,7 +100,14 @@ export class EndpointDelivery {
       this.pumpAgain = true;
       return;
     }
-    this.pumping = true;
+    const done = this.pumpOnce();
+    this.pumping = done;
+    await done;
+    this.pumping = undefined;
+    this.kick(this.nextWake());
+  }
+
+  private async pumpOnce(): Promise<void> {
     try {
       do {
         this.pumpAgain = false;
@@ -109,10 +119,7 @@ export class EndpointDelivery {
       } while (this.pumpAgain);
     } catch (error) {
       this.observer.queueFailed?.(this.endpoint.name, error);
-    } finally {
-      this.pumping = false;
     }
-    this.kick(this.nextWake());
   }
 
   /** Until the next rescheduled message is due, or the poll interval, whichever is sooner. */

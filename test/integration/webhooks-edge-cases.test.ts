@@ -4,6 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { Hub } from '../../src/hub/hub.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { MemoryWebhookQueue } from '../../src/store/webhook-queue.js';
+import type { ClaimedWebhook } from '../../src/store/webhook-queue.js';
 import { createWebhooks } from '../../src/webhooks/webhooks.js';
 import type { Webhooks, WebhooksOptions } from '../../src/webhooks/webhooks.js';
 import { eventually } from '../helpers/wait.js';
@@ -107,5 +109,66 @@ describe('receivers that answer badly', () => {
     await eventually(() => target.requests > before, 10_000, 'the request in flight');
     await webhooks.close();
     await eventually(() => target.openResponses === 0, 5000, 'the abandoned request closed');
+  });
+});
+
+/** A memory queue whose next claim waits until `release()`, recording each operation after close. */
+class GatedQueue extends MemoryWebhookQueue {
+  closed = false;
+  readonly afterClose: string[] = [];
+  claimWaiting: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+  private gate: Promise<void> | undefined;
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.open?.();
+  }
+
+  override async claim(endpoint: string, limit: number, leaseMs: number): Promise<ClaimedWebhook[]> {
+    const gate = this.gate;
+    if (gate) {
+      this.gate = undefined;
+      this.claimWaiting = Promise.resolve();
+      await gate;
+    }
+    if (this.closed) this.afterClose.push('claim');
+    return super.claim(endpoint, limit, leaseMs);
+  }
+
+  override retryLater(endpoint: string, message: ClaimedWebhook, delayMs: number): Promise<boolean> {
+    if (this.closed) this.afterClose.push('retryLater');
+    return super.retryLater(endpoint, message, delayMs);
+  }
+
+  override ack(endpoint: string, message: ClaimedWebhook): Promise<boolean> {
+    if (this.closed) this.afterClose.push('ack');
+    return super.ack(endpoint, message);
+  }
+
+  override close(): Promise<void> {
+    this.closed = true;
+    return super.close();
+  }
+}
+
+describe('shutdown', () => {
+  test('close() during a claim waits for it and hands the claimed message back before closing the queue', async () => {
+    const target = await rawReceiver((_req, res) => void res.writeHead(204).end());
+    const queue = new GatedQueue();
+    queue.hold();
+    const { hub, webhooks } = attached({ url: target.url, queue });
+    await hub.publish({ topics: [TOPIC], data: 'a' });
+    await eventually(() => queue.claimWaiting !== undefined, 5000, 'a claim waiting');
+    const closing = webhooks.close();
+    queue.release();
+    await closing;
+    expect(queue.afterClose).toEqual([]);
+    // Back in the queue, claimable at once by the next life (not leased to the one that stopped).
+    expect((await queue.claim('r', 10, 1000)).map((message) => message.attempt)).toEqual([2]);
+    expect(target.requests).toBe(0);
   });
 });
