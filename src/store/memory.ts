@@ -65,6 +65,8 @@ export class MemoryStore implements Store {
   /** Publisher-supplied ids still retained, to their (first) sequence number. */
   private readonly suppliedIds = new Map<string, number>();
   private readonly listeners: LiveListeners;
+  /** The newest event's time. */
+  private lastTime = 0;
   /**
    * Canonical topic with a retained count → sequences of its events still holding their data,
    * oldest first: past the count, the oldest is retired (its ring slot becomes a stub).
@@ -119,7 +121,10 @@ export class MemoryStore implements Store {
     if (input.keepsState) checkStateVersion(input, this.states.get(input.topics[0] as string));
     const seq = this.nextSeq++;
     const generated = this.cursorAt(seq);
-    const time = this.now();
+    // Never before the previous event, as on the other stores: `since` and age trimming rely on the
+    // log's times following its order, also when the clock steps back.
+    const time = Math.max(this.now(), this.lastTime);
+    this.lastTime = time;
     const event: StoredEvent = {
       id: input.id ?? generated,
       cursor: generated,

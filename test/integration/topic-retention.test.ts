@@ -224,3 +224,28 @@ describe.each(stores)('per-topic retention on the %s store', (_, create) => {
     expect(exactly.map((event) => event[1])).toEqual(['5950', '5960', '5970', '5980', '5990']);
   }, 60_000);
 });
+
+describe('since after the clock went backwards', () => {
+  it('an event published after the step back is never older than those before it, so a trim is still told', async () => {
+    let clock = 1_000_000;
+    const store = new MemoryStore({ historySize: 3, now: () => clock });
+    const hub = new Hub({ store, heartbeatIntervalMs: 0, now: () => clock });
+    open.push({ hub, store });
+    await hub.publish({ topics: [NEWS], data: 'before the step' });
+    clock = 2_000_000;
+    const lost = await hub.publish({ topics: [NEWS], data: 'trimmed, at or after since' });
+    clock = 1_500_000; // the clock steps back (NTP)
+    for (let n = 1; n <= 3; n++) await hub.publish({ topics: [NEWS], data: `after the step ${n}` });
+    // The three retained events are those after the step: `lost` was trimmed.
+    const sink = await subscribed(hub, { topics: [NEWS, LIVE], since: 1_750_000 });
+    const received = await until(sink, hub);
+    expect(received[0]?.[0]).toBe(RESET_EVENT_TYPE);
+    expect(JSON.parse(received[0]?.[1] ?? '')).toMatchObject({ reason: 'expired', resumeFrom: lost.id });
+    // What was published after the step is after `since` too: it is replayed.
+    expect(received.slice(1).map((event) => event[1])).toEqual([
+      'after the step 1',
+      'after the step 2',
+      'after the step 3',
+    ]);
+  });
+});
