@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { Cluster, RedisOptions } from 'ioredis';
 import { DEFAULT_REDIS_PREFIX, REDIS_PREFIX_PATTERN, REDIS_PREFIX_RULE } from '../defaults.js';
 import { DEFAULT_WEBHOOK_DEDUP_WINDOW_MS, DEFAULT_WEBHOOK_MAX_QUEUED } from './webhook-queue.js';
 import type {
@@ -78,8 +78,11 @@ return 1`;
 export interface RedisWebhookQueueOptions extends WebhookQueueLimits {
   /** `redis://…` URL; default `redis://127.0.0.1:6379`. Ignored when `redis` is given. */
   url?: string | undefined;
-  /** A connection to use (and close) instead of one opened from `url`. */
-  redis?: Redis | undefined;
+  /**
+   * A connection to use (and close) instead of one opened from `url`: a `Redis`, or a `Cluster`
+   * (every key of one prefix is in one hash slot, also those the scripts build).
+   */
+  redis?: Redis | Cluster | undefined;
   redisOptions?: RedisOptions | undefined;
   /** Namespace of the keys: the history's prefix, so hubs sharing it share the queue. Default `ssehub`. */
   prefix?: string | undefined;
@@ -99,7 +102,7 @@ interface StoredMessage {
  */
 export class RedisWebhookQueue implements WebhookQueue {
   readonly kind = 'redis';
-  private readonly client: Redis;
+  private readonly client: Redis | Cluster;
   private readonly prefix: string;
   private readonly maxQueued: number;
   private readonly dedupWindowMs: number;

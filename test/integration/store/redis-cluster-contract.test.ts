@@ -1,9 +1,11 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { RedisStore } from '../../../src/store/redis.js';
+import { RedisWebhookQueue } from '../../../src/store/redis-webhook-queue.js';
 import type { StoredEvent } from '../../../src/store/types.js';
 import { RedisServer, redisAvailable } from '../../helpers/redis.js';
 import { describeStoreContract } from '../../helpers/store-contract.js';
+import { describeWebhookQueueContract } from '../../helpers/webhook-queue-contract.js';
 import { eventually } from '../../helpers/wait.js';
 
 // The same contract on Redis Cluster. A one-node cluster holding all 16,384 slots is enough to
@@ -49,5 +51,26 @@ describe.runIf(redisAvailable('RedisStore contract on Redis Cluster'))('RedisSto
         ...options,
       }),
     idNewerThan: (newest: StoredEvent) => `${Number(newest.cursor.split('-')[0]) + 60_000}-0`,
+  });
+
+  // Its scripts build line and seen keys themselves: Cluster runs them only because they share the
+  // declared keys' hash slot (the `{prefix}` tag).
+  const queuePrefixes = new WeakMap<object, string>();
+  const openQueue = (prefix: string, limits = {}) => {
+    const redis = new Cluster([{ host: '127.0.0.1', port: server.port }], {
+      redisOptions: { maxRetriesPerRequest: 1 },
+    });
+    const queue = new RedisWebhookQueue({ redis, prefix, ...limits });
+    queuePrefixes.set(queue, prefix);
+    return queue;
+  };
+  describeWebhookQueueContract({
+    name: 'RedisWebhookQueue (Cluster)',
+    create: (limits) => Promise.resolve(openQueue(`cluster-webhooks-${++namespace}`, limits)),
+    sibling: (queue, limits) => Promise.resolve(openQueue(queuePrefixes.get(queue) as string, limits)),
+    reopen: async (queue) => {
+      await queue.close();
+      return openQueue(queuePrefixes.get(queue) as string);
+    },
   });
 });
