@@ -44,40 +44,8 @@ export class HubMetrics {
 
   constructor(options: HubMetricsOptions = {}) {
     const registers = [this.registry];
-    // Gauges are read at scrape time, so they can never drift from the truth.
     const sources = () => this.sources;
-    new Gauge({
-      name: 'ssehub_connections_open',
-      help: 'Open client connections (TCP; an HTTP/2 connection carries many streams)',
-      registers,
-      collect() {
-        this.set(sources().connections());
-      },
-    });
-    new Gauge({
-      name: 'ssehub_subscriptions_open',
-      help: 'Open event streams',
-      registers,
-      collect() {
-        this.set(sources().subscriptions());
-      },
-    });
-    new Gauge({
-      name: 'ssehub_request_body_bytes',
-      help: 'Bytes of request bodies held by the hub at once (bounded by --max-body-bytes-in-flight)',
-      registers,
-      collect() {
-        this.set(sources().requestBodyBytes?.() ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'ssehub_ready',
-      help: '1 when the hub accepts traffic (store ready, not draining), else 0',
-      registers,
-      collect() {
-        this.set(sources().ready() ? 1 : 0);
-      },
-    });
+    registerStateGauges(registers, sources);
     registerPresenceMetrics(registers, () => sources().presence?.());
     const subscriptions = new Counter({
       name: 'ssehub_subscriptions_total',
@@ -224,4 +192,40 @@ function registerPresenceMetrics(registers: Registry[], stats: () => PresenceSta
       },
     });
   }
+}
+
+/** The hub's state as gauges read at scrape time, so they can never drift from the truth. */
+function registerStateGauges(registers: Registry[], sources: () => MetricSources): void {
+  new Gauge({
+    name: 'ssehub_connections_open',
+    help: 'Open client connections (TCP; an HTTP/2 connection carries many streams)',
+    registers,
+    collect() {
+      this.set(sources().connections());
+    },
+  });
+  new Gauge({
+    name: 'ssehub_subscriptions_open',
+    help: 'Open event streams',
+    registers,
+    collect() {
+      this.set(sources().subscriptions());
+    },
+  });
+  new Gauge({
+    name: 'ssehub_request_body_bytes',
+    help: 'Bytes of request bodies held by the hub at once (bounded by --max-body-bytes-in-flight)',
+    registers,
+    collect() {
+      this.set(sources().requestBodyBytes?.() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'ssehub_ready',
+    help: '1 when the hub accepts traffic (store ready, not draining), else 0',
+    registers,
+    collect() {
+      this.set(sources().ready() ? 1 : 0);
+    },
+  });
 }

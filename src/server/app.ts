@@ -86,13 +86,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   );
   const hub = hubFromConfig(config, store, observer, onError);
   const cors = new CorsPolicy(config.corsOrigins);
-  // Throws KeyConfigError for an unusable key before anything listens.
-  const authorizer =
-    options.authorizer ??
-    authorizerFromSettings({
-      ...config,
-      allowsCredentialsFrom: (origin) => cors.allowsCredentialsFrom(origin),
-    });
+  const authorizer = authorizerFor(options, config, cors);
   const revocations = attachRevocationHook(store, authorizer, onError);
   const webhooks = attachWebhooks(hub, config, options.webhookQueue, metrics, logger);
   const requestIds = new WeakMap<object, string>();
@@ -172,6 +166,17 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     },
     close: (timeoutMs = config.shutdownTimeoutMs) => shutdown.run(timeoutMs),
   };
+}
+
+/** The authorizer given, else the configuration's; throws KeyConfigError for an unusable key before anything listens. */
+function authorizerFor(options: HubServerOptions, config: HubConfig, cors: CorsPolicy) {
+  return (
+    options.authorizer ??
+    authorizerFromSettings({
+      ...config,
+      allowsCredentialsFrom: (origin) => cors.allowsCredentialsFrom(origin),
+    })
+  );
 }
 
 /** The hub the standalone server runs, with the configuration's delivery and presence settings. */
