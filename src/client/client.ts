@@ -3,10 +3,9 @@ import { EventStreamParser, EventTooLargeError } from '../protocol/parse.js';
 import type { ParsedEvent } from '../protocol/parse.js';
 import { backoffPolicy, MAX_TIMER_MS, retryAfterDelay, retryDelay } from './backoff.js';
 import type { BackoffPolicy } from './backoff.js';
-import { clientEvent, ClientListeners } from './listeners.js';
+import { clientEvent, ListenableClient } from './listeners.js';
 import { subscriptionUrl } from './url.js';
 import type {
-  ClientEvent,
   ClientOptions,
   ClientState,
   Clock,
@@ -38,7 +37,7 @@ const systemClock: Clock = {
  * One reconnecting event stream over its own connection. It starts connecting on the next
  * microtask, so listeners added right after construction see every state change and event.
  */
-export class ReconnectingClient implements SseClient<EventMap> {
+export class ReconnectingClient extends ListenableClient implements SseClient<EventMap> {
   readonly url: string;
   readonly closed: Promise<Reason>;
 
@@ -51,7 +50,6 @@ export class ReconnectingClient implements SseClient<EventMap> {
   private readonly maxAuthAttempts: number;
   private readonly storageKey: string;
   private readonly parser: EventStreamParser;
-  private readonly listeners = new ClientListeners();
   private readonly cursorListeners = new Set<(id: string) => void>();
   private readonly onlineEvents: OnlineEventSource | undefined;
 
@@ -73,6 +71,7 @@ export class ReconnectingClient implements SseClient<EventMap> {
   private wake: (() => void) | undefined;
 
   constructor(url: string | URL, options: ClientOptions) {
+    super();
     this.options = options;
     this.url = subscriptionUrl(url, options.topics).href;
     const fetchImpl = options.fetch ?? globalThis.fetch;
@@ -116,26 +115,6 @@ export class ReconnectingClient implements SseClient<EventMap> {
 
   get reconnects(): number {
     return this.reconnectCount;
-  }
-
-  on(type: string, listener: (event: ClientEvent) => void): () => void {
-    return this.listeners.on(type, listener);
-  }
-
-  off(type: string, listener: (event: ClientEvent) => void): void {
-    this.listeners.off(type, listener);
-  }
-
-  onAny(listener: (event: ClientEvent) => void): () => void {
-    return this.listeners.onAny(listener);
-  }
-
-  onState(listener: (change: StateChange) => void): () => void {
-    return this.listeners.onState(listener);
-  }
-
-  onReset(listener: (notice: ResetNotice) => void): () => void {
-    return this.listeners.onReset(listener);
   }
 
   /**

@@ -70,3 +70,28 @@ export function callSafely<T>(listener: (value: T) => void, value: T): void {
       });
   }
 }
+
+/** What every client offers to listen with, delegated to its ClientListeners. */
+export abstract class ListenableClient {
+  protected readonly listeners = new ClientListeners();
+
+  on(type: string, listener: (event: ClientEvent) => void): () => void {
+    return this.listeners.on(type, listener);
+  }
+
+  off(type: string, listener: (event: ClientEvent) => void): void {
+    this.listeners.off(type, listener);
+  }
+
+  onAny(listener: (event: ClientEvent) => void): () => void {
+    return this.listeners.onAny(listener);
+  }
+
+  onState(listener: (change: StateChange) => void): () => void {
+    return this.listeners.onState(listener);
+  }
+
+  onReset(listener: (notice: ResetNotice) => void): () => void {
+    return this.listeners.onReset(listener);
+  }
+}

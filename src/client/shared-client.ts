@@ -9,7 +9,7 @@
  * A tab that cannot prove its rights equal its group's does not share at all (share-rights.ts).
  */
 import { ReconnectingClient } from './client.js';
-import { clientEvent, ClientListeners } from './listeners.js';
+import { clientEvent, ListenableClient } from './listeners.js';
 import { RecentIds } from './recent-ids.js';
 import { ShareLeader } from './share-leader.js';
 import { shareGroupName } from './share-protocol.js';
@@ -17,15 +17,12 @@ import type { ShareEnvironment, ShareGroupKey, ShareMessage } from './share-prot
 import { rightsFingerprint } from './share-rights.js';
 import { subscriptionUrl } from './url.js';
 import type {
-  ClientEvent,
   ClientOptions,
   ClientState,
   EventMap,
   Reason,
-  ResetNotice,
   ShareOptions,
   SseClient,
-  StateChange,
   TokenProvider,
 } from './types.js';
 
@@ -43,11 +40,10 @@ interface Membership {
   leader?: ShareLeader;
 }
 
-export class SharedClient implements SseClient<EventMap> {
+export class SharedClient extends ListenableClient implements SseClient<EventMap> {
   readonly url: string;
   readonly closed: Promise<Reason>;
 
-  private readonly listeners = new ClientListeners();
   private readonly tab = randomTabId();
   private readonly topics: readonly string[];
   private readonly hubUrl: string;
@@ -75,6 +71,7 @@ export class SharedClient implements SseClient<EventMap> {
     private readonly options: ClientOptions,
     private readonly environment: ShareEnvironment,
   ) {
+    super();
     this.topics = options.topics ?? [];
     this.url = subscriptionUrl(url, this.topics).href;
     this.hubUrl = subscriptionUrl(url).href;
@@ -97,26 +94,6 @@ export class SharedClient implements SseClient<EventMap> {
 
   get reconnects(): number {
     return this.solo ? this.solo.reconnects : this.reconnectCount;
-  }
-
-  on(type: string, listener: (event: ClientEvent) => void): () => void {
-    return this.listeners.on(type, listener);
-  }
-
-  off(type: string, listener: (event: ClientEvent) => void): void {
-    this.listeners.off(type, listener);
-  }
-
-  onAny(listener: (event: ClientEvent) => void): () => void {
-    return this.listeners.onAny(listener);
-  }
-
-  onState(listener: (change: StateChange) => void): () => void {
-    return this.listeners.onState(listener);
-  }
-
-  onReset(listener: (notice: ResetNotice) => void): () => void {
-    return this.listeners.onReset(listener);
   }
 
   /** Whether this tab holds its group's connection (false when unshared or following). */
