@@ -65,6 +65,9 @@ async function leaderOf(pages: Page[]): Promise<Page[]> {
 (runnable ? describe : describe.skip)('cross-tab sharing in Chromium', () => {
   let browser: Browser;
   let hub: TestHub;
+  /** A closed page's stream ends when the hub sees its connection close: the next test counts from 0. */
+  const everyStreamClosed = () =>
+    eventually(async () => (await hubSubscriptions(hub)) === 0, 5000, 'every stream closed');
 
   beforeAll(async () => {
     ensureDemoBuilt();
@@ -132,6 +135,7 @@ async function leaderOf(pages: Page[]): Promise<Page[]> {
     await eventually(async () => (await hubSubscriptions(hub)) === 1, 5000, 'one stream after the handover');
     await browser.context.unrouteAll();
     await Promise.all(remaining.map((page) => page.close()));
+    await everyStreamClosed();
   });
 
   it('two tabs with different rights: the narrower one never receives a private update', async () => {
@@ -160,6 +164,7 @@ async function leaderOf(pages: Page[]): Promise<Page[]> {
     ]);
     await widePage.close();
     await narrowPage.close();
+    await everyStreamClosed();
   });
 
   it('a leader whose page freezes hands over; resumed, it rejoins and is told what it missed', async () => {
@@ -194,5 +199,6 @@ async function leaderOf(pages: Page[]): Promise<Page[]> {
     expect(await second.evaluate(() => window.tab.events.map((event) => event.id))).toEqual(ids);
     await first.close();
     await second.close();
+    await everyStreamClosed();
   });
 });
