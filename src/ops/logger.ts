@@ -16,6 +16,9 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+/** Longest a logged line waits in the buffer before it is written (ms). */
+const LOG_FLUSH_MS = 250;
+
 /** JSON lines for log collectors, colored readable lines when a person is watching a terminal. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
@@ -41,10 +44,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       formatters: { level: (label) => ({ level: label }) },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    // Asynchronous: lines written while a write is in flight go out together, so a reconnect storm's
-    // thousands of "stream opened" lines cost a few writes, not one syscall each. pino flushes
-    // what is buffered when the process exits.
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    // Asynchronous and batched: lines go out in writes of 4 KB, or within LOG_FLUSH_MS of being
+    // logged when fewer come. A stdout that takes every write at once (a file, /dev/null) would
+    // otherwise cost a syscall per line: in a reconnect storm, a fifth of the CPU per reconnect.
+    // pino flushes what is buffered when the process exits.
+    options.destination ??
+      pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: LOG_FLUSH_MS }),
   );
 }
 

@@ -62,6 +62,8 @@ async function main(): Promise<void> {
     { url, hub: `${url}/.well-known/mercure`, store: store.kind, tls: url.startsWith('https') },
     `ssehub listening on ${url} (${store.kind} store)`,
   );
+  // Whoever started the hub waits for this line: it is written now, not with the next batch.
+  logger.flush();
   await announceAuthorization(hubServer, config, logger);
   stopOnSignals(hubServer, config, logger);
 }

@@ -161,3 +161,17 @@ describe('graceful shutdown of the ssehub process', () => {
     );
   });
 });
+
+describe('the ssehub process log', () => {
+  test('is written in batches, yet a line reaches stdout within the flush period, not only at exit', async () => {
+    const hub = await hubProcess();
+    const stream = await subscribe(hub.url, ['logged']);
+    const opened = () => logLines(hub.child.output().stdout).some((line) => line.msg === 'stream opened');
+    // One line is far below the 4 KB batch: only the periodic flush (250 ms) can write it.
+    const deadline = Date.now() + 3000;
+    while (!opened() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(opened()).toBe(true);
+    expect(hub.child.exitCode).toBe(null);
+    stream.close();
+  });
+});
