@@ -14,7 +14,7 @@ import { Subscriber } from './subscriber.js';
 import type { CloseReason, SubscriberSink, SubscriberView } from './subscriber.js';
 import { HubInputError, validateEventInput, validateIdempotencyKey } from './validate.js';
 import { PolicyBook } from './policy.js';
-import type { ResolvedPolicy, TopicPolicies } from './policy.js';
+import type { ResolvedPolicy, SlowConsumerPolicy, TopicPolicies } from './policy.js';
 import { Presence } from './presence.js';
 import type { PresenceChange, PresenceEvent, PresenceOptions, PresenceStats } from './presence.js';
 import type { ActiveSubscription, SubscriptionsFormat } from './subscription-format.js';
@@ -184,6 +184,16 @@ interface ExpiredRun {
 
 const DEFAULT_MAX_REWIND = 1000;
 const DEFAULT_IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
+
+/** One event on its way to the live subscribers: what fan-out decides once, not per subscriber. */
+interface Delivery {
+  readonly event: StoredEvent;
+  /** Marks the subscribers offered this event already (one may match through several topics). */
+  readonly stamp: number;
+  readonly slowPolicy: SlowConsumerPolicy;
+  frame: Buffer | undefined;
+  delivered: number;
+}
 
 export class Hub {
   readonly store: Store;
@@ -776,36 +786,36 @@ export class Hub {
       return;
     }
     // Once per event, not per subscriber; a hub without policies answers the default at once.
-    const slowPolicy = this.policies.of(event.topics[0] as string).slowConsumer;
-    const stamp = ++this.fanoutStamp;
-    let frame: Buffer | undefined;
-    let delivered = 0;
+    const delivery: Delivery = {
+      event,
+      stamp: ++this.fanoutStamp,
+      slowPolicy: this.policies.of(event.topics[0] as string).slowConsumer,
+      frame: undefined,
+      delivered: 0,
+    };
     for (const topic of event.topics) {
       const exact = this.byExactTopic.get(topic);
-      if (!exact) continue;
-      for (const subscriber of exact) {
-        if (subscriber.fanoutStamp === stamp) continue;
-        subscriber.fanoutStamp = stamp;
-        if (!subscriber.acceptsLive(event, this.store)) continue;
-        frame ??= frameOf(event);
-        if (slowPolicy === 'disconnect') this.enqueueEvent(subscriber, frame, event);
-        else this.enqueueOrShed(subscriber, frame, event, slowPolicy);
-        delivered++;
-      }
+      if (exact) this.offerLive(exact, delivery);
     }
     for (const [selector, subscribers] of this.byPattern) {
-      if (!event.topics.some((topic) => selector.matches(topic))) continue;
-      for (const subscriber of subscribers) {
-        if (subscriber.fanoutStamp === stamp) continue;
-        subscriber.fanoutStamp = stamp;
-        if (!subscriber.acceptsLive(event, this.store)) continue;
-        frame ??= frameOf(event);
-        if (slowPolicy === 'disconnect') this.enqueueEvent(subscriber, frame, event);
-        else this.enqueueOrShed(subscriber, frame, event, slowPolicy);
-        delivered++;
-      }
+      if (event.topics.some((topic) => selector.matches(topic))) this.offerLive(subscribers, delivery);
     }
-    if (delivered > 0) this.observer.delivered?.(delivered);
+    if (delivery.delivered > 0) this.observer.delivered?.(delivery.delivered);
+  }
+
+  /** Queues the event to each subscriber that wants it and was not offered it already. */
+  private offerLive(subscribers: Iterable<Subscriber>, delivery: Delivery): void {
+    const { event, stamp, slowPolicy } = delivery;
+    for (const subscriber of subscribers) {
+      if (subscriber.fanoutStamp === stamp) continue;
+      subscriber.fanoutStamp = stamp;
+      if (!subscriber.acceptsLive(event, this.store)) continue;
+      // Encoded once per event, and only when someone takes it.
+      const frame = (delivery.frame ??= frameOf(event));
+      if (slowPolicy === 'disconnect') this.enqueueEvent(subscriber, frame, event);
+      else this.enqueueOrShed(subscriber, frame, event, slowPolicy);
+      delivery.delivered++;
+    }
   }
 
   private enqueueEvent(subscriber: Subscriber, frame: Buffer, event: StoredEvent): void {
