@@ -8,7 +8,7 @@ import {
   disconnectMethodRefusal,
 } from '../http/disconnect.js';
 import { HttpError } from '../http/errors.js';
-import type { HubRequest } from '../http/hub-request.js';
+import type { HubRequest, RequestBody } from '../http/hub-request.js';
 import { mercureActionOf } from '../http/mercure-action.js';
 import type { MercureAction } from '../http/mercure-action.js';
 import type { MercureHandlerOptions } from '../http/mercure.js';
@@ -64,14 +64,10 @@ export function createFetchHandler(hub: Hub, options: FetchHandlerOptions = {}):
       if (request.method !== 'POST') {
         return errorResponse(disconnectMethodRefusal(request.method), corsHeaders);
       }
-      const body = fetchRequestBody(request);
-      return disconnector
-        .disconnect(req, body)
-        .then(
-          (id) => textResponse(id, { ...DISCONNECTED_HEADERS, ...corsHeaders }),
-          (error: unknown) => errorResponse(disconnector.refusal(error), corsHeaders),
-        )
-        .finally(body.answered);
+      return answerWithId(request, (body) => disconnector.disconnect(req, body), {
+        headers: { ...DISCONNECTED_HEADERS, ...corsHeaders },
+        refusal: (error) => errorResponse(disconnector.refusal(error), corsHeaders),
+      });
     }
     if (isSubscriptionsPath(path)) {
       if (!hub.tracksPresence) {
@@ -97,15 +93,26 @@ export function createFetchHandler(hub: Hub, options: FetchHandlerOptions = {}):
       return errorResponse(error as HttpError, action === 'preflight' ? {} : corsHeaders);
     }
     if (action === 'subscribe') return subscribe(opener, request, req, corsHeaders, highWaterMark);
-    const body = fetchRequestBody(request);
-    return publisher
-      .publish(req, body)
-      .then(
-        (id) => textResponse(id, { ...PUBLISHED_HEADERS, ...corsHeaders }),
-        (error: unknown) => errorResponse(publisher.refusal(error), corsHeaders),
-      )
-      .finally(body.answered);
+    return answerWithId(request, (body) => publisher.publish(req, body), {
+      headers: { ...PUBLISHED_HEADERS, ...corsHeaders },
+      refusal: (error) => errorResponse(publisher.refusal(error), corsHeaders),
+    });
   };
+}
+
+/**
+ * A POST whose success is an id as plain text (publish, disconnect): the body is read by `run`, and
+ * held against the budget until the answer is made, whichever it is.
+ */
+function answerWithId(
+  request: Request,
+  run: (body: RequestBody) => Promise<string>,
+  answers: { headers: Record<string, string>; refusal(error: unknown): Response },
+): Promise<Response> {
+  const body = fetchRequestBody(request);
+  return run(body)
+    .then((id) => textResponse(id, answers.headers), answers.refusal)
+    .finally(body.answered);
 }
 
 /**
