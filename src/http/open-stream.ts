@@ -1,8 +1,6 @@
 import type { Hub, SubscriptionStart, Subscription } from '../hub/hub.js';
 import type { SubscriberSink } from '../hub/subscriber.js';
 import { DEFAULT_MAX_TOPIC_LENGTH, DEFAULT_MAX_TOPICS } from '../defaults.js';
-import { urlPatternSelector } from '../hub/topic-selector.js';
-import { HubInputError } from '../hub/validate.js';
 import { AdmissionRefusal, ConnectionAdmission, StreamOpenRate } from './admission.js';
 import type { AdmissionOptions, StreamOpenRateOptions, StreamRefusal } from './admission.js';
 import { subscriberIdOf } from '../hub/presence.js';
@@ -160,7 +158,6 @@ function topicsOf(query: URLSearchParams, maxTopics: number, maxTopicLength: num
       throw new HttpError(400, `Topic too long: at most ${maxTopicLength} characters.`);
     }
   }
-  for (const pattern of urlPatterns) checkedUrlPattern(pattern);
   return { topics, exactTopics, urlPatterns };
 }
 
@@ -170,15 +167,6 @@ interface SubscribedTopics {
   topics: string[];
   exactTopics: string[];
   urlPatterns: string[];
-}
-
-function checkedUrlPattern(pattern: string): void {
-  try {
-    urlPatternSelector(pattern);
-  } catch (error) {
-    if (error instanceof HubInputError) throw new HttpError(400, error.message);
-    throw error;
-  }
 }
 
 /** RFC 3339 date-time: a date, `T`, a time with optional fraction, and `Z` or an offset. */
