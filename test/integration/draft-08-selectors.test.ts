@@ -132,6 +132,22 @@ describe('draft-08 selectors', () => {
     expect(hub.hub.stats().subscribers).toBe(0);
   });
 
+  it('refuses more than 100 URL Patterns in one subscription, with 400, before compiling any', async () => {
+    hub = await startTestHub();
+    const patterns = (count: number) =>
+      Array.from(
+        { length: count },
+        (_, i) => `match_urlpattern=${encodeURIComponent(`https://example.net/${i}/:id`)}`,
+      ).join('&');
+    const refused = await rawRequest(`${hub.hubUrl}?${patterns(101)}`);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatch(/Too many "match_urlpattern" parameters: at most 100/);
+    expect(hub.hub.stats().subscribers).toBe(0);
+    const stream = await openStream(`${hub.hubUrl}?${patterns(100)}`);
+    expect(stream.response.statusCode).toBe(200);
+    stream.destroy();
+  });
+
   it('refuses a token whose urlpattern grant is refused, or whose match_type is unknown, with 401', async () => {
     hub = await startTestHub({ config: { jwtKey: HS_SECRET } });
     const cases: [unknown, RegExp][] = [
