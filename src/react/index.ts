@@ -10,5 +10,3 @@ export { useEventStream } from './use-event-stream.js';
 export type { EventStream } from './use-event-stream.js';
 /** `useEventStream`'s settings: the client's options, plus `onEvent`, `onReset` and `enabled`. */
 export type { UseEventStreamOptions } from './use-event-stream.js';
-/** How many streams the page's components hold now (for tests and debugging panels). */
-export { openStreamCount } from './stream-registry.js';

@@ -96,7 +96,7 @@ const PUBLIC_API: Record<string, readonly string[]> = {
     'createClient',
     'subscriptionUrl',
   ],
-  'ssehub/react': ['EventStream', 'UseEventStreamOptions', 'openStreamCount', 'useEventStream'],
+  'ssehub/react': ['EventStream', 'UseEventStreamOptions', 'useEventStream'],
   'ssehub/protocol': [
     'EventStreamParser',
     'EventTooLargeError',
