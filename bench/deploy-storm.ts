@@ -26,6 +26,7 @@ import { StormPublisher } from './storm-publisher.js';
 import type { StormCommand, StormReply, StormVerdict, TopicExpectation } from './storm-worker.js';
 import { cpuMs, freePort, rssKb } from './systems.js';
 import { WorkerPool } from './worker-pool.js';
+import { parseFlags } from './flags.js';
 
 interface Options {
   subscribers: number;
@@ -42,12 +43,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const flags = new Map<string, string>();
-  for (const arg of argv) {
-    const match = /^--([^=]+)(?:=(.*))?$/.exec(arg);
-    if (!match) throw new Error(`unknown argument ${arg}`);
-    flags.set(match[1] as string, match[2] ?? 'true');
-  }
+  const flags = parseFlags(argv);
   const number = (name: string, fallback: number): number => Number(flags.get(name) ?? fallback);
   const subscribers = number('subscribers', 10_000);
   if (!Number.isInteger(subscribers) || subscribers < 1 || subscribers > 19_000) {

@@ -22,6 +22,7 @@ import { machine } from './run.js';
 import { SseResponseParser } from './sse-wire.js';
 import { StandaloneHub } from './standalone-hub.js';
 import { cpuMs, freePort, rssKb } from './systems.js';
+import { parseFlags } from './flags.js';
 
 interface Options {
   events: number;
@@ -34,12 +35,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const flags = new Map<string, string>();
-  for (const arg of argv) {
-    const match = /^--([^=]+)(?:=(.*))?$/.exec(arg);
-    if (!match) throw new Error(`unknown argument ${arg}`);
-    flags.set(match[1] as string, match[2] ?? 'true');
-  }
+  const flags = parseFlags(argv);
   return {
     events: Number(flags.get('events') ?? 1_000_000),
     topics: Number(flags.get('topics') ?? 1000),

@@ -27,6 +27,7 @@ import { runWorkload } from './workloads.js';
 import type { Workload, WorkloadOptions } from './workloads.js';
 import { ALL_SYSTEMS, cpuMs, ensureNchan, rssKb } from './systems.js';
 import type { RunningSystem, SystemDefinition } from './systems.js';
+import { parseFlags } from './flags.js';
 
 interface Options {
   workload: 'fanout' | Workload;
@@ -52,12 +53,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const flags = new Map<string, string>();
-  for (const arg of argv) {
-    const match = /^--([^=]+)(?:=(.*))?$/.exec(arg);
-    if (!match) throw new Error(`unknown argument ${arg}`);
-    flags.set(match[1] as string, match[2] ?? 'true');
-  }
+  const flags = parseFlags(argv);
   const quick = flags.get('quick') === 'true';
   const workload = (flags.get('workload') ?? 'fanout') as Options['workload'];
   if (!['fanout', 'storm', 'per-user', 'publish'].includes(workload))
