@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import { LatencyHistogram, median } from './ledger.js';
 import type { PhaseLedgerJson } from './ledger.js';
 import type { PublishLoadReply, PublishTarget } from './publish-load.js';
-import { fmt } from './summary.js';
+import { fmt, range } from './summary.js';
 import type { WorkerPool } from './worker-pool.js';
 import { cpuMs, rssKb } from './systems.js';
 import type { RunningSystem, SystemDefinition } from './systems.js';
@@ -218,14 +218,6 @@ async function settleDeliveries(pool: WorkerPool, expected: number, limitMs: num
     } else if (Date.now() - lastChange > 3000) return;
     await sleep(100);
   }
-}
-
-function range(values: readonly number[], unit: string): string {
-  const finite = values.filter(Number.isFinite);
-  if (finite.length === 0) return '–';
-  const lo = fmt(Math.min(...finite));
-  const hi = fmt(Math.max(...finite));
-  return lo === hi ? `${lo}${unit}` : `${lo}–${hi}${unit}`;
 }
 
 function bySystem(results: readonly RequestPathResult[]): RequestPathResult[][] {

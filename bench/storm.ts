@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { clockMs, encodePayload, median } from './ledger.js';
-import { fmt } from './summary.js';
+import { fmt, range } from './summary.js';
 import type { StormReport } from './storm-subscribers.js';
 import type { WorkerPool } from './worker-pool.js';
 import { cpuMs, rssKb } from './systems.js';
@@ -347,14 +347,6 @@ function account(result: StormResult, reports: StormReport[], replays: boolean):
     for (const [error, count] of Object.entries(report.attemptErrors))
       result.attemptErrors[error] = (result.attemptErrors[error] ?? 0) + count;
   }
-}
-
-function range(values: readonly number[], unit: string): string {
-  const finite = values.filter(Number.isFinite);
-  if (finite.length === 0) return '–';
-  const lo = fmt(Math.min(...finite));
-  const hi = fmt(Math.max(...finite));
-  return lo === hi ? `${lo}${unit}` : `${lo}–${hi}${unit}`;
 }
 
 /** One row per (N, system): ranges over the runs, counts summed. */

@@ -89,7 +89,8 @@ export function fmt(ms: number | undefined): string {
   return ms >= 99.95 ? ms.toFixed(0) : ms >= 9.995 ? ms.toFixed(1) : ms.toFixed(2);
 }
 
-function range(values: number[], unit = ''): string {
+/** `lo–hi` of the finite values (one value when they agree), `–` when there is none. */
+export function range(values: readonly number[], unit = ''): string {
   const finite = values.filter(Number.isFinite);
   if (finite.length === 0) return '–';
   const lo = fmt(Math.min(...finite));
