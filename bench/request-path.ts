@@ -11,6 +11,7 @@ import { LatencyHistogram, median } from './ledger.js';
 import type { PhaseLedgerJson } from './ledger.js';
 import type { PublishLoadReply, PublishTarget } from './publish-load.js';
 import { fmt, range } from './summary.js';
+import { settleDeliveries } from './worker-pool.js';
 import type { WorkerPool } from './worker-pool.js';
 import { cpuMs, rssKb } from './systems.js';
 import type { RunningSystem, SystemDefinition } from './systems.js';
@@ -202,22 +203,6 @@ export async function runPerUser(
   result.p50Ms = histogram.quantile(0.5);
   result.p99Ms = histogram.quantile(0.99);
   return result;
-}
-
-async function settleDeliveries(pool: WorkerPool, expected: number, limitMs: number): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  let last = -1;
-  let lastChange = Date.now();
-  while (Date.now() < deadline) {
-    const progress = await pool.all(() => ({ type: 'progress' }), 'progress', 10_000);
-    const deliveries = progress.reduce((sum, reply) => sum + reply.deliveries, 0);
-    if (deliveries >= expected) return;
-    if (deliveries !== last) {
-      last = deliveries;
-      lastChange = Date.now();
-    } else if (Date.now() - lastChange > 3000) return;
-    await sleep(100);
-  }
 }
 
 function bySystem(results: readonly RequestPathResult[]): RequestPathResult[][] {

@@ -22,7 +22,7 @@ import { fmt, keptUpWith, markdownTable, ratioLines, summarize } from './summary
 import type { CaseResult, PhaseResult } from './summary.js';
 import type { PhaseLedgerJson } from './ledger.js';
 import type { ConnectCommand } from './load-worker.js';
-import { WorkerPool } from './worker-pool.js';
+import { settleDeliveries, WorkerPool } from './worker-pool.js';
 import { runWorkload } from './workloads.js';
 import type { Workload, WorkloadOptions } from './workloads.js';
 import { ALL_SYSTEMS, cpuMs, ensureNchan, rssKb } from './systems.js';
@@ -242,7 +242,7 @@ class Bench {
     const outcomes = await Promise.all(publishes);
     const published = outcomes.filter(Boolean).length;
     this.totalPublished += published;
-    await this.settle(open * this.totalPublished, 60_000);
+    await settleDeliveries(this.pool, open * this.totalPublished, 60_000);
     const serverCpuMs = sumCpu(system) - cpuBefore;
     const replies = await this.pool.all(() => ({ type: 'collect' }), 'collected', 30_000);
     const ledger = new PhaseLedger(phase);
@@ -271,23 +271,6 @@ class Bench {
       deliveredPerSec: lastArrival > started ? ledger.deliveries / ((lastArrival - started) / 1000) : NaN,
       cpuUsPerDelivery: ledger.deliveries > 0 ? (serverCpuMs * 1000) / ledger.deliveries : NaN,
     };
-  }
-
-  /** Waits until the workers have counted `expected` deliveries, or nothing arrives for 3 s. */
-  private async settle(expected: number, limitMs: number): Promise<void> {
-    const until = Date.now() + limitMs;
-    let last = -1;
-    let lastChange = Date.now();
-    while (Date.now() < until) {
-      const replies = await this.pool.all(() => ({ type: 'progress' }), 'progress', 10_000);
-      const deliveries = replies.reduce((sum, reply) => sum + reply.deliveries, 0);
-      if (deliveries >= expected) return;
-      if (deliveries !== last) {
-        last = deliveries;
-        lastChange = Date.now();
-      } else if (Date.now() - lastChange > 3000) return;
-      await sleep(100);
-    }
   }
 
   /** Raises the publish rate step by step until latency climbs; every step is bounded. */

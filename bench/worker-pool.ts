@@ -63,3 +63,22 @@ export class WorkerPool<
     for (const worker of this.workers) worker.disconnect();
   }
 }
+
+/** Waits until the load workers have counted `expected` deliveries, or nothing arrived for 3 s. */
+export async function settleDeliveries(pool: WorkerPool, expected: number, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  let last = -1;
+  let lastChange = Date.now();
+  while (Date.now() < deadline) {
+    const progress = await pool.all(() => ({ type: 'progress' }), 'progress', 10_000);
+    const deliveries = progress.reduce((sum, reply) => sum + reply.deliveries, 0);
+    if (deliveries >= expected) return;
+    if (deliveries !== last) {
+      last = deliveries;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > 3000) return;
+    await sleep(100);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
