@@ -6,7 +6,9 @@ import { mercureActionOf } from './mercure-action.js';
 import type { MercureAction } from './mercure-action.js';
 import { createPublishHandler } from './publish.js';
 import type { PublishHandlerOptions } from './publish.js';
-import { createSubscribeHandler } from './subscribe.js';
+import { createStreamOpener } from './open-stream.js';
+import type { StreamOpener } from './open-stream.js';
+import { subscribeHandlerOf } from './subscribe.js';
 import type { RequestHandler, SubscribeHandlerOptions } from './subscribe.js';
 
 export const MERCURE_PATH = '/.well-known/mercure';
@@ -19,10 +21,23 @@ export type MercureHandlerOptions = SubscribeHandlerOptions &
 
 /** One handler for the hub URL: GET subscribes, POST publishes, OPTIONS answers preflights. */
 export function createMercureHandler(hub: Hub, options: MercureHandlerOptions = {}): RequestHandler {
-  const subscribe = createSubscribeHandler(hub, options);
+  return createMercureEndpoint(hub, options).handler;
+}
+
+/**
+ * The hub URL's node:http handler, with the stream opener and CORS policy it uses, for a server that
+ * also opens streams another way (the standalone hub's stream lane): both then share one opener's
+ * limits and counters.
+ */
+export function createMercureEndpoint(
+  hub: Hub,
+  options: MercureHandlerOptions = {},
+): { handler: RequestHandler; opener: StreamOpener; cors: CorsPolicy } {
+  const opener = createStreamOpener(hub, options);
+  const subscribe = subscribeHandlerOf(opener);
   const publish = createPublishHandler(hub, options);
   const cors = new CorsPolicy(options.corsOrigins ?? []);
-  return (req, res) => {
+  const handler: RequestHandler = (req, res) => {
     let action: MercureAction;
     try {
       action = mercureActionOf(req.method);
@@ -34,4 +49,5 @@ export function createMercureHandler(hub: Hub, options: MercureHandlerOptions = 
     cors.apply(req, res);
     return action === 'subscribe' ? subscribe(req, res) : publish(req, res);
   };
+  return { handler, opener, cors };
 }

@@ -60,7 +60,7 @@ export class ResponseSink implements SubscriberSink {
   /** Set once the head is written, when the response uses chunked encoding as Node set it up. */
   private socket: Socket | undefined;
   /** The socket is ours: the stream ends with the connection. */
-  private taken = false;
+  private taken: StreamSocketSink | undefined;
 
   /** `onClose` runs once, when the stream's connection closes (or the response does). */
   constructor(
@@ -75,12 +75,7 @@ export class ResponseSink implements SubscriberSink {
 
   write(chunk: Buffer): void {
     const socket = this.socket;
-    if (socket !== undefined) {
-      // A reset connection whose 'close' is still queued: writing would build an error (with its
-      // stack) per write, which in a reconnect storm was the largest JavaScript cost.
-      if (!socket.destroyed) socket.write(chunkOf(chunk));
-      return;
-    }
+    if (socket !== undefined) return writeChunk(socket, chunk);
     const res = this.res as ServerResponse;
     if (res.destroyed) return;
     res.write(chunk);
@@ -108,9 +103,7 @@ export class ResponseSink implements SubscriberSink {
       compactSentHead(res);
       return;
     }
-    // `on`, not `once`: a socket closes once, and `once` keeps a wrapper per stream.
-    taken.on('close', this.onClose);
-    this.taken = true;
+    this.taken = new StreamSocketSink(taken, this.onClose, true);
     this.res = undefined;
   }
 
@@ -129,22 +122,14 @@ export class ResponseSink implements SubscriberSink {
   }
 
   onceDrained(callback: () => void): void {
-    const target = this.socket ?? this.res;
-    // Node emits 'drain' only after a write that passed the high-water mark; below it, look again
-    // shortly (the hub asks only when its backlog is far above that mark).
-    if (target?.writableNeedDrain === true) target.once('drain', callback);
-    else setTimeout(callback, 5);
+    onceDrained(this.socket ?? this.res, callback);
   }
 
   end(): void {
-    const socket = this.socket;
-    if (this.taken && socket !== undefined) {
-      // The stream is over even though the connection may live on for the client's next request.
-      socket.removeListener('close', this.onClose);
-      this.taken = false;
+    if (this.taken !== undefined) {
+      this.taken.end();
+      this.taken = undefined;
       this.socket = undefined;
-      giveBackStreamSocket(socket, LAST_CHUNK);
-      this.onClose();
       return;
     }
     const res = this.res;
@@ -156,7 +141,88 @@ export class ResponseSink implements SubscriberSink {
   }
 
   destroy(): void {
-    if (this.taken) this.socket?.destroy();
+    if (this.taken) this.taken.destroy();
     else this.res?.destroy();
   }
+}
+
+/**
+ * The sink of an event stream whose connection is the hub's alone, no HTTP parser reading it (see
+ * `adoptStreamSocket`): its head is written, and frames go to the socket as chunks. Its end hands
+ * the connection back to its server for the client's next request.
+ */
+export class StreamSocketSink implements SubscriberSink {
+  private open = true;
+
+  /** `onClose` runs once: when the stream ends, or when its connection closes first. */
+  constructor(
+    private readonly socket: Socket,
+    private readonly onClose: () => void,
+    private headSent = false,
+  ) {
+    // `on`, not `once`: a socket closes once, and `once` keeps a wrapper per stream.
+    socket.on('close', onClose);
+  }
+
+  /** Writes the stream's head (status line and headers, as text): before any frame. */
+  writeHead(head: string): void {
+    this.headSent = true;
+    if (!this.socket.destroyed) this.socket.write(head, 'latin1');
+  }
+
+  write(chunk: Buffer): void {
+    writeChunk(this.socket, chunk);
+  }
+
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  onceDrained(callback: () => void): void {
+    onceDrained(this.socket, callback);
+  }
+
+  end(): void {
+    if (!this.open) return;
+    this.open = false;
+    // Ended before its head (see ResponseSink.end): a reset, and `onClose` runs on 'close'.
+    if (!this.headSent) return void this.socket.destroy();
+    // The stream is over even though the connection may live on for the client's next request.
+    this.socket.removeListener('close', this.onClose);
+    giveBackStreamSocket(this.socket, LAST_CHUNK);
+    this.onClose();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** The stream was refused before its head: the connection, which lives on, is no longer its. */
+  abandon(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.socket.removeListener('close', this.onClose);
+    this.onClose();
+  }
+}
+
+function writeChunk(socket: Socket, frame: Buffer): void {
+  // A reset connection whose 'close' is still queued: writing would build an error (with its
+  // stack) per write, which in a reconnect storm was the largest JavaScript cost.
+  if (!socket.destroyed) socket.write(chunkOf(frame));
+}
+
+function onceDrained(target: Socket | ServerResponse | undefined, callback: () => void): void {
+  // Node emits 'drain' only after a write that passed the high-water mark; below it, look again
+  // shortly (the hub asks only when its backlog is far above that mark).
+  if (target?.writableNeedDrain === true) target.once('drain', callback);
+  else setTimeout(callback, 5);
 }

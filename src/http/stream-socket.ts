@@ -134,24 +134,32 @@ export function takeStreamSocket(req: IncomingMessage, res: ServerResponse): Soc
   if (requestListens || responseListens) {
     relayClose(socket, requestListens ? req : undefined, responseListens ? res : undefined);
   }
-  socket.on('data', destroySocket);
-  socket.on('end', destroySocket);
-  // Errors end in `close`, which the stream's owner listens to.
-  socket.on('error', ignore);
-  // Reading on is how the server notices the client left without waiting for a write to fail.
-  socket.resume();
+  adoptStreamSocket(socket);
   return socket;
 }
 
 /**
+ * Makes `socket`, which no HTTP parser reads any more, an event stream's connection: data the
+ * client sends, or its half-close, closes it, and its errors end in `close` (which the stream's
+ * owner listens to). `giveBackStreamSocket` undoes this.
+ */
+export function adoptStreamSocket(socket: Socket): void {
+  socket.on('data', destroySocket);
+  socket.on('end', destroySocket);
+  socket.on('error', ignore);
+  // Reading on is how the server notices the client left without waiting for a write to fail.
+  socket.resume();
+}
+
+/**
  * Ends a taken stream: writes `lastChunk` (the chunked body's end), then hands the connection back
- * to its server for the client's next request. It is closed instead, once written, when the server
- * no longer listens, when the stream's head said `Connection: close`, or when the server would
+ * to its server for the client's next request. It is closed instead, once written, when asked
+ * (`closeAfter`), when the server no longer listens, when the stream's head said `Connection: close`, or when the server would
  * not time an idle connection out (`keepAliveTimeout` 0): a handed-back connection is, to
  * `node:http`, a new one that has not sent its request yet, which `server.close()` and
  * `closeIdleConnections()` wait for rather than close.
  */
-export function giveBackStreamSocket(socket: Socket, lastChunk: Buffer): void {
+export function giveBackStreamSocket(socket: Socket, lastChunk: Buffer, closeAfter = false): void {
   const relay = closeRelays.get(socket);
   if (relay !== undefined) {
     closeRelays.delete(socket);
@@ -159,7 +167,7 @@ export function giveBackStreamSocket(socket: Socket, lastChunk: Buffer): void {
   }
   const server = (socket as Socket & SocketInternals).server as HttpServer;
   if (socket.destroyed) return relay?.();
-  if (!server.listening || lastOnConnection.has(socket) || !(server.keepAliveTimeout > 0)) {
+  if (closeAfter || !server.listening || lastOnConnection.has(socket) || !(server.keepAliveTimeout > 0)) {
     // Still ours until it closes: errors (a reset while the last bytes drain) stay ignored.
     socket.end(lastChunk);
     // Not left half-open: the server's sockets allow it, and a client need never close its side.

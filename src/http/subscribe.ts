@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Hub } from '../hub/hub.js';
 import { sendError } from './errors.js';
 import { createStreamOpener } from './open-stream.js';
-import type { StreamTransport, SubscribeHandlerOptions } from './open-stream.js';
+import type { StreamOpener, StreamTransport, SubscribeHandlerOptions } from './open-stream.js';
 import { ResponseSink } from './sink.js';
 
 export type { SubscribeHandlerOptions } from './open-stream.js';
@@ -14,7 +14,11 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
  * the logic this shares with the Fetch handler) on the response's socket.
  */
 export function createSubscribeHandler(hub: Hub, options: SubscribeHandlerOptions = {}): RequestHandler {
-  const opener = createStreamOpener(hub, options);
+  return subscribeHandlerOf(createStreamOpener(hub, options));
+}
+
+/** The node:http subscribe handler of an opener that other adapters may share (its limits with it). */
+export function subscribeHandlerOf(opener: StreamOpener): RequestHandler {
   return (req, res) => {
     opener.open(req, nodeStreamTransport(req, res)).catch((error: unknown) => {
       sendError(res, opener.refusal(req, error));

@@ -107,6 +107,15 @@ export class ConnectionTracker {
     });
   }
 
+  /**
+   * An event stream's request read off its socket by the hub itself (the stream lane, which
+   * `trackRequest` never sees): its connection is a stream's until handed back or closed.
+   */
+  trackStream(socket: Socket): void {
+    this.streamSockets.add(socket);
+    this.activeRequests.set(socket, 1);
+  }
+
   /** Asks every connection to finish: GOAWAY on HTTP/2, close idle HTTP/1.1 keep-alive connections. */
   drain(): void {
     this.draining = true;

@@ -1,9 +1,10 @@
+import { Server as HttpServer } from 'node:http';
 import { Hub } from '../hub/hub.js';
 import type { HubObserver } from '../hub/hub.js';
 import { authorizerFromSettings } from '../auth/settings.js';
 import { CorsPolicy } from '../http/cors.js';
 import { createDisconnectHandler } from '../http/disconnect.js';
-import { createMercureHandler } from '../http/mercure.js';
+import { createMercureEndpoint, MERCURE_PATH } from '../http/mercure.js';
 import { createSubscriptionsHandler } from '../http/subscriptions.js';
 import { RedisPresenceLeases } from './redis-leases.js';
 import type { Authorizer } from '../http/authorizer.js';
@@ -30,6 +31,8 @@ import { createHttpServer, listen, onRequest, usesTls } from './listener.js';
 import type { HubHttpServer } from './listener.js';
 import { attachRevocationHook } from './revocation.js';
 import { createRouter } from './routes.js';
+import { laneStreams } from './lane-streams.js';
+import { installStreamLane } from './stream-lane.js';
 import { GracefulShutdown, InFlightPublishes } from './shutdown.js';
 
 export interface HubServer {
@@ -67,6 +70,12 @@ export interface HubServerOptions {
    * passes the store's durable queue (SQLite file, Redis). Closed with the server.
    */
   webhookQueue?: WebhookQueue;
+  /**
+   * Whether plain subscriptions on new HTTP/1.1 connections skip `node:http`'s request and
+   * response objects (see stream-lane.ts); default true. False serves every request through
+   * `node:http`, as a library handler is served.
+   */
+  streamLane?: boolean;
 }
 
 /** The standalone hub: the Mercure endpoint, health, metrics, status, the demo page and its scripts. */
@@ -93,7 +102,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   const subscriptions = config.subscriptions
     ? createSubscriptionsHandler(hub, { authorizer, onError })
     : undefined;
-  const { mercure, disconnect, bodyBudget } = createHandlers(
+  const { mercure, disconnect, bodyBudget, streams } = createHandlers(
     hub,
     config,
     authorizer,
@@ -148,6 +157,11 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
       onError,
     }),
   );
+
+  if (server instanceof HttpServer && options.streamLane !== false) {
+    const serve = laneStreams({ server, ...streams, shutdown, connections, requestIds, logger });
+    installStreamLane(server, MERCURE_PATH, serve);
+  }
 
   return {
     server,
@@ -306,7 +320,7 @@ function createHandlers(
   metrics: HubMetrics,
 ) {
   const bodyBudget = new BodyBudget(config.maxBodyBytesInFlight);
-  const mercure = createMercureHandler(hub, {
+  const { handler: mercure, ...streams } = createMercureEndpoint(hub, {
     authorizer,
     maxBodyBytes: config.maxBodyBytes,
     bodyTimeoutMs: config.bodyTimeoutMs,
@@ -329,5 +343,5 @@ function createHandlers(
     bodyTimeoutMs: config.bodyTimeoutMs,
     bodyBudget,
   });
-  return { mercure, disconnect, bodyBudget };
+  return { mercure, disconnect, bodyBudget, streams };
 }

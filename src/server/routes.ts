@@ -83,18 +83,20 @@ export function createRouter(routes: Routes): (req: IncomingMessage, res: Server
 /** The Mercure endpoint, refused once shutdown has begun; publishes are counted until answered. */
 function routeHub(routes: Routes, req: IncomingMessage, res: ServerResponse): void {
   if (routes.shutdown.refusing) {
-    return sendError(
-      res,
-      new HttpError(503, 'Shutting down: reconnect to another instance.', {
-        'Retry-After': '1',
-        'X-Request-Id': routes.requestIds.get(req) ?? '',
-        // An HTTP/2 response must not carry connection-specific headers.
-        ...(req.httpVersionMajor === 1 ? { Connection: 'close' } : {}),
-      }),
-    );
+    return sendError(res, shuttingDown(routes.requestIds.get(req) ?? '', req.httpVersionMajor === 1));
   }
   if (req.method === 'POST') routes.publishes.track(res);
   routes.mercure(req, res);
+}
+
+/** The answer of the hub endpoint once shutdown has begun. */
+export function shuttingDown(requestId: string, http1: boolean): HttpError {
+  return new HttpError(503, 'Shutting down: reconnect to another instance.', {
+    'Retry-After': '1',
+    'X-Request-Id': requestId,
+    // An HTTP/2 response must not carry connection-specific headers.
+    ...(http1 ? { Connection: 'close' } : {}),
+  });
 }
 
 function serveMetrics(
@@ -112,7 +114,7 @@ function serveMetrics(
   );
 }
 
-function pathOf(req: IncomingMessage): string {
+export function pathOf(req: { url?: string | undefined }): string {
   const url = req.url ?? '/';
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
@@ -123,16 +125,28 @@ function logRequest(logger: Logger, requestId: string, req: IncomingMessage, res
   const started = performance.now();
   res.on('finish', () => {
     if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
-    const fields = {
-      requestId,
-      method: req.method,
-      path: pathOf(req),
-      status: res.statusCode,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
-      httpVersion: req.httpVersion,
-    };
-    if (res.statusCode >= 500) logger.warn(fields, 'request failed');
-    else if (res.statusCode >= 400) logger.info(fields, 'request refused');
-    else logger.debug(fields, 'request');
+    logAnswer(
+      logger,
+      { requestId, method: req.method, path: pathOf(req), status: res.statusCode },
+      started,
+      req.httpVersion,
+    );
   });
+}
+
+/** The log line of an answered request that `performance.now()` was `started` at. */
+export function logAnswer(
+  logger: Logger,
+  answered: { requestId: string; method: string | undefined; path: string; status: number },
+  started: number,
+  httpVersion: string,
+): void {
+  const fields = {
+    ...answered,
+    durationMs: Math.round((performance.now() - started) * 10) / 10,
+    httpVersion,
+  };
+  if (answered.status >= 500) logger.warn(fields, 'request failed');
+  else if (answered.status >= 400) logger.info(fields, 'request refused');
+  else logger.debug(fields, 'request');
 }

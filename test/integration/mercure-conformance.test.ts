@@ -1,5 +1,4 @@
 import { createServer } from 'node:http';
-import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import type { RawStream, TestHub } from '../helpers/hub.js';
 import { expectRefused } from '../helpers/auth-answers.js';
 import { HS_SECRET, bearer, hmacKey, mint, publisherClaims, subscriberClaims } from '../helpers/tokens.js';
 import { eventually } from '../helpers/wait.js';
+import { watchStreamConnections } from '../helpers/stream-connections.js';
 
 /**
  * Black-box conformance of the standalone hub to the Mercure protocol (draft-07 as the 0.x hubs
@@ -578,14 +578,7 @@ const browserRunnable = chromiumAvailable('Mercure conformance in Chromium');
     try {
       const target = await startTestHub({ config: { corsOrigins: [origin], retryMs: 100, demo: false } });
       hub = target;
-      const resumeHeaders: (string | undefined)[] = [];
-      const streamSockets = new Set<Socket>();
-      target.server.on('request', (req: IncomingMessage) => {
-        if (req.method !== 'GET') return;
-        resumeHeaders.push(req.headers['last-event-id'] as string | undefined);
-        streamSockets.add(req.socket);
-        req.socket.on('close', () => streamSockets.delete(req.socket));
-      });
+      const { sockets: streamSockets, lastEventIds: resumeHeaders } = watchStreamConnections(target.server);
       const tab = await browser.context.newPage();
       await tab.goto(origin);
       await tab.evaluate(

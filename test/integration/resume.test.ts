@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +5,7 @@ import { RESET_EVENT_TYPE } from '../../src/protocol/constants.js';
 import { delay, openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { RawStream, TestHub } from '../helpers/hub.js';
 import { eventually } from '../helpers/wait.js';
+import { watchStreamConnections } from '../helpers/stream-connections.js';
 
 let hub: TestHub | undefined;
 afterEach(async () => {
@@ -59,12 +59,7 @@ describe('resume is exact (architecture invariant 2)', () => {
   it('eventsource package: reconnects with Last-Event-ID after its socket is destroyed, nothing lost or repeated', async () => {
     const test = await startTestHub({ config: { retryMs: 10 } });
     hub = test;
-    const streamSockets = new Set<Socket>();
-    test.server.on('request', (req: IncomingMessage) => {
-      if (req.method !== 'GET') return;
-      streamSockets.add(req.socket);
-      req.socket.on('close', () => streamSockets.delete(req.socket));
-    });
+    const { sockets: streamSockets } = watchStreamConnections(test.server);
     const received: string[] = [];
     let opens = 0;
     const source = new EventSource(topicUrl(test.hubUrl, ['es']));

@@ -1,10 +1,10 @@
-import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CloseReason } from '../../src/hub/subscriber.js';
 import { openStream, publish, startTestHub, topicUrl } from '../helpers/hub.js';
 import type { TestHub } from '../helpers/hub.js';
+import { watchStreamConnections } from '../helpers/stream-connections.js';
 
 let hub: TestHub | undefined;
 afterEach(async () => {
@@ -41,10 +41,7 @@ describe('slow consumer (architecture invariant 5)', () => {
     hub = test;
     const url = topicUrl(test.hubUrl, ['big']);
     // The socket, not the response: the hub writes to the socket once the head is out.
-    const streams: Socket[] = [];
-    test.server.on('request', (req: IncomingMessage) => {
-      if (req.method === 'GET') streams.push(req.socket);
-    });
+    const watched = watchStreamConnections(test.server);
     const slow = await stalledSubscriber(url);
     const fast = await openStream(url);
     const payload = 'x'.repeat(64 * 1024);
@@ -54,7 +51,7 @@ describe('slow consumer (architecture invariant 5)', () => {
       const answer = await publish(test.hubUrl, { topic: 'big', data: `${i} ${payload}` });
       expect(answer.status).toBe(200);
       await fast.waitFor(() => fast.events.length === i + 1, 5000, `event ${i} on the fast subscriber`);
-      slowBacklog = Math.max(slowBacklog, streams[0]?.writableLength ?? 0);
+      slowBacklog = Math.max(slowBacklog, [...watched.sockets][0]?.writableLength ?? 0);
     }
     // A paused socket does not notice the reset; the hub's own account says why it was dropped.
     expect(reasons).toEqual(['slow']);

@@ -224,7 +224,8 @@ describe('event stream socket takeover', () => {
   });
 
   it('the standalone hub (request ids, logs, connection tracking) keeps neither request nor response', async () => {
-    testHub = await startTestHub();
+    // Without the stream lane, which would serve these streams without either (stream-lane.test.ts).
+    testHub = await startTestHub({ streamLane: false });
     await expectStandaloneStreamsCollected(testHub);
   });
 
@@ -234,7 +235,7 @@ describe('event stream socket takeover', () => {
       const redis = await RedisServer.start();
       try {
         const store = await RedisStore.connect({ url: redis.url, prefix: `takeover-${process.pid}` });
-        testHub = await startTestHub({ store });
+        testHub = await startTestHub({ store, streamLane: false });
         await expectStandaloneStreamsCollected(testHub);
         await testHub.close(1000);
       } finally {
@@ -496,7 +497,7 @@ describe('event stream socket takeover: attacks and shutdown', () => {
         { expiresIn },
       )}\r\n\r\n`;
     const streamSockets: net.Socket[] = [];
-    started.server.on('request', (req: IncomingMessage) => streamSockets.push(req.socket));
+    started.server.on('connection', (socket: net.Socket) => streamSockets.push(socket));
 
     const stalled = connectRaw(port, await streamRequest('big', 'bob', 600));
     await waitUntil(() => started.hub.stats().subscribers === 1);
@@ -553,7 +554,7 @@ describe('event stream socket takeover: attacks and shutdown', () => {
     testHub = started;
     const port = Number(new URL(started.url).port);
     const streamSockets: net.Socket[] = [];
-    started.server.on('request', (req: IncomingMessage) => streamSockets.push(req.socket));
+    started.server.on('connection', (socket: net.Socket) => streamSockets.push(socket));
     const stalled = connectRaw(port, STREAM_REQUEST);
     await waitUntil(() => started.hub.stats().subscribers === 1);
     await waitUntil(() => stalled.text().includes('\r\n\r\n'));

@@ -1,0 +1,82 @@
+import { STATUS_CODES, validateHeaderValue } from 'node:http';
+import type { HttpError } from './errors.js';
+
+/**
+ * HTTP/1.1 answers written straight to a socket, for connections no `ServerResponse` serves (the
+ * standalone hub's stream lane). They read as `node:http` writes its own: the same status line, the
+ * given headers in order, then `Date`, the connection's keep-alive and the body's framing.
+ */
+
+/** The head of an answer; `framing` is its `Transfer-Encoding` or `Content-Length` line. */
+export function answerHead(
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  framing: string,
+  keepAliveTimeoutMs: number,
+): string {
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+  for (const name in headers) {
+    const value = headers[name] as string;
+    // As writeHead would: a value with a line break or a control character must not reach the wire.
+    validateHeaderValue(name, value);
+    head += `${name}: ${value}\r\n`;
+  }
+  head += `Date: ${httpDate()}\r\n`;
+  if (!closesConnection(headers)) {
+    head += 'Connection: keep-alive\r\n';
+    if (keepAliveTimeoutMs > 0) head += `Keep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n`;
+  }
+  return `${head}${framing}\r\n`;
+}
+
+/** The head of an event stream's answer: 200, its body chunked until the stream ends. */
+export function streamHead(headers: Readonly<Record<string, string>>, keepAliveTimeoutMs: number): string {
+  return answerHead(200, headers, 'Transfer-Encoding: chunked\r\n', keepAliveTimeoutMs);
+}
+
+/**
+ * A refusal as `sendError` answers it (status, one line of text, no caching), with `extra`
+ * headers after the error's own; and whether the connection closes after it.
+ */
+export function errorAnswer(
+  error: HttpError,
+  extra: Readonly<Record<string, string>>,
+  keepAliveTimeoutMs: number,
+): { bytes: string; closes: boolean } {
+  const body = error.message.replace(/[\r\n]+/g, ' ') + '\n';
+  const headers = {
+    ...error.headers,
+    ...extra,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Cache-Control': 'no-store',
+  };
+  const head = answerHead(
+    error.status,
+    headers,
+    `Content-Length: ${Buffer.byteLength(body)}\r\n`,
+    keepAliveTimeoutMs,
+  );
+  return { bytes: head + body, closes: closesConnection(headers) };
+}
+
+/** Whether the headers say `Connection: close` (Node then ends the connection after the answer). */
+function closesConnection(headers: Readonly<Record<string, string>>): boolean {
+  for (const name in headers) {
+    if (name.toLowerCase() === 'connection') return /\bclose\b/i.test(headers[name] as string);
+  }
+  return false;
+}
+
+let dateSecond = -1;
+let dateText = '';
+
+/** The `Date` header's value, made once a second as Node does. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
