@@ -164,14 +164,28 @@ export class StreamSocketSink implements SubscriberSink {
     socket.on('close', onClose);
   }
 
+  /** The head is held back (corked) to go out in one write with the stream's first frame. */
+  private headCorked = false;
+
   /** Writes the stream's head (status line and headers, as text): before any frame. */
   writeHead(head: string): void {
     this.headSent = true;
-    if (!this.socket.destroyed) this.socket.write(head, 'latin1');
+    if (this.socket.destroyed) return;
+    // One syscall for the head and the opening frame, which the hub writes on its next flush.
+    this.socket.cork();
+    this.headCorked = true;
+    this.socket.write(head, 'latin1');
+  }
+
+  private releaseHead(): void {
+    if (!this.headCorked) return;
+    this.headCorked = false;
+    this.socket.uncork();
   }
 
   write(chunk: Buffer): void {
     writeChunk(this.socket, chunk);
+    this.releaseHead();
   }
 
   cork(): void {
@@ -195,6 +209,7 @@ export class StreamSocketSink implements SubscriberSink {
     this.open = false;
     // Ended before its head (see ResponseSink.end): a reset, and `onClose` runs on 'close'.
     if (!this.headSent) return void this.socket.destroy();
+    this.releaseHead();
     // The stream is over even though the connection may live on for the client's next request.
     this.socket.removeListener('close', this.onClose);
     giveBackStreamSocket(this.socket, LAST_CHUNK);

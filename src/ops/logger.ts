@@ -90,8 +90,11 @@ export function loggingObserver(logger: Logger, now: () => number = Date.now): H
     replayFailed: (error) =>
       logger.warn({ err: error }, 'replay failed: store error, stream ended so the client resumes'),
     subscribed: (subscriber) => {
+      // Routine, as the normal ends below: debug. At info, the two lines of each reconnect were
+      // a tenth of a reconnect storm's CPU; the metrics count every stream either way.
       openedAt.set(subscriber, now());
-      logger.info(
+      if (!logger.isLevelEnabled('debug')) return;
+      logger.debug(
         {
           requestId: subscriber.tag,
           subscriber: subscriber.id,
@@ -104,6 +107,8 @@ export function loggingObserver(logger: Logger, now: () => number = Date.now): H
     unsubscribed: (subscriber, reason) => {
       const opened = openedAt.get(subscriber);
       if (opened === undefined) return; // ended before it opened (client left during replay)
+      const routine = reason === 'client' || reason === 'shutdown';
+      if (routine && !logger.isLevelEnabled('debug')) return;
       const fields = {
         requestId: subscriber.tag,
         subscriber: subscriber.id,
@@ -114,6 +119,7 @@ export function loggingObserver(logger: Logger, now: () => number = Date.now): H
       };
       if (reason === 'slow')
         logger.warn(fields, 'stream closed: subscriber too slow, it will resume from history');
+      else if (routine) logger.debug(fields, `stream closed: ${reason}`);
       else logger.info(fields, `stream closed: ${reason}`);
     },
     heartbeats: (count) => logger.trace({ count }, 'heartbeats sent'),

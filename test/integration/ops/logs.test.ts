@@ -37,7 +37,7 @@ describe('structured logs', () => {
       expect(reader.headers['x-request-id']).toBe('req-abc');
       const opened = lines.find((line) => line.msg === 'stream opened');
       expect(opened).toMatchObject({
-        level: 'info',
+        level: 'debug',
         service: 'ssehub',
         requestId: 'req-abc',
         subject: 'user-42',

@@ -32,7 +32,8 @@ function sequenceOf(id: string): number {
 
 describe('graceful shutdown of the ssehub process', () => {
   test('SIGTERM while publishing: every event answered 2xx reached every subscriber before its stream ended', async () => {
-    const a = await hubProcess(['--shutdown-timeout-ms', '5000']);
+    // Debug: a stream's routine end is logged at that level.
+    const a = await hubProcess(['--shutdown-timeout-ms', '5000', '--log-level', 'debug']);
     const subscribers = await Promise.all([1, 2, 3].map(() => subscribe(a.url, ['load'])));
 
     // Four publishers in parallel until the hub stops answering 2xx (bounded in count and time).
@@ -164,7 +165,7 @@ describe('graceful shutdown of the ssehub process', () => {
 
 describe('the ssehub process log', () => {
   test('is written in batches, yet a line reaches stdout within the flush period, not only at exit', async () => {
-    const hub = await hubProcess();
+    const hub = await hubProcess(['--log-level', 'debug']);
     const stream = await subscribe(hub.url, ['logged']);
     const opened = () => logLines(hub.child.output().stdout).some((line) => line.msg === 'stream opened');
     // One line is far below the 4 KB batch: only the periodic flush (250 ms) can write it.
