@@ -1,5 +1,5 @@
 import type { HubRequest } from '../http/hub-request.js';
-import { headerOf } from '../http/request.js';
+import { headerOf, queryOf } from '../http/request.js';
 import { base64url } from 'jose';
 
 /** Where a request carried its token. */
@@ -30,7 +30,7 @@ export function presentedToken(req: HubRequest): PresentedToken | undefined {
     const match = /^Bearer[ ]+(\S*)\s*$/i.exec(header);
     return { token: match?.[1] ?? '', source: 'header' };
   }
-  const query = new URL(req.url ?? '/', 'http://hub.invalid').searchParams.get('authorization');
+  const query = queryOf(req).get('authorization');
   if (query !== null) return { token: query, source: 'query' };
   const cookies = headerOf(req, 'cookie');
   const cookie = cookieValue(cookies, ACCESS_TOKEN_COOKIE) ?? cookieValue(cookies, TOKEN_COOKIE);

@@ -71,10 +71,10 @@ export function createStreamOpener(hub: Hub, options: SubscribeHandlerOptions = 
     // First: a refusal must cost less than what it protects (no parsing, no token verification).
     openRate?.check();
     const query = queryOf(req);
-    const { topics, exactTopics, urlPatterns } = topicsOf(query, maxTopics, maxTopicLength);
+    const { topics, exactTopics, urlPatterns, all } = topicsOf(query, maxTopics, maxTopicLength);
     const lastEventId = lastEventIdOf(req, query);
     const { rewind, since } = startOf(query);
-    const grant = await authorizer.authorizeSubscriber(req, [...topics, ...exactTopics, ...urlPatterns]);
+    const grant = await authorizer.authorizeSubscriber(req, all);
     const identity = hub.tracksPresence ? presenceOf(grant, query) : {};
     if (transport.gone) return;
     const connection = new StreamConnection(admission.admit(grant.subject));
@@ -138,18 +138,28 @@ class StreamConnection {
  * too complex to match in linear time); any other `match*` parameter is refused.
  */
 function topicsOf(query: URLSearchParams, maxTopics: number, maxTopicLength: number): SubscribedTopics {
-  for (const name of query.keys()) {
-    if (name.startsWith('match') && !DRAFT_08_SELECTORS.has(name)) {
-      throw new HttpError(
-        400,
-        `Unsupported parameter "${name}": use "topic", "match", "match_exact" or "match_urlpattern".`,
-      );
-    }
+  // One pass over the query (not a getAll per name): each getAll scans it all again.
+  const topics: string[] = [];
+  const matches: string[] = [];
+  const exactMatches: string[] = [];
+  const urlPatterns: string[] = [];
+  let unsupported: string | undefined;
+  for (const [name, value] of query) {
+    if (name === 'topic') topics.push(value);
+    else if (name === 'match') matches.push(value);
+    else if (name === 'match_exact') exactMatches.push(value);
+    else if (name === 'match_urlpattern') urlPatterns.push(value);
+    else if (unsupported === undefined && name.startsWith('match')) unsupported = name;
   }
-  const topics = query.getAll('topic');
-  const exactTopics = [...query.getAll('match'), ...query.getAll('match_exact')];
-  const urlPatterns = query.getAll('match_urlpattern');
-  const all = [...topics, ...exactTopics, ...urlPatterns];
+  if (unsupported !== undefined) {
+    throw new HttpError(
+      400,
+      `Unsupported parameter "${unsupported}": use "topic", "match", "match_exact" or "match_urlpattern".`,
+    );
+  }
+  const exactTopics = exactMatches.length === 0 ? matches : matches.concat(exactMatches);
+  const all =
+    exactTopics.length + urlPatterns.length === 0 ? topics : topics.concat(exactTopics, urlPatterns);
   if (all.length === 0) throw new HttpError(400, 'Missing "topic" parameter.');
   if (all.length > maxTopics) throw new HttpError(400, `Too many topics: at most ${maxTopics}.`);
   if (urlPatterns.length > MAX_URL_PATTERNS) {
@@ -161,10 +171,8 @@ function topicsOf(query: URLSearchParams, maxTopics: number, maxTopicLength: num
       throw new HttpError(400, `Topic too long: at most ${maxTopicLength} characters.`);
     }
   }
-  return { topics, exactTopics, urlPatterns };
+  return { topics, exactTopics, urlPatterns, all };
 }
-
-const DRAFT_08_SELECTORS = new Set(['match', 'match_exact', 'match_urlpattern']);
 
 /**
  * Most URL Patterns in one subscription. Compiling one costs about 60 µs (four URI templates' worth),
@@ -176,6 +184,8 @@ interface SubscribedTopics {
   topics: string[];
   exactTopics: string[];
   urlPatterns: string[];
+  /** All of them, in that order: what the authorizer checks. */
+  all: string[];
 }
 
 /** RFC 3339 date-time: a date, `T`, a time with optional fraction, and `Z` or an offset. */

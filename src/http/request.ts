@@ -6,9 +6,17 @@ export function headerOf(req: HubRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Query parameters of a request (the base is irrelevant: only the path and query are read). */
+/**
+ * Query parameters of a request. Read from the text after `?` (up to a `#`), as the URL parser
+ * would give them for a request target: building a whole URL only to read its query cost twice as
+ * much, and more to compile in a fresh process.
+ */
 export function queryOf(req: HubRequest): URLSearchParams {
-  return new URL(req.url ?? '/', 'http://hub.invalid').searchParams;
+  const url = req.url ?? '/';
+  const start = url.indexOf('?');
+  if (start === -1) return new URLSearchParams();
+  const end = url.indexOf('#', start);
+  return new URLSearchParams(end === -1 ? url.slice(start + 1) : url.slice(start + 1, end));
 }
 
 /**

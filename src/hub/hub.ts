@@ -323,11 +323,12 @@ export class Hub {
       throw new RangeError('at least one topic selector is required');
     }
     this.checkRewind(options);
-    const selectors = [
-      ...options.topics.map((topic) => this.selectors.get(topic)),
-      ...exactTopics.map((topic) => exactSelector(topic, 'exact')),
-      ...urlPatterns.map((match) => this.selectors.get({ match, matchType: 'urlpattern' })),
-    ];
+    // Loops, not spreads of mapped arrays: those deoptimized this (large) function three times as
+    // their empty arrays' element kinds changed, each a recompilation in a fresh process's storm.
+    const selectors: TopicSelector[] = [];
+    for (const topic of options.topics) selectors.push(this.selectors.get(topic));
+    for (const topic of exactTopics) selectors.push(exactSelector(topic, 'exact'));
+    for (const match of urlPatterns) selectors.push(this.selectors.get({ match, matchType: 'urlpattern' }));
     await this.ready;
     const grant = {
       selectors,
