@@ -9,7 +9,7 @@ import { giveBackStreamSocket } from '../http/stream-socket.js';
 import type { ConnectionTracker } from '../ops/connections.js';
 import { requestIdFrom } from '../ops/logger.js';
 import type { Logger } from '../ops/logger.js';
-import { logAnswer, pathOf, shuttingDown } from './routes.js';
+import { logAnswer, shuttingDown } from './routes.js';
 import type { GracefulShutdown } from './shutdown.js';
 import type { LaneRequest, LaneServe } from './stream-lane.js';
 
@@ -92,8 +92,14 @@ function refuse(
   started: number,
 ): void {
   if (parts.logger) {
-    const answered = { requestId: parts.requestIds.get(req) ?? '', method: req.method, path: pathOf(req) };
-    logAnswer(parts.logger, { ...answered, status: error.status }, started, '1.1');
+    const requestId = parts.requestIds.get(req) ?? '';
+    logAnswer(
+      parts.logger,
+      requestId,
+      { method: req.method, url: req.url, httpVersion: '1.1' },
+      error.status,
+      started,
+    );
   }
   if (socket.destroyed) return;
   const { bytes, closes } = errorAnswer(error, cors, parts.server.keepAliveTimeout);
