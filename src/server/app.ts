@@ -32,6 +32,7 @@ import type { HubHttpServer } from './listener.js';
 import { attachRevocationHook } from './revocation.js';
 import { createRouter } from './routes.js';
 import { laneStreams } from './lane-streams.js';
+import type { LaneStreamParts } from './lane-streams.js';
 import { installStreamLane } from './stream-lane.js';
 import { GracefulShutdown, InFlightPublishes } from './shutdown.js';
 
@@ -158,11 +159,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     }),
   );
 
-  if (server instanceof HttpServer && options.streamLane !== false) {
-    const serve = laneStreams({ server, ...streams, shutdown, connections, requestIds, logger });
-    installStreamLane(server, MERCURE_PATH, serve);
-  }
-
+  attachStreamLane(server, options.streamLane, { ...streams, shutdown, connections, requestIds, logger });
   return {
     server,
     hub,
@@ -180,6 +177,16 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     },
     close: (timeoutMs = config.shutdownTimeoutMs) => shutdown.run(timeoutMs),
   };
+}
+
+/** The stream lane in front of a plain HTTP server (see stream-lane.ts), unless turned off. */
+function attachStreamLane(
+  server: HubHttpServer,
+  enabled: boolean | undefined,
+  parts: Omit<LaneStreamParts, 'server'>,
+): void {
+  if (!(server instanceof HttpServer) || enabled === false) return;
+  installStreamLane(server, MERCURE_PATH, laneStreams({ server, ...parts }));
 }
 
 /** The authorizer given, else the configuration's; throws KeyConfigError for an unusable key before anything listens. */
