@@ -164,28 +164,21 @@ export class StreamSocketSink implements SubscriberSink {
     socket.on('close', onClose);
   }
 
-  /** The head is held back (corked) to go out in one write with the stream's first frame. */
-  private headCorked = false;
+  /** The head, held back to go out in one buffer with the stream's first frame. */
+  private pendingHead: string | undefined;
 
   /** Writes the stream's head (status line and headers, as text): before any frame. */
   writeHead(head: string): void {
     this.headSent = true;
-    if (this.socket.destroyed) return;
-    // One syscall for the head and the opening frame, which the hub writes on its next flush.
-    this.socket.cork();
-    this.headCorked = true;
-    this.socket.write(head, 'latin1');
-  }
-
-  private releaseHead(): void {
-    if (!this.headCorked) return;
-    this.headCorked = false;
-    this.socket.uncork();
+    // The hub writes the opening frame on its next flush: one buffer and one syscall for both.
+    this.pendingHead = head;
   }
 
   write(chunk: Buffer): void {
-    writeChunk(this.socket, chunk);
-    this.releaseHead();
+    const head = this.pendingHead;
+    if (head === undefined) return writeChunk(this.socket, chunk);
+    this.pendingHead = undefined;
+    if (!this.socket.destroyed) this.socket.write(headAndChunk(head, chunk));
   }
 
   cork(): void {
@@ -209,7 +202,8 @@ export class StreamSocketSink implements SubscriberSink {
     this.open = false;
     // Ended before its head (see ResponseSink.end): a reset, and `onClose` runs on 'close'.
     if (!this.headSent) return void this.socket.destroy();
-    this.releaseHead();
+    if (this.pendingHead !== undefined) this.socket.write(this.pendingHead, 'latin1');
+    this.pendingHead = undefined;
     // The stream is over even though the connection may live on for the client's next request.
     this.socket.removeListener('close', this.onClose);
     giveBackStreamSocket(this.socket, LAST_CHUNK);
@@ -233,6 +227,18 @@ function writeChunk(socket: Socket, frame: Buffer): void {
   // A reset connection whose 'close' is still queued: writing would build an error (with its
   // stack) per write, which in a reconnect storm was the largest JavaScript cost.
   if (!socket.destroyed) socket.write(chunkOf(frame));
+}
+
+/** A stream's head and its first frame as one chunked-body buffer. */
+function headAndChunk(head: string, frame: Buffer): Buffer {
+  const size = `${frame.length.toString(16)}\r\n`;
+  const headBytes = Buffer.byteLength(head, 'latin1');
+  const buffer = Buffer.allocUnsafe(headBytes + size.length + frame.length + 2);
+  let offset = buffer.write(head, 0, 'latin1');
+  offset += buffer.write(size, offset, 'latin1');
+  offset += frame.copy(buffer, offset);
+  buffer.write('\r\n', offset, 'latin1');
+  return buffer;
 }
 
 function onceDrained(target: Socket | ServerResponse | undefined, callback: () => void): void {
