@@ -1,8 +1,9 @@
 /**
  * `npm run bench:connect`: server CPU per connecting subscriber, in a fresh process and in a warm
- * one. Each system is started fresh; N raw subscribers connect (100 at a time) and wait for their
- * first bytes, and the server's CPU over that batch ÷ N is the cold figure. They are closed, and a
- * second batch of N on the same process gives the warm figure. Systems alternate (A B A B) for
+ * one, and per closed stream. Each system is started fresh; N raw subscribers connect (100 at a
+ * time) and wait for their first bytes, and the server's CPU over that batch ÷ N is the cold figure.
+ * They are closed, and a second batch of N on the same process gives the warm figure; then every
+ * socket of that batch is reset at once (a storm's cut) for the cost of a close. Systems alternate (A B A B) for
  * `--reps`; loopback only, every loop bounded in count and time.
  *
  *   npm run bench:connect -- --n=10000 --reps=3 --systems=ssehub,plain-node,nchan
@@ -70,7 +71,22 @@ async function batch(system: RunningSystem, sockets: Socket[]): Promise<number> 
   return ((cpu() - before) * 1000) / n;
 }
 
-async function measure(name: string): Promise<{ cold: number; warm: number }> {
+/**
+ * Server CPU per closed stream (µs): every socket reset at once (as a storm's cut does), then the
+ * server's CPU until it is idle again, less what an idle second costs it.
+ */
+async function resetAll(system: RunningSystem, sockets: Socket[]): Promise<number> {
+  const cpu = () => system.pids().reduce((sum, pid) => sum + cpuMs(pid), 0);
+  const idleBefore = cpu();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const idlePerSecond = cpu() - idleBefore;
+  const before = cpu();
+  for (const socket of sockets.splice(0)) socket.resetAndDestroy();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  return ((cpu() - before - idlePerSecond) * 1000) / n;
+}
+
+async function measure(name: string): Promise<{ cold: number; warm: number; close: number }> {
   const definition = ALL_SYSTEMS.find((system) => system.name === name);
   if (!definition) throw new Error(`unknown system ${name}`);
   const unavailable = definition.unavailable();
@@ -82,7 +98,8 @@ async function measure(name: string): Promise<{ cold: number; warm: number }> {
     for (const socket of sockets.splice(0)) socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const warm = await batch(system, sockets);
-    return { cold, warm };
+    const close = await resetAll(system, sockets);
+    return { cold, warm, close };
   } finally {
     for (const socket of sockets) socket.destroy();
     await system.stop();
@@ -93,22 +110,26 @@ if (names.includes('nchan')) {
   const note = ensureNchan();
   if (note) console.log(note);
 }
-const results = new Map<string, { cold: number[]; warm: number[] }>(
-  names.map((name) => [name, { cold: [], warm: [] }]),
+const results = new Map<string, { cold: number[]; warm: number[]; close: number[] }>(
+  names.map((name) => [name, { cold: [], warm: [], close: [] }]),
 );
 for (let rep = 1; rep <= reps; rep++) {
   for (const name of names) {
-    const { cold, warm } = await measure(name);
-    const entry = results.get(name) as { cold: number[]; warm: number[] };
-    entry.cold.push(cold);
-    entry.warm.push(warm);
+    const measured = await measure(name);
+    const entry = results.get(name) as { cold: number[]; warm: number[]; close: number[] };
+    entry.cold.push(measured.cold);
+    entry.warm.push(measured.warm);
+    entry.close.push(measured.close);
     console.log(
-      `${name.padEnd(14)} N=${n} rep ${rep}: cold ${cold.toFixed(1)} µs, warm ${warm.toFixed(1)} µs per connect`,
+      `${name.padEnd(14)} N=${n} rep ${rep}: connect ${measured.cold.toFixed(1)} µs fresh, ` +
+        `${measured.warm.toFixed(1)} µs warm; close (reset) ${measured.close.toFixed(1)} µs`,
     );
   }
 }
 const range = (values: number[]) =>
   `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)} µs (median ${median(values).toFixed(0)})`;
-console.log(`\n| system | N | CPU per connect, fresh process | CPU per connect, warm |\n|---|---|---|---|`);
-for (const [name, { cold, warm }] of results)
-  console.log(`| ${name} | ${n} | ${range(cold)} | ${range(warm)} |`);
+console.log(
+  '\n| system | N | CPU per connect, fresh process | CPU per connect, warm | CPU per close (reset) |\n|---|---|---|---|---|',
+);
+for (const [name, { cold, warm, close }] of results)
+  console.log(`| ${name} | ${n} | ${range(cold)} | ${range(warm)} | ${range(close)} |`);
