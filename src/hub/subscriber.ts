@@ -39,6 +39,8 @@ export interface SubscriberView {
   readonly topicCount: number;
   /** The label given at subscribe (the standalone hub gives the request id), for logs. */
   readonly tag: string | undefined;
+  /** When the stream was opened (milliseconds since the epoch, by the hub's clock). */
+  readonly openedAt: number;
 }
 
 export interface SubscriberGrant {
@@ -93,9 +95,9 @@ export class Subscriber implements SubscriberView {
     readonly id: number,
     readonly sink: SubscriberSink,
     private readonly grant: SubscriberGrant,
-    now: number,
+    readonly openedAt: number,
   ) {
-    this.lastWriteAt = now;
+    this.lastWriteAt = openedAt;
   }
 
   get selectors(): readonly TopicSelector[] {

@@ -3,7 +3,6 @@ import { pino } from 'pino';
 import type { DestinationStream, Level, Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { HubObserver } from '../hub/hub.js';
-import type { SubscriberView } from '../hub/subscriber.js';
 
 export type { Logger } from 'pino';
 export type LogLevel = Level | 'silent';
@@ -72,7 +71,6 @@ export function requestIdFrom(header: string | string[] | undefined): string {
 
 /** Logs each stream's opening and end (with the reason), resume failures and publish failures. */
 export function loggingObserver(logger: Logger, now: () => number = Date.now): HubObserver {
-  const openedAt = new WeakMap<SubscriberView, number>();
   return {
     published: (event, latencyMs, requestId) =>
       logger.debug(
@@ -92,7 +90,6 @@ export function loggingObserver(logger: Logger, now: () => number = Date.now): H
     subscribed: (subscriber) => {
       // Routine, as the normal ends below: debug. At info, the two lines of each reconnect were
       // a tenth of a reconnect storm's CPU; the metrics count every stream either way.
-      openedAt.set(subscriber, now());
       if (!logger.isLevelEnabled('debug')) return;
       logger.debug(
         {
@@ -105,8 +102,6 @@ export function loggingObserver(logger: Logger, now: () => number = Date.now): H
       );
     },
     unsubscribed: (subscriber, reason) => {
-      const opened = openedAt.get(subscriber);
-      if (opened === undefined) return; // ended before it opened (client left during replay)
       const routine = reason === 'client' || reason === 'shutdown';
       if (routine && !logger.isLevelEnabled('debug')) return;
       const fields = {
@@ -115,7 +110,7 @@ export function loggingObserver(logger: Logger, now: () => number = Date.now): H
         subject: subscriber.subject,
         topicCount: subscriber.topicCount,
         reason,
-        durationMs: now() - opened,
+        durationMs: now() - subscriber.openedAt,
       };
       if (reason === 'slow')
         logger.warn(fields, 'stream closed: subscriber too slow, it will resume from history');

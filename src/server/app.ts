@@ -1,3 +1,4 @@
+import { RequestIds } from './request-ids.js';
 import { Server as HttpServer } from 'node:http';
 import { Hub } from '../hub/hub.js';
 import type { HubObserver } from '../hub/hub.js';
@@ -99,7 +100,7 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
   const authorizer = authorizerFor(options, config, cors);
   const revocations = attachRevocationHook(store, authorizer, onError);
   const webhooks = attachWebhooks(hub, config, options.webhookQueue, metrics, logger);
-  const requestIds = new WeakMap<object, string>();
+  const requestIds = new RequestIds();
   const subscriptions = config.subscriptions
     ? createSubscriptionsHandler(hub, { authorizer, onError })
     : undefined;
@@ -323,7 +324,7 @@ function createHandlers(
   config: HubConfig,
   authorizer: Authorizer | undefined,
   onError: (error: unknown) => void,
-  requestIds: WeakMap<object, string>,
+  requestIds: RequestIds,
   metrics: HubMetrics,
 ) {
   const bodyBudget = new BodyBudget(config.maxBodyBytesInFlight);

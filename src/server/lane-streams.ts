@@ -1,3 +1,4 @@
+import type { RequestIds } from './request-ids.js';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { CorsPolicy } from '../http/cors.js';
@@ -20,7 +21,7 @@ export interface LaneStreamParts {
   cors: CorsPolicy;
   shutdown: GracefulShutdown;
   connections: ConnectionTracker;
-  requestIds: WeakMap<object, string>;
+  requestIds: RequestIds;
   logger: Logger | undefined;
 }
 

@@ -1,3 +1,4 @@
+import type { RequestIds } from './request-ids.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CorsPolicy } from '../http/cors.js';
 import { DISCONNECT_PATH } from '../http/disconnect.js';
@@ -32,7 +33,7 @@ export interface Routes {
   publishes: InFlightPublishes;
   connections: ConnectionTracker;
   /** Each request's id: for an event stream's head, and for the hub's log lines about it. */
-  requestIds: WeakMap<object, string>;
+  requestIds: RequestIds;
   logger: Logger | undefined;
   onError(error: unknown): void;
 }
