@@ -66,6 +66,8 @@ const httpCommon = ((): { HTTPParser: HttpParserClass; methods: readonly string[
 /** Request headers that mean more than a plain GET: left to `node:http`. */
 const NOT_PLAIN = new Set(['content-length', 'transfer-encoding', 'expect', 'upgrade']);
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+/** The waiting connections are looked at four times per server timeout, at most this often. */
+const MIN_SWEEP_MS = 50;
 /** A first chunk longer than this is not a plain subscription's head. */
 const MAX_HEAD_BYTES = 16 * 1024;
 
@@ -91,6 +93,10 @@ class StreamLane {
   private parsed: LaneRequest | undefined;
   readonly connection: (socket: Socket) => void;
   private readonly firstData: (this: Socket, chunk: Buffer) => void;
+  /** Connections waiting for their first bytes, by when they were accepted (in that order). */
+  private readonly waiting = new Map<Socket, number>();
+  private readonly forget: (this: Socket) => void;
+  private sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly server: Server,
@@ -106,17 +112,43 @@ class StreamLane {
       this.parser[http.HTTPParser[callback]] = ignore;
     }
     this.firstData = firstDataListener(this);
+    this.forget = forgetListener(this.waiting);
     this.connection = (socket) => {
       socket.on('data', this.firstData);
       // A client that leaves without a request: the server's sockets allow half-open connections.
       socket.on('end', destroySocket);
       socket.on('error', ignore);
-      // As Node would: a connection that sends nothing is closed after the server's timeout.
-      if (server.timeout > 0) {
-        socket.setTimeout(server.timeout);
-        socket.on('timeout', destroySocket);
-      }
+      // Whoever times the connection (a handed-back stream's keep-alive wait) closes it this way.
+      socket.on('timeout', destroySocket);
+      if (server.timeout > 0) this.wait(socket);
     };
+  }
+
+  /**
+   * As Node would, a connection that sends nothing is closed after the server's timeout; timed by
+   * one sweep over the waiting connections rather than a timer per socket, which a socket keeps
+   * (with a bound function) for as long as its stream lives.
+   */
+  private wait(socket: Socket): void {
+    this.waiting.set(socket, Date.now());
+    socket.on('close', this.forget);
+    if (this.sweeper !== undefined) return;
+    const period = Math.max(MIN_SWEEP_MS, Math.floor(this.server.timeout / 4));
+    this.sweeper = setInterval(() => this.sweep(), period);
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const acceptedBefore = Date.now() - this.server.timeout;
+    // In the order they were accepted: the first one still in time ends the sweep.
+    for (const [socket, acceptedAt] of this.waiting) {
+      if (acceptedAt > acceptedBefore) break;
+      this.waiting.delete(socket);
+      socket.destroy();
+    }
+    if (this.waiting.size > 0) return;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   /** A connection's first bytes: its request is served here, or the connection goes to Node. */
@@ -125,6 +157,7 @@ class StreamLane {
     socket.removeListener('end', destroySocket);
     socket.removeListener('error', ignore);
     socket.removeListener('timeout', destroySocket);
+    if (this.waiting.delete(socket)) socket.removeListener('close', this.forget);
     const req = this.plainRequestIn(chunk);
     if (req === undefined) return this.handOver(socket, chunk);
     adoptStreamSocket(socket);
@@ -184,6 +217,13 @@ class StreamLane {
 function firstDataListener(lane: StreamLane): (this: Socket, chunk: Buffer) => void {
   return function (this: Socket, chunk: Buffer): void {
     lane.read(this, chunk);
+  };
+}
+
+/** A waiting connection's `close` listener, one for all of them (`this` is the socket). */
+function forgetListener(waiting: Map<Socket, number>): (this: Socket) => void {
+  return function (this: Socket): void {
+    waiting.delete(this);
   };
 }
 

@@ -245,6 +245,22 @@ describe('stream lane', () => {
     await waitUntil(() => hub.status().connections === 0);
   });
 
+  it("hands an ended stream's connection back, and closes it once idle past keepAliveTimeout", async () => {
+    const hub = await hubWith({});
+    hub.server.keepAliveTimeout = 200;
+    const token = await mint(hmacKey(), subscriberClaims(['t'], 'alice'), { expiresIn: 600 });
+    const client = exchange(hub, STREAM.replace('\r\n\r\n', `\r\nAuthorization: Bearer ${token}\r\n\r\n`));
+    await waitUntil(() => streamOpened(client.text()));
+    expect(hub.hub.disconnectSubject('alice')).toBe(1);
+    await waitUntil(() => client.text().endsWith('\r\n0\r\n\r\n'));
+    const ended = Date.now();
+    // Idle on the handed-back connection: closed after keepAliveTimeout (plus Node's 1 s margin),
+    // not after the server's much longer timeout for a connection that never sent a request.
+    await waitUntil(() => client.closed, 5000);
+    expect(Date.now() - ended).toBeLessThan(3000);
+    expect(hub.nodeRequests()).toBe(0);
+  });
+
   it('is not installed on a hub created with streamLane: false', async () => {
     const server = createHubServer({
       streamLane: false,
