@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -247,7 +248,7 @@ describe('stream lane', () => {
 
   it("hands an ended stream's connection back, and closes it once idle past keepAliveTimeout", async () => {
     const hub = await hubWith({});
-    hub.server.keepAliveTimeout = 200;
+    (hub.server as Server).keepAliveTimeout = 200;
     const token = await mint(hmacKey(), subscriberClaims(['t'], 'alice'), { expiresIn: 600 });
     const client = exchange(hub, STREAM.replace('\r\n\r\n', `\r\nAuthorization: Bearer ${token}\r\n\r\n`));
     await waitUntil(() => streamOpened(client.text()));
