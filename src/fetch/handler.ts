@@ -57,8 +57,7 @@ export function createFetchHandler(hub: Hub, options: FetchHandlerOptions = {}):
 
   return async (request) => {
     const req = hubRequestOf(request);
-    const corsHeaders = cors.headersFor(req);
-    if (cors.varies) corsHeaders.Vary = 'Origin';
+    const corsHeaders = cors.answerHeaders(req);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === disconnectPath) {
       if (request.method !== 'POST') {

@@ -1,3 +1,4 @@
+import { refusalAnswer } from '../http/errors.js';
 import type { HttpError } from '../http/errors.js';
 
 /**
@@ -5,13 +6,9 @@ import type { HttpError } from '../http/errors.js';
  * headers. `Connection` is left out: it is the server's to decide, and a Fetch response may not set it.
  */
 export function errorResponse(error: HttpError, extra: Record<string, string>): Response {
-  const body = error.message.replace(/[\r\n]+/g, ' ') + '\n';
-  const headers = { ...error.headers, ...extra };
+  const { body, headers } = refusalAnswer(error, extra);
   delete headers.Connection;
-  return new Response(body, {
-    status: error.status,
-    headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
-  });
+  return new Response(body, { status: error.status, headers });
 }
 
 /** A 200 answer whose body is one line of text (an event's id). */

@@ -76,6 +76,13 @@ export class CorsPolicy {
     return this.enabled;
   }
 
+  /** The CORS headers of an actual request's answer, `Vary: Origin` included when CORS is on. */
+  answerHeaders(req: HubRequest): Record<string, string> {
+    const headers = this.headersFor(req);
+    if (this.varies) headers.Vary = 'Origin';
+    return headers;
+  }
+
   /** Adds the CORS headers for an actual (non-preflight) request to a node:http response. */
   apply(req: IncomingMessage, res: ServerResponse): void {
     if (!this.varies) return;

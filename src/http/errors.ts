@@ -76,21 +76,34 @@ export function answerFor(error: unknown, context: FailureContext): HttpError {
   );
 }
 
+/**
+ * What every adapter answers a refusal with: a single line of plain text saying why, never cached,
+ * and the error's headers with `extra` after them (`Content-Length` is the adapter's to add).
+ */
+export function refusalAnswer(
+  error: HttpError,
+  extra: Readonly<Record<string, string>> = {},
+): { body: string; headers: Record<string, string> } {
+  return {
+    body: error.message.replace(/[\r\n]+/g, ' ') + '\n',
+    headers: {
+      ...error.headers,
+      ...extra,
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Cache-Control': 'no-store',
+    },
+  };
+}
+
 /** Answers with the status and a single line of plain text saying why. */
 export function sendError(res: ServerResponse, error: HttpError): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = error.message.replace(/[\r\n]+/g, ' ') + '\n';
-  const headers = { ...error.headers };
+  const { body, headers } = refusalAnswer(error);
   // HTTP/2 (Node's compatibility response has a `stream`) forbids connection-specific headers.
   if ('stream' in res) delete headers.Connection;
-  res.writeHead(error.status, {
-    ...headers,
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-  });
+  res.writeHead(error.status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }

@@ -1,4 +1,5 @@
 import { STATUS_CODES, validateHeaderValue } from 'node:http';
+import { refusalAnswer } from './errors.js';
 import type { HttpError } from './errors.js';
 
 /**
@@ -34,22 +35,13 @@ export function streamHead(headers: Readonly<Record<string, string>>, keepAliveT
   return answerHead(200, headers, 'Transfer-Encoding: chunked\r\n', keepAliveTimeoutMs);
 }
 
-/**
- * A refusal as `sendError` answers it (status, one line of text, no caching), with `extra`
- * headers after the error's own; and whether the connection closes after it.
- */
+/** A refusal as every adapter answers it (`refusalAnswer`), and whether the connection closes after it. */
 export function errorAnswer(
   error: HttpError,
   extra: Readonly<Record<string, string>>,
   keepAliveTimeoutMs: number,
 ): { bytes: string; closes: boolean } {
-  const body = error.message.replace(/[\r\n]+/g, ' ') + '\n';
-  const headers = {
-    ...error.headers,
-    ...extra,
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Cache-Control': 'no-store',
-  };
+  const { body, headers } = refusalAnswer(error, extra);
   const head = answerHead(
     error.status,
     headers,

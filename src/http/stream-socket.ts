@@ -154,10 +154,10 @@ export function adoptStreamSocket(socket: Socket): void {
 /**
  * Ends a taken stream: writes `lastChunk` (the chunked body's end), then hands the connection back
  * to its server for the client's next request. It is closed instead, once written, when asked
- * (`closeAfter`), when the server no longer listens, when the stream's head said `Connection: close`, or when the server would
- * not time an idle connection out (`keepAliveTimeout` 0): a handed-back connection is, to
- * `node:http`, a new one that has not sent its request yet, which `server.close()` and
- * `closeIdleConnections()` wait for rather than close.
+ * (`closeAfter`), when the server no longer listens, when the stream's head said
+ * `Connection: close`, or when the server would not time an idle connection out
+ * (`keepAliveTimeout` 0): a handed-back connection is, to `node:http`, a new one that has not sent
+ * its request yet, which `server.close()` and `closeIdleConnections()` wait for rather than close.
  */
 export function giveBackStreamSocket(socket: Socket, lastChunk: Buffer, closeAfter = false): void {
   const relay = closeRelays.get(socket);

@@ -1,4 +1,3 @@
-import { RequestIds } from './request-ids.js';
 import { Server as HttpServer } from 'node:http';
 import { Hub } from '../hub/hub.js';
 import type { HubObserver } from '../hub/hub.js';
@@ -32,6 +31,7 @@ import { createHttpServer, listen, onRequest, usesTls } from './listener.js';
 import type { HubHttpServer } from './listener.js';
 import { attachRevocationHook } from './revocation.js';
 import { createRouter } from './routes.js';
+import { RequestIds } from './request-ids.js';
 import { laneStreams } from './lane-streams.js';
 import type { LaneStreamParts } from './lane-streams.js';
 import { installStreamLane } from './stream-lane.js';

@@ -1,4 +1,3 @@
-import type { RequestIds } from './request-ids.js';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { CorsPolicy } from '../http/cors.js';
@@ -11,6 +10,7 @@ import type { ConnectionTracker } from '../ops/connections.js';
 import { requestIdFrom } from '../ops/logger.js';
 import type { Logger } from '../ops/logger.js';
 import { logAnswer, shuttingDown } from './routes.js';
+import type { RequestIds } from './request-ids.js';
 import type { GracefulShutdown } from './shutdown.js';
 import type { LaneRequest, LaneServe } from './stream-lane.js';
 
@@ -36,7 +36,7 @@ export function laneStreams(parts: LaneStreamParts): LaneServe {
     const requestId = requestIdFrom(req.headers['x-request-id']);
     parts.requestIds.set(req, requestId);
     parts.connections.trackStream(socket);
-    const cors = corsHeaders(parts.cors, req);
+    const cors = parts.cors.answerHeaders(req);
     if (parts.shutdown.refusing) {
       return refuse(parts, req, socket, shuttingDown(requestId, true), cors, started);
     }
@@ -46,11 +46,6 @@ export function laneStreams(parts: LaneStreamParts): LaneServe {
       refuse(parts, req, socket, parts.opener.refusal(req, error), cors, started);
     });
   };
-}
-
-/** The CORS headers `CorsPolicy.apply` would set, `Vary` included. */
-function corsHeaders(cors: CorsPolicy, req: LaneRequest): Record<string, string> {
-  return cors.varies ? { Vary: 'Origin', ...cors.headersFor(req) } : {};
 }
 
 /** A stream on the lane's socket: its head written as `node:http` would, then chunks. */

@@ -1,4 +1,3 @@
-import type { RequestIds } from './request-ids.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CorsPolicy } from '../http/cors.js';
 import { DISCONNECT_PATH } from '../http/disconnect.js';
@@ -15,6 +14,7 @@ import type { HubStatus } from '../ops/status.js';
 import { isDemoPath, serveDemoFile } from './demo-files.js';
 import { sendJson, sendProbe, sendText } from './respond.js';
 import type { GracefulShutdown, InFlightPublishes } from './shutdown.js';
+import type { RequestIds } from './request-ids.js';
 
 export interface Routes {
   /** The Mercure endpoint: GET subscribes, POST publishes. */
