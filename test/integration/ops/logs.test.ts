@@ -46,12 +46,16 @@ describe('structured logs', () => {
       expect(typeof opened?.time).toBe('string');
       reader.close();
       await eventually(() => lines.some((line) => line.msg === 'stream closed: client'));
-      expect(lines.find((line) => line.msg === 'stream closed: client')).toMatchObject({
+      const closed = lines.find((line) => line.msg === 'stream closed: client');
+      expect(closed).toMatchObject({
         requestId: 'req-abc',
         subject: 'user-42',
         topicCount: 2,
         reason: 'client',
       });
+      // From the subscriber's own opening time (SubscriberView.openedAt): never negative, never huge.
+      expect(closed?.durationMs).toBeGreaterThanOrEqual(0);
+      expect(closed?.durationMs).toBeLessThan(60_000);
 
       // A refused request is logged with its status and a generated id, never with its query string.
       const refused = await publish(url, 'urn:a', 'no token');
