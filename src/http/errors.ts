@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { SsehubError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import { endWith } from './end-with.js';
 
 /** The status each error code is answered with: the one place codes meet HTTP. */
 const STATUS_OF_CODE: Readonly<Record<ErrorCode, number>> = {
@@ -105,5 +106,5 @@ export function sendError(res: ServerResponse, error: HttpError): void {
   // HTTP/2 (Node's compatibility response has a `stream`) forbids connection-specific headers.
   if ('stream' in res) delete headers.Connection;
   res.writeHead(error.status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
+  endWith(res, body);
 }

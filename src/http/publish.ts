@@ -4,6 +4,7 @@ import { DEFAULT_BODY_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES } from '../defaults.js'
 import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
 import { closingUnreadBody, nodeRequestBody } from './body.js';
+import { endWith } from './end-with.js';
 import { BodyBudget } from './body-budget.js';
 import { answerFor, HttpError, sendError } from './errors.js';
 import { readFormRequest } from './form-request.js';
@@ -135,7 +136,7 @@ export function sendText(
   head.push('Content-Length', String(Buffer.byteLength(text)));
   if (extra !== undefined) for (const name in extra) head.push(name, extra[name] as string);
   res.writeHead(200, head);
-  res.end(text);
+  endWith(res, text);
 }
 
 /** A field's value; an empty field counts as a missing one, as in the Mercure reference hub. */

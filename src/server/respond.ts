@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { endWith } from '../http/end-with.js';
 import { HttpError, sendError } from '../http/errors.js';
 
 /** Answers 405 to anything but GET and HEAD on a read-only path; true when it did. */
@@ -31,5 +32,6 @@ export function sendText(
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
   });
-  res.end(req.method === 'HEAD' ? undefined : body);
+  if (req.method === 'HEAD') res.end();
+  else endWith(res, body);
 }
