@@ -47,16 +47,7 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Buff
     return Promise.reject(error as Error);
   }
   const buffered = wholeBufferedBody(req);
-  if (buffered !== undefined) {
-    try {
-      if (buffered.length > maxBytes) throw tooLarge(maxBytes);
-      reservation?.reserveUpTo(buffered.length);
-    } catch (error) {
-      reservation?.release();
-      return Promise.reject(error as Error);
-    }
-    return Promise.resolve(buffered);
-  }
+  if (buffered !== undefined) return takeWholeBody(buffered, limits);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -94,6 +85,18 @@ export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Buff
     });
     req.on('error', (error) => settle(error));
   });
+}
+
+/** A body whose bytes have all arrived, within its limits: 413, or 503 past the hub-wide budget. */
+export function takeWholeBody(body: Buffer, limits: BodyLimits): Promise<Buffer> {
+  try {
+    if (body.length > limits.maxBytes) throw tooLarge(limits.maxBytes);
+    limits.reservation?.reserveUpTo(body.length);
+  } catch (error) {
+    limits.reservation?.release();
+    return Promise.reject(error as Error);
+  }
+  return Promise.resolve(body);
 }
 
 /**

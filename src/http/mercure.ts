@@ -4,8 +4,8 @@ import type { HttpError } from './errors.js';
 import { sendError } from './errors.js';
 import { mercureActionOf } from './mercure-action.js';
 import type { MercureAction } from './mercure-action.js';
-import { createPublishHandler } from './publish.js';
-import type { PublishHandlerOptions } from './publish.js';
+import { createPublisher, publishHandlerOf } from './publish.js';
+import type { Publisher, PublishHandlerOptions } from './publish.js';
 import { createStreamOpener } from './open-stream.js';
 import type { StreamOpener } from './open-stream.js';
 import { subscribeHandlerOf } from './subscribe.js';
@@ -25,17 +25,18 @@ export function createMercureHandler(hub: Hub, options: MercureHandlerOptions = 
 }
 
 /**
- * The hub URL's node:http handler, with the stream opener and CORS policy it uses, for a server that
- * also opens streams another way (the standalone hub's stream lane): both then share one opener's
+ * The hub URL's node:http handler, with the stream opener, publisher and CORS policy it uses, for a
+ * server that also serves them another way (the standalone hub's lane): both then share one set of
  * limits and counters.
  */
 export function createMercureEndpoint(
   hub: Hub,
   options: MercureHandlerOptions = {},
-): { handler: RequestHandler; opener: StreamOpener; cors: CorsPolicy } {
+): { handler: RequestHandler; opener: StreamOpener; publisher: Publisher; cors: CorsPolicy } {
   const opener = createStreamOpener(hub, options);
   const subscribe = subscribeHandlerOf(opener);
-  const publish = createPublishHandler(hub, options);
+  const publisher = createPublisher(hub, options);
+  const publish = publishHandlerOf(publisher, options);
   const cors = new CorsPolicy(options.corsOrigins ?? []);
   const handler: RequestHandler = (req, res) => {
     let action: MercureAction;
@@ -49,5 +50,5 @@ export function createMercureEndpoint(
     cors.apply(req, res);
     return action === 'subscribe' ? subscribe(req, res) : publish(req, res);
   };
-  return { handler, opener, cors };
+  return { handler, opener, publisher, cors };
 }

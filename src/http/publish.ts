@@ -107,7 +107,14 @@ export function createPublisher(hub: Hub, options: PublishHandlerOptions = {}): 
 
 /** `POST /.well-known/mercure` on node:http: see `createPublisher`, the logic shared with Fetch. */
 export function createPublishHandler(hub: Hub, options: PublishHandlerOptions = {}): RequestHandler {
-  const publisher = createPublisher(hub, options);
+  return publishHandlerOf(createPublisher(hub, options), options);
+}
+
+/** The node:http handler of a publisher (shared with a server that also publishes another way). */
+export function publishHandlerOf(
+  publisher: Publisher,
+  options: Pick<PublishHandlerOptions, 'extraHeaders'>,
+): RequestHandler {
   return (req, res) => {
     publisher.publish(req, nodeRequestBody(req, res)).then(
       (id) => sendText(res, id, PUBLISHED_HEADERS, options.extraHeaders?.(req)),

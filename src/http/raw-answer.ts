@@ -15,19 +15,38 @@ export function answerHead(
   framing: string,
   keepAliveTimeoutMs: number,
 ): string {
-  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+  const lines = headerLines(headers);
+  return headFromLines(status, lines, closesConnection(headers), keepAliveTimeoutMs) + `${framing}\r\n`;
+}
+
+/**
+ * The status line, `lines` (header lines, each ending in CRLF, as `headerLines` makes them), then
+ * `Date` and, unless the answer closes the connection, its keep-alive: a head without its last CRLF.
+ */
+export function headFromLines(
+  status: number,
+  lines: string,
+  closes: boolean,
+  keepAliveTimeoutMs: number,
+): string {
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n${lines}Date: ${httpDate()}\r\n`;
+  if (!closes) {
+    head += 'Connection: keep-alive\r\n';
+    if (keepAliveTimeoutMs > 0) head += `Keep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n`;
+  }
+  return head;
+}
+
+/** Header lines, each ending in CRLF, checked as `writeHead` checks them. */
+export function headerLines(headers: Readonly<Record<string, string>>): string {
+  let lines = '';
   for (const name in headers) {
     const value = headers[name] as string;
     // As writeHead would: a value with a line break or a control character must not reach the wire.
     validateHeaderValue(name, value);
-    head += `${name}: ${value}\r\n`;
+    lines += `${name}: ${value}\r\n`;
   }
-  head += `Date: ${httpDate()}\r\n`;
-  if (!closesConnection(headers)) {
-    head += 'Connection: keep-alive\r\n';
-    if (keepAliveTimeoutMs > 0) head += `Keep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n`;
-  }
-  return `${head}${framing}\r\n`;
+  return lines;
 }
 
 /** The head of an event stream's answer: 200, its body chunked until the stream ends. */
@@ -40,7 +59,7 @@ export function errorAnswer(
   error: HttpError,
   extra: Readonly<Record<string, string>>,
   keepAliveTimeoutMs: number,
-): { bytes: string; closes: boolean } {
+): { bytes: Buffer | string; closes: boolean } {
   const { body, headers } = refusalAnswer(error, extra);
   const head = answerHead(
     error.status,
@@ -48,7 +67,21 @@ export function errorAnswer(
     `Content-Length: ${Buffer.byteLength(body)}\r\n`,
     keepAliveTimeoutMs,
   );
-  return { bytes: head + body, closes: closesConnection(headers) };
+  return { bytes: answerBytes(head, body), closes: closesConnection(headers) };
+}
+
+/**
+ * An answer's bytes: its head in Latin-1, as Node writes heads, and its body in UTF-8 (one string
+ * in either encoding would garble a body or a head that is not ASCII). A string is Latin-1 text,
+ * for `socket.write(answer, 'latin1')`: what an ASCII body (an event's id, nearly always) needs.
+ */
+export function answerBytes(head: string, body: string): Buffer | string {
+  const bodyBytes = Buffer.byteLength(body);
+  if (bodyBytes === body.length) return head + body;
+  const bytes = Buffer.allocUnsafe(head.length + bodyBytes);
+  bytes.write(head, 0, 'latin1');
+  bytes.write(body, head.length, 'utf8');
+  return bytes;
 }
 
 /** Whether the headers say `Connection: close` (Node then ends the connection after the answer). */

@@ -108,6 +108,20 @@ export class ConnectionTracker {
   }
 
   /**
+   * A request read off its socket by the hub itself (a publish the stream lane serves) begins: its
+   * connection is busy, which `drain` does not close, until `laneRequestEnded`.
+   */
+  laneRequestStarted(socket: Socket): void {
+    this.activeRequests.set(socket, 1);
+  }
+
+  /** Whether the connection may wait for another request: not once the server is draining. */
+  laneRequestEnded(socket: Socket): boolean {
+    this.activeRequests.delete(socket);
+    return !this.draining;
+  }
+
+  /**
    * An event stream's request read off its socket by the hub itself (the stream lane, which
    * `trackRequest` never sees): its connection is a stream's until handed back or closed.
    */

@@ -32,6 +32,8 @@ import type { HubHttpServer } from './listener.js';
 import { attachRevocationHook } from './revocation.js';
 import { createRouter } from './routes.js';
 import { RequestIds } from './request-ids.js';
+import { lanePublishes } from './lane-publishes.js';
+import type { LanePublishParts } from './lane-publishes.js';
 import { laneStreams } from './lane-streams.js';
 import type { LaneStreamParts } from './lane-streams.js';
 import { installStreamLane } from './stream-lane.js';
@@ -73,8 +75,8 @@ export interface HubServerOptions {
    */
   webhookQueue?: WebhookQueue;
   /**
-   * Whether plain subscriptions on new HTTP/1.1 connections skip `node:http`'s request and
-   * response objects (see stream-lane.ts); default true. False serves every request through
+   * Whether plain subscriptions and publishes on HTTP/1.1 connections skip `node:http`'s request
+   * and response objects (see stream-lane.ts); default true. False serves every request through
    * `node:http`, as a library handler is served.
    */
   streamLane?: boolean;
@@ -160,7 +162,14 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     }),
   );
 
-  attachStreamLane(server, options.streamLane, { ...streams, shutdown, connections, requestIds, logger });
+  attachStreamLane(server, options.streamLane, {
+    ...streams,
+    shutdown,
+    publishes,
+    connections,
+    requestIds,
+    logger,
+  });
   return {
     server,
     hub,
@@ -184,10 +193,13 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
 function attachStreamLane(
   server: HubHttpServer,
   enabled: boolean | undefined,
-  parts: Omit<LaneStreamParts, 'server'>,
+  parts: Omit<LaneStreamParts & LanePublishParts, 'server'>,
 ): void {
   if (!(server instanceof HttpServer) || enabled === false) return;
-  installStreamLane(server, MERCURE_PATH, laneStreams({ server, ...parts }));
+  installStreamLane(server, MERCURE_PATH, {
+    stream: laneStreams({ server, ...parts }),
+    publish: lanePublishes({ server, ...parts }),
+  });
 }
 
 /** The authorizer given, else the configuration's; throws KeyConfigError for an unusable key before anything listens. */
@@ -328,6 +340,7 @@ function createHandlers(
   metrics: HubMetrics,
 ) {
   const bodyBudget = new BodyBudget(config.maxBodyBytesInFlight);
+  const extraHeaders = (req: object) => ({ 'X-Request-Id': requestIds.get(req) ?? '' });
   const { handler: mercure, ...streams } = createMercureEndpoint(hub, {
     authorizer,
     maxBodyBytes: config.maxBodyBytes,
@@ -342,7 +355,7 @@ function createHandlers(
     onStreamRefused: (refusal) => metrics.streamsRefused.inc({ refusal }),
     corsOrigins: config.corsOrigins,
     onError,
-    extraHeaders: (req) => ({ 'X-Request-Id': requestIds.get(req) ?? '' }),
+    extraHeaders,
     requestIdOf: (req) => requestIds.get(req),
   });
   const disconnect = createDisconnectHandler(hub, {
@@ -351,5 +364,5 @@ function createHandlers(
     bodyTimeoutMs: config.bodyTimeoutMs,
     bodyBudget,
   });
-  return { mercure, disconnect, bodyBudget, streams };
+  return { mercure, disconnect, bodyBudget, streams: { ...streams, extraHeaders } };
 }

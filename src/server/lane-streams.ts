@@ -12,7 +12,7 @@ import type { Logger } from '../ops/logger.js';
 import { logAnswer, shuttingDown } from './routes.js';
 import type { RequestIds } from './request-ids.js';
 import type { GracefulShutdown } from './shutdown.js';
-import type { LaneRequest, LaneServe } from './stream-lane.js';
+import type { LaneHandlers, LaneRequest } from './stream-lane.js';
 
 export interface LaneStreamParts {
   server: Server;
@@ -30,7 +30,7 @@ export interface LaneStreamParts {
  * connection tracking, the shutdown refusal, CORS, then the Mercure endpoint's stream opener. The
  * answer, a stream's head or a refusal, is written on the socket as `node:http` would write it.
  */
-export function laneStreams(parts: LaneStreamParts): LaneServe {
+export function laneStreams(parts: LaneStreamParts): LaneHandlers['stream'] {
   return (req, socket) => {
     const started = performance.now();
     const requestId = requestIdFrom(req.headers['x-request-id']);
@@ -99,5 +99,5 @@ function refuse(
   }
   if (socket.destroyed) return;
   const { bytes, closes } = errorAnswer(error, cors, parts.server.keepAliveTimeout);
-  giveBackStreamSocket(socket, Buffer.from(bytes, 'latin1'), closes);
+  giveBackStreamSocket(socket, typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes, closes);
 }

@@ -16,11 +16,16 @@ export class InFlightPublishes {
 
   /** Counts a publish until its response closes (answered, or its client gone). */
   track(res: ServerResponse): void {
+    res.on('close', this.begin());
+  }
+
+  /** Counts a publish until the returned function is called (once), when it is answered. */
+  begin(): () => void {
     this.count++;
-    res.on('close', () => {
+    return () => {
       this.count--;
       if (this.count === 0) for (const settled of [...this.settledWaiters]) settled();
-    });
+    };
   }
 
   /** Resolves true once none is in flight, false if some still are at the deadline. */

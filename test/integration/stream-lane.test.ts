@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Hub } from '../../src/hub/hub.js';
 import { createMercureEndpoint } from '../../src/http/mercure.js';
 import { ConnectionTracker } from '../../src/ops/connections.js';
@@ -10,9 +10,7 @@ import { createHubServer } from '../../src/server/app.js';
 import { laneStreams } from '../../src/server/lane-streams.js';
 import type { GracefulShutdown } from '../../src/server/shutdown.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import type { HubServerOptions } from '../../src/server/app.js';
-import { startTestHub } from '../helpers/hub.js';
-import type { TestHub } from '../helpers/hub.js';
+import { answered, comparable, headEnd, laneTestKit } from '../helpers/lane-exchange.js';
 import { HS_SECRET, hmacKey, mint, subscriberClaims } from '../helpers/tokens.js';
 import { eventually as waitUntil } from '../helpers/wait.js';
 
@@ -26,85 +24,8 @@ import { eventually as waitUntil } from '../helpers/wait.js';
 const STREAM = 'GET /.well-known/mercure?topic=t HTTP/1.1\r\nHost: hub.test\r\n\r\n';
 const ORIGIN = 'http://app.test';
 
-const hubs: TestHub[] = [];
-const sockets: Socket[] = [];
-
-afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.destroy();
-  await Promise.all(hubs.splice(0).map((hub) => hub.close(500)));
-});
-
-/** A hub, and how many requests node:http served on it (the lane's emit no `request` event). */
-async function hubWith(options: HubServerOptions): Promise<TestHub & { nodeRequests: () => number }> {
-  const hub = await startTestHub({
-    ...options,
-    config: { demo: false, corsOrigins: [ORIGIN], jwtKey: HS_SECRET, ...options.config },
-  });
-  hubs.push(hub);
-  let served = 0;
-  hub.server.on('request', () => served++);
-  return Object.assign(hub, { nodeRequests: () => served });
-}
-
-interface Exchange {
-  socket: Socket;
-  text(): string;
-  readonly closed: boolean;
-}
-
-/** Sends `parts` on one new connection (each its own write, 20 ms apart) and records the answer. */
-function exchange(hub: TestHub, ...parts: string[]): Exchange {
-  const socket = connect({ host: '127.0.0.1', port: Number(new URL(hub.url).port) });
-  sockets.push(socket);
-  let received = '';
-  let closed = false;
-  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-  socket.on('error', () => undefined);
-  socket.on('close', () => (closed = true));
-  socket.once('connect', () => {
-    parts.forEach((part, i) => setTimeout(() => socket.write(part), i * 20));
-  });
-  return {
-    socket,
-    text: () => received,
-    get closed() {
-      return closed;
-    },
-  };
-}
-
-/** An answer without what differs between any two answers: the date and a fresh request id. */
-function comparable(answer: string): string {
-  return answer
-    .replace(/\r\nDate: [^\r]*/g, '')
-    .replace(/\r\nX-Request-Id: [^\r]*/g, '')
-    .split('\r\n\r\n')
-    .map((part, i) => (i === 0 ? part.split('\r\n').sort().join('\r\n') : part))
-    .join('\r\n\r\n');
-}
-
-/** The answers to `request` from a hub with the lane and one without, and who served each. */
-async function bothWays(
-  request: string[],
-  until: (text: string) => boolean,
-  options: HubServerOptions = {},
-): Promise<{ lane: string; node: string; laneNodeRequests: number }> {
-  const laneHub = await hubWith(options);
-  const nodeHub = await hubWith({ ...options, streamLane: false });
-  const viaLane = exchange(laneHub, ...request);
-  const viaNode = exchange(nodeHub, ...request);
-  await waitUntil(() => until(viaLane.text()) && until(viaNode.text()), 5000);
-  return { lane: viaLane.text(), node: viaNode.text(), laneNodeRequests: laneHub.nodeRequests() };
-}
-
-const headEnd = (text: string) => text.includes('\r\n\r\n');
+const { hubWith, exchange, bothWays, sockets } = laneTestKit({ corsOrigins: [ORIGIN], jwtKey: HS_SECRET });
 const streamOpened = (text: string) => /\r\n\r\n[0-9a-f]+\r\n:\n/.test(text);
-/** A whole answer with a body of Content-Length bytes is in. */
-function answered(text: string): boolean {
-  const end = text.indexOf('\r\n\r\n');
-  const length = /\r\nContent-Length: (\d+)\r\n/i.exec(text.slice(0, end + 2))?.[1];
-  return end !== -1 && length !== undefined && text.length - end - 4 >= Number(length);
-}
 
 describe('stream lane', () => {
   it('serves a plain subscription without node:http, with the answer node:http gives', async () => {
@@ -143,6 +64,16 @@ describe('stream lane', () => {
       expect(comparable(lane)).toBe(comparable(node));
     },
   );
+
+  it('writes a refusal whose reason is not ASCII in UTF-8, its Content-Length in bytes, as node:http does', async () => {
+    const request = 'GET /.well-known/mercure?match_urlpattern=%C3%A9( HTTP/1.1\r\nHost: hub.test\r\n\r\n';
+    const { lane, node, laneNodeRequests } = await bothWays([request], answered, {
+      config: { jwtKey: undefined },
+    });
+    expect(laneNodeRequests).toBe(0);
+    expect(Buffer.from(lane, 'latin1').toString('utf8')).toMatch(/^HTTP\/1\.1 400 [^]*"é\("/);
+    expect(comparable(lane)).toBe(comparable(node));
+  });
 
   it('keeps the connection after a refusal: the next request on it is served by node:http', async () => {
     const hub = await hubWith({});
@@ -189,6 +120,7 @@ describe('stream lane', () => {
             url: '/.well-known/mercure?topic=t',
             headers: { host: 'hub.test' },
             httpVersionMajor: 1,
+            body: undefined,
           },
           socket,
         ),
