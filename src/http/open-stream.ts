@@ -36,8 +36,12 @@ export interface SubscribeHandlerOptions extends AdmissionOptions, StreamOpenRat
 export interface StreamTransport {
   /** The client left already (it may, while it is being authorized). */
   readonly gone: boolean;
-  /** The sink of the stream's bytes; `onClose` runs once, when the stream's connection closes. */
-  openSink(onClose: () => void): SubscriberSink;
+  /**
+   * The sink of the stream's bytes; `onClose` runs once, when the stream's connection closes.
+   * `idleProbes`: the hub sends no heartbeats, so a connection that can should probe its peer
+   * when idle (TCP keep-alive) to find one that vanished.
+   */
+  openSink(onClose: () => void, idleProbes: boolean): SubscriberSink;
   /** Sends the stream's head: status 200 with these headers. History is ready by then. */
   start(headers: Record<string, string>): void;
 }
@@ -78,7 +82,7 @@ export function createStreamOpener(hub: Hub, options: SubscribeHandlerOptions = 
     const identity = hub.tracksPresence ? presenceOf(grant, query) : {};
     if (transport.gone) return;
     const connection = new StreamConnection(admission.admit(grant.subject));
-    const sink = transport.openSink(connection.closed);
+    const sink = transport.openSink(connection.closed, hub.heartbeatIntervalMs === 0);
     connection.subscription = await hub.subscribe({
       tag: options.requestIdOf?.(req),
       topics,

@@ -138,6 +138,21 @@ export function takeStreamSocket(req: IncomingMessage, res: ServerResponse): Soc
   return socket;
 }
 
+/** How long a stream's connection may be idle before TCP probes its peer (when heartbeats are off). */
+export const IDLE_PROBE_DELAY_MS = 60_000;
+
+/**
+ * Readies an event stream's connection: no idle timeout (a stream may stay quiet for long), no
+ * Nagle delay, and TCP keep-alive probes only when `idleProbes` (the hub sends no heartbeats).
+ * Heartbeats keep a stream's connection from ever being idle, so probes would never be sent, and
+ * turning them on costs two system calls per stream.
+ */
+export function readyStreamSocket(socket: Socket, idleProbes: boolean): void {
+  socket.setTimeout(0);
+  socket.setNoDelay(true);
+  if (idleProbes) socket.setKeepAlive(true, IDLE_PROBE_DELAY_MS);
+}
+
 /**
  * Makes `socket`, which no HTTP parser reads any more, an event stream's connection: data the
  * client sends, or its half-close, closes it, and its errors end in `close` (which the stream's

@@ -4,6 +4,7 @@ import { sendError } from './errors.js';
 import { createStreamOpener } from './open-stream.js';
 import type { StreamOpener, StreamTransport, SubscribeHandlerOptions } from './open-stream.js';
 import { ResponseSink } from './sink.js';
+import { readyStreamSocket } from './stream-socket.js';
 
 export type { SubscribeHandlerOptions } from './open-stream.js';
 
@@ -31,11 +32,9 @@ function nodeStreamTransport(req: IncomingMessage, res: ServerResponse): StreamT
     get gone() {
       return res.destroyed;
     },
-    openSink(onClose) {
+    openSink(onClose, idleProbes) {
       const sink = new ResponseSink(req, res, onClose);
-      req.socket.setTimeout(0);
-      req.socket.setNoDelay(true);
-      req.socket.setKeepAlive(true);
+      readyStreamSocket(req.socket, idleProbes);
       return sink;
     },
     start(headers) {

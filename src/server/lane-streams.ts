@@ -5,7 +5,7 @@ import type { HttpError } from '../http/errors.js';
 import type { StreamOpener, StreamTransport } from '../http/open-stream.js';
 import { errorAnswer, streamHead } from '../http/raw-answer.js';
 import { StreamSocketSink } from '../http/sink.js';
-import { giveBackStreamSocket } from '../http/stream-socket.js';
+import { giveBackStreamSocket, readyStreamSocket } from '../http/stream-socket.js';
 import type { ConnectionTracker } from '../ops/connections.js';
 import { requestIdFrom } from '../ops/logger.js';
 import type { Logger } from '../ops/logger.js';
@@ -62,10 +62,8 @@ class LaneTransport implements StreamTransport {
     return this.socket.destroyed;
   }
 
-  openSink(onClose: () => void): StreamSocketSink {
-    this.socket.setTimeout(0);
-    this.socket.setNoDelay(true);
-    this.socket.setKeepAlive(true);
+  openSink(onClose: () => void, idleProbes: boolean): StreamSocketSink {
+    readyStreamSocket(this.socket, idleProbes);
     this.sink = new StreamSocketSink(this.socket, onClose);
     return this.sink;
   }

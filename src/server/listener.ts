@@ -17,7 +17,8 @@ export function createHttpServer(config: HubConfig): HubHttpServer {
   if (usesTls(config)) return secureServer(config.tlsCert as string, config.tlsKey as string);
   const plain = createServer({
     noDelay: true,
-    keepAlive: true,
+    // No TCP keep-alive on every connection: an idle one is closed after keepAliveTimeout, and a
+    // stream's gets probes only when it needs them (see readyStreamSocket).
     connectionsCheckingInterval: connectionsCheckingInterval(config.requestTimeoutMs),
   });
   // Streams are exempt: see applyRequestTimeouts.
