@@ -69,7 +69,7 @@ class LaneTransport implements StreamTransport {
   }
 
   start(headers: Record<string, string>): void {
-    this.sink?.writeHead(streamHead({ ...headers, ...this.cors }, this.server.keepAliveTimeout));
+    this.sink?.writeHead(streamHead(headers, this.cors, this.server.keepAliveTimeout));
   }
 }
 
