@@ -6,6 +6,7 @@ import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_RETRY_MS } fr
 import { StoreInputError } from '../store/errors.js';
 import { controlCommandOf, controlEvent, isControlEvent } from './control.js';
 import { HEARTBEAT_FRAME, cursorFrame, frameOf, openingFrame, resetFrame } from './frame.js';
+import { FlushPacer } from './flush-pacer.js';
 import { HistoryReader, REPLAY_PAGE_SIZE } from './history-reader.js';
 import type { ResetSignal } from './frame.js';
 import { SelectorCache, exactSelector } from './topic-selector.js';
@@ -217,6 +218,7 @@ export class Hub {
   private readonly byPattern = new Map<TopicSelector, Set<Subscriber>>();
   private readonly flushQueue: Subscriber[] = [];
   private flushScheduled = false;
+  private readonly flushPacer = new FlushPacer(() => this.flush());
   private nextSubscriberId = 1;
   private fanoutStamp = 0;
   /** Cursor of the newest event the live feed delivered: where a live-only stream starts. */
@@ -892,8 +894,8 @@ export class Hub {
     if (subscriber.enqueue(frame)) this.flushQueue.push(subscriber);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      // Everything queued in this turn of the event loop goes out in one write per socket.
-      setImmediate(() => this.flush());
+      // Everything queued until then goes out in one write per socket.
+      this.flushPacer.schedule();
     }
   }
 
