@@ -273,7 +273,9 @@ class StreamLane {
     this.body = undefined;
     // llhttp is back at the start of a request after a whole keep-alive one, as it is after
     // `initialize` (which costs an async-hooks reset each time); anything else leaves it mid-way.
-    this.parserReady = parsedBytes === chunk.length && this.messages === 1 && req !== undefined;
+    const whole = parsedBytes === chunk.length && this.messages === 1 && req !== undefined;
+    // And no byte after the request: llhttp would have begun reading them as the next one.
+    this.parserReady = whole && endsWithRequest(chunk, req);
     if (!this.parserReady || req === undefined) return undefined;
     if (req.method === 'POST') req.body = body ?? Buffer.alloc(0);
     return req;
@@ -320,6 +322,13 @@ function forgetListener(waiting: Map<Socket, number>): (this: Socket) => void {
   return function (this: Socket): void {
     waiting.delete(this);
   };
+}
+
+/** Whether `req` (parsed from `chunk`, a GET's head or a POST with its body) ends where `chunk` does. */
+function endsWithRequest(chunk: Buffer, req: ParsedRequest): boolean {
+  if (req.method === 'GET') return true; // its head was checked to end the chunk
+  const body = Number(req.headers[CONTENT_LENGTH]);
+  return chunk.indexOf(HEAD_END) + HEAD_END.length + body === chunk.length;
 }
 
 /** Whether `chunk` starts with `prefix` (a method and path) followed by a query or the version. */

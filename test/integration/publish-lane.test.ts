@@ -206,6 +206,14 @@ describe('publish lane', () => {
   // Each is left to node:http whole (its bytes included), which answers as it always has.
   it.each([
     [
+      'a publish and the start of the next in one write',
+      async () => {
+        const second = await publishRequest('topic=t&data=2');
+        return [(await publishRequest('topic=t&data=1')) + second.slice(0, 20), second.slice(20)];
+      },
+      2,
+    ],
+    [
       'two publishes in one write',
       async () => [(await publishRequest('topic=t&data=1')) + (await publishRequest('topic=t&data=2'))],
       2,
