@@ -23,51 +23,45 @@ describe('FlushPacer', () => {
     }
   });
 
-  it('after a long flush, waits as long as it took before the next one', async () => {
+  /** A pacer whose first flush (run at once) took `ms`; `runs()` counts its flushes. */
+  async function afterLongFlush(ms: number): Promise<{ pacer: FlushPacer; runs: () => number }> {
     let runs = 0;
     const pacer = new FlushPacer(() => {
       runs++;
-      if (runs === 1) busyFor(40);
+      if (runs === 1) busyFor(ms);
     });
     pacer.schedule();
     await nextTick();
     expect(runs).toBe(1);
+    return { pacer, runs: () => runs };
+  }
+
+  it('after a long flush, waits as long as it took before the next one', async () => {
+    const { pacer, runs } = await afterLongFlush(40);
     pacer.schedule();
     await nextTick();
     await sleep(10);
-    expect(runs).toBe(1);
-    await eventually(() => runs === 2, 1000);
+    expect(runs()).toBe(1);
+    await eventually(() => runs() === 2, 1000);
     // That flush was quick: the next is in the next turn again.
     pacer.schedule();
     await nextTick();
-    expect(runs).toBe(3);
+    expect(runs()).toBe(3);
   });
 
   it('does not hold back a flush due after a quiet spell at least as long as the last flush', async () => {
-    let runs = 0;
-    const pacer = new FlushPacer(() => {
-      runs++;
-      if (runs === 1) busyFor(40);
-    });
-    pacer.schedule();
-    await nextTick();
+    const { pacer, runs } = await afterLongFlush(40);
     await sleep(60);
     pacer.schedule();
     await nextTick();
-    expect(runs).toBe(2);
+    expect(runs()).toBe(2);
   });
 
   it('holds a flush back at most 100 ms, however long the last one took', async () => {
-    let runs = 0;
-    const pacer = new FlushPacer(() => {
-      runs++;
-      if (runs === 1) busyFor(250);
-    });
-    pacer.schedule();
-    await nextTick();
+    const { pacer, runs } = await afterLongFlush(250);
     const scheduledAt = performance.now();
     pacer.schedule();
-    await eventually(() => runs === 2, 1000);
+    await eventually(() => runs() === 2, 1000);
     expect(performance.now() - scheduledAt).toBeLessThan(200);
   });
 });
@@ -103,33 +97,34 @@ describe('fan-out when writing is slow', () => {
     }
   }
 
-  it('sends the events published during a long flush together, in order, in fewer writes', async () => {
+  /**
+   * Six events published one per turn of the event loop (each alone would be its own flush) to a
+   * subscriber whose writes take `writeMs`; `afterEach` runs after each publish's turn.
+   */
+  async function publishSix(writeMs: number, afterEach: (sink: SlowSink, n: number) => void = () => {}) {
     hub = new Hub();
-    const sink = new SlowSink(20);
+    const sink = new SlowSink(writeMs);
     await hub.subscribe({ topics: ['t'], sink });
     await nextTick();
     const batchesBefore = sink.batches;
-    // One publish per turn of the event loop: each alone would be its own flush and write.
     for (let n = 1; n <= 6; n++) {
       await hub.publish({ topics: ['t'], data: String(n) });
       await nextTick();
+      afterEach(sink, n);
     }
     await eventually(() => sink.events.length === 6, 2000);
-    expect(sink.events.map((event) => event.data)).toEqual(['1', '2', '3', '4', '5', '6']);
-    expect(sink.batches - batchesBefore).toBeLessThan(6);
+    return { data: sink.events.map((event) => event.data), batches: sink.batches - batchesBefore };
+  }
+
+  it('sends the events published during a long flush together, in order, in fewer writes', async () => {
+    const { data, batches } = await publishSix(20);
+    expect(data).toEqual(['1', '2', '3', '4', '5', '6']);
+    expect(batches).toBeLessThan(6);
   });
 
   it('writes each event at once when writing is quick', async () => {
-    hub = new Hub();
-    const sink = new SlowSink(0);
-    await hub.subscribe({ topics: ['t'], sink });
-    await nextTick();
-    const batchesBefore = sink.batches;
-    for (let n = 1; n <= 6; n++) {
-      await hub.publish({ topics: ['t'], data: String(n) });
-      await nextTick();
-      expect(sink.events.length).toBe(n);
-    }
-    expect(sink.batches - batchesBefore).toBe(6);
+    const { data, batches } = await publishSix(0, (sink, n) => expect(sink.events.length).toBe(n));
+    expect(data).toEqual(['1', '2', '3', '4', '5', '6']);
+    expect(batches).toBe(6);
   });
 });
