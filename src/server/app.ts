@@ -142,9 +142,12 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
     metrics,
     bodyBudget,
   });
+  // What the router and the lane both serve requests with.
+  const serving = { shutdown, publishes, connections, requestIds, logger };
   onRequest(
     server,
     createRouter({
+      ...serving,
       mercure,
       disconnect,
       subscriptions,
@@ -153,23 +156,10 @@ export function createHubServer(options: HubServerOptions = {}): HubServer {
       status,
       metrics: config.metrics ? metrics : undefined,
       serveDemo: config.demo,
-      shutdown,
-      publishes,
-      connections,
-      requestIds,
-      logger,
       onError,
     }),
   );
-
-  attachStreamLane(server, options.streamLane, {
-    ...streams,
-    shutdown,
-    publishes,
-    connections,
-    requestIds,
-    logger,
-  });
+  attachStreamLane(server, options.streamLane, { ...streams, ...serving });
   return {
     server,
     hub,
