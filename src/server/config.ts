@@ -279,7 +279,8 @@ export const OPTIONS = [
     key: 'heartbeatMs',
     flag: '--heartbeat-ms',
     env: ['SSEHUB_HEARTBEAT_MS'],
-    description: 'Send a comment on streams idle this long (ms); 0 disables',
+    description:
+      'Send a comment on streams idle this long (ms); 0 disables (streams then get TCP keep-alive probes)',
     default: DEFAULT_HEARTBEAT_MS,
     parse: integer(0),
   }),
