@@ -57,8 +57,15 @@ export function resetFrame(signal: ResetSignal): Buffer {
  * is left unset, so a client that drops before the first of them starts afresh.
  */
 export function openingFrame(retryMs: number, startAfter: string | undefined): Buffer {
-  return Buffer.from(encodeComment('') + encodeMessage({ retry: retryMs, id: startAfter }));
+  // The streams opened together (a reconnect storm, a page load) share one cursor: one frame.
+  const last = lastOpening;
+  if (last !== undefined && last.retryMs === retryMs && last.startAfter === startAfter) return last.frame;
+  const frame = Buffer.from(encodeComment('') + encodeMessage({ retry: retryMs, id: startAfter }));
+  lastOpening = { retryMs, startAfter, frame };
+  return frame;
 }
+
+let lastOpening: { retryMs: number; startAfter: string | undefined; frame: Buffer } | undefined;
 
 /** Moves the client's cursor without an event (the `id:` block has no data, so nothing fires). */
 export function cursorFrame(id: string): Buffer {

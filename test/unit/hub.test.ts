@@ -41,6 +41,21 @@ describe('fan-out', () => {
     expect(sinks.every((sink) => sink.events.length === 1 && sink.events[0]?.data === 'shared')).toBe(true);
   });
 
+  it('opens the streams started at one cursor with one shared opening frame, and a new one after it moves', async () => {
+    hub = new Hub();
+    const [a, b, c] = [new MemorySink(), new MemorySink(), new MemorySink()];
+    await hub.subscribe({ topics: ['t'], sink: a });
+    await hub.subscribe({ topics: ['t'], sink: b });
+    await nextTick();
+    expect(a.chunks[0]).toBe(b.chunks[0]);
+    const published = await hub.publish(event('t', 'moved'));
+    await hub.subscribe({ topics: ['t'], sink: c });
+    await nextTick();
+    expect(c.chunks[0]).not.toBe(a.chunks[0]);
+    expect(c.lastEventId).toBe(published.id);
+    expect(a.chunks[0]?.toString()).toBe(':\nid: earliest\nretry: 3000\n\n');
+  });
+
   it('coalesces events published in the same tick into one corked write per subscriber', async () => {
     hub = new Hub();
     const sink = new MemorySink();
