@@ -9,6 +9,7 @@ import {
 } from '../http/disconnect.js';
 import { HttpError } from '../http/errors.js';
 import type { HubRequest, RequestBody } from '../http/hub-request.js';
+import { pathOf } from '../http/request.js';
 import { mercureActionOf } from '../http/mercure-action.js';
 import type { MercureAction } from '../http/mercure-action.js';
 import type { MercureHandlerOptions } from '../http/mercure.js';
@@ -58,7 +59,7 @@ export function createFetchHandler(hub: Hub, options: FetchHandlerOptions = {}):
   return async (request) => {
     const req = hubRequestOf(request);
     const corsHeaders = cors.answerHeaders(req);
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const path = pathOf(req);
     if (path === disconnectPath) {
       if (request.method !== 'POST') {
         return errorResponse(disconnectMethodRefusal(request.method), corsHeaders);

@@ -8,17 +8,6 @@ import type { HttpError } from './errors.js';
  * given headers in order, then `Date`, the connection's keep-alive and the body's framing.
  */
 
-/** The head of an answer; `framing` is its `Transfer-Encoding` or `Content-Length` line. */
-export function answerHead(
-  status: number,
-  headers: Readonly<Record<string, string>>,
-  framing: string,
-  keepAliveTimeoutMs: number,
-): string {
-  const lines = headerLines(headers);
-  return headFromLines(status, lines, closesConnection(headers), keepAliveTimeoutMs) + `${framing}\r\n`;
-}
-
 /**
  * The status line, `lines` (header lines, each ending in CRLF, as `headerLines` makes them), then
  * `Date` and, unless the answer closes the connection, its keep-alive: a head without its last CRLF.
@@ -68,13 +57,9 @@ export function errorAnswer(
   keepAliveTimeoutMs: number,
 ): { bytes: Buffer | string; closes: boolean } {
   const { body, headers } = refusalAnswer(error, extra);
-  const head = answerHead(
-    error.status,
-    headers,
-    `Content-Length: ${Buffer.byteLength(body)}\r\n`,
-    keepAliveTimeoutMs,
-  );
-  return { bytes: answerBytes(head, body), closes: closesConnection(headers) };
+  const closes = closesConnection(headers);
+  const head = headFromLines(error.status, headerLines(headers), closes, keepAliveTimeoutMs);
+  return { bytes: answerBytes(`${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`, body), closes };
 }
 
 /**

@@ -6,6 +6,13 @@ export function headerOf(req: HubRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** A request's path, without its query. */
+export function pathOf(req: Pick<HubRequest, 'url'>): string {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
 /**
  * Query parameters of a request. Read from the text after `?` (up to a `#`), as the URL parser
  * would give them for a request target: building a whole URL only to read its query cost twice as

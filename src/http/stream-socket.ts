@@ -75,7 +75,7 @@ const lastOnConnection = new WeakSet<Socket>();
 const awaitingRequest = new WeakSet<Socket>();
 const serversWatched = new WeakSet<HttpServer>();
 /** Node waits this much longer than the `Keep-Alive: timeout` it advertises, against races. */
-const KEEP_ALIVE_TIMEOUT_BUFFER_MS = 1000;
+export const KEEP_ALIVE_TIMEOUT_BUFFER_MS = 1000;
 
 /**
  * Takes the socket of a chunked HTTP/1.1 response on a plain TCP connection of a `node:http`
@@ -139,7 +139,7 @@ export function takeStreamSocket(req: IncomingMessage, res: ServerResponse): Soc
 }
 
 /** How long a stream's connection may be idle before TCP probes its peer (when heartbeats are off). */
-export const IDLE_PROBE_DELAY_MS = 60_000;
+const IDLE_PROBE_DELAY_MS = 60_000;
 
 /**
  * Readies an event stream's connection: no idle timeout (a stream may stay quiet for long), no

@@ -17,6 +17,7 @@ import type { Authorizer } from './authorizer.js';
 import { openAccess } from './authorizer.js';
 import { answerFor, HttpError, sendError } from './errors.js';
 import type { HubRequest } from './hub-request.js';
+import { pathOf } from './request.js';
 import type { RequestHandler } from './subscribe.js';
 
 export { SUBSCRIPTIONS_PATH };
@@ -182,12 +183,6 @@ function headerOf(req: HubRequest, name: string): string | undefined {
 
 function mayRead(rights: readonly TopicSelector[], topic: string): boolean {
   return rights.some((selector) => selector.matches(topic));
-}
-
-function pathOf(req: HubRequest): string {
-  const url = req.url ?? '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 }
 
 /** The percent-decoded parts of a path after the collection's; 404 for an empty part. */

@@ -15,7 +15,7 @@ const MAX_FLUSH_DELAY_MS = 100;
  * quick flush, is not delayed at all.
  */
 export class FlushPacer {
-  /** When the last flush ended, and how long until the next may start (`performance.now()` ms). */
+  /** The earliest the next flush may start (`performance.now()` ms); 0: at once. */
   private nextAllowedAt = 0;
   private readonly run = (): void => {
     const started = performance.now();

@@ -15,6 +15,7 @@ import { isDemoPath, serveDemoFile } from './demo-files.js';
 import { sendJson, sendProbe, sendText } from './respond.js';
 import type { GracefulShutdown, InFlightPublishes } from './shutdown.js';
 import type { RequestIds } from './request-ids.js';
+import { pathOf } from '../http/request.js';
 
 export interface Routes {
   /** The Mercure endpoint: GET subscribes, POST publishes. */
@@ -113,12 +114,6 @@ function serveMetrics(
       sendError(res, new HttpError(500, 'Metrics unavailable.'));
     },
   );
-}
-
-export function pathOf(req: { url?: string | undefined }): string {
-  const url = req.url ?? '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 }
 
 /** One line per answered request; event streams are logged by the hub observer instead. */

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { HubRequest } from '../http/hub-request.js';
-import { adoptStreamSocket } from '../http/stream-socket.js';
+import { adoptStreamSocket, KEEP_ALIVE_TIMEOUT_BUFFER_MS } from '../http/stream-socket.js';
 
 /**
  * The stream lane: a new connection whose first request is a plain subscription is served without
@@ -99,9 +99,6 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const MIN_SWEEP_MS = 50;
 /** A chunk longer than this is not a plain request. */
 const MAX_HEAD_BYTES = 16 * 1024;
-
-/** Idle keep-alive connections outlive `keepAliveTimeout` by this much, as handed-back streams do. */
-const KEEP_ALIVE_TIMEOUT_BUFFER_MS = 1000;
 
 /**
  * Puts the lane in front of `server`'s own connection handling, for GET and POST requests to `path`
