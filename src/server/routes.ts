@@ -137,6 +137,8 @@ export function logAnswer(
   status: number,
   started: number,
 ): void {
+  // An answered request is a debug line: its fields are not even gathered unless debug is on.
+  if (status < 400 && !logger.isLevelEnabled('debug')) return;
   const fields = {
     requestId,
     method: req.method,

@@ -81,6 +81,15 @@ describe('structured logs', () => {
         expect(answer.status).toBe(status);
         expect(answer.headers.get('x-request-id')).toBe(headers['X-Request-Id']);
       }
+      // Each is logged under its id: the accepted one as a debug line, the refused ones at info.
+      for (const [requestId, level, msg] of [
+        ['pub-0', 'info', 'request refused'],
+        ['pub-1', 'debug', 'request'],
+        ['pub-2', 'info', 'request refused'],
+      ]) {
+        const line = lines.find((entry) => entry.requestId === requestId && entry.msg === msg);
+        expect(line).toMatchObject({ level, method: 'POST', path: '/.well-known/mercure' });
+      }
 
       // An unsafe caller-supplied id is replaced, not echoed.
       const response = await fetch(`${url}/healthz`, { headers: { 'X-Request-Id': 'bad id\u00e9' } });
