@@ -110,7 +110,7 @@ function log(parts: LanePublishParts, req: LaneRequest, status: number, started:
 }
 
 /** A publish's body, whole: it arrived with the request's head. */
-class LaneBody implements RequestBody {
+export class LaneBody implements RequestBody {
   readonly parsed = undefined;
   private onAnswer: (() => void) | undefined;
 
@@ -121,7 +121,14 @@ class LaneBody implements RequestBody {
   }
 
   onAnswered(callback: () => void): void {
-    this.onAnswer = callback;
+    const earlier = this.onAnswer;
+    this.onAnswer =
+      earlier === undefined
+        ? callback
+        : () => {
+            earlier();
+            callback();
+          };
   }
 
   answered(): void {
