@@ -161,16 +161,21 @@ end
 `;
 
 /**
- * ARGV: max length, max age in ms (0: none), supplied id ('' when none), deadline, state topic (''
- * when not a state), state version ('' when none), idempotency fingerprint ('' when no key),
- * idempotency window in ms, idempotency key, retained-count topic ('' when none), retained count,
- * then the entry's field/value pairs. Returns {'stored', new stream id}; {'expired'} when Redis
- * runs it after the deadline (in Redis's own clock, whole milliseconds), storing nothing;
- * {'recorded', JSON [fingerprint, stream id, fields]} when the idempotency key has a live record;
- * {'stale', kept version} when the state's version is not newer; or {'repeat', stream id, fields}
- * when the supplied id belongs to a retained event: then nothing is stored, and the caller decides
- * between an idempotent repeat and a conflict. Checking and adding in one script is what keeps two
- * hubs from both storing an event under the same supplied id or idempotency key.
+ * Appends a batch of events, in order, as one atomic step. ARGV: max length, max age in ms (0:
+ * none), deadline, then the events as one JSON array (one argument, so that a batch costs the
+ * same few arguments to encode and parse however many events it holds). Each event is an array:
+ * supplied id ('' when none), state topic ('' when not a state), state version ('' when none),
+ * idempotency fingerprint ('' when no key), idempotency window in ms, idempotency key,
+ * retained-count topic ('' when none), retained count, and its field/value strings as an array.
+ *
+ * Returns {'expired'} when Redis runs it after the deadline (in Redis's own clock, whole
+ * milliseconds), storing nothing; otherwise {'done', replies}, one reply per event: {'stored', new
+ * stream id}; {'recorded', JSON [fingerprint, stream id, fields]} when the idempotency key has a
+ * live record; {'stale', kept version} when the state's version is not newer; or {'repeat', stream
+ * id, fields} when the supplied id belongs to a retained event: then nothing is stored, and the
+ * caller decides between an idempotent repeat and a conflict. Checking and adding in one script is
+ * what keeps two hubs from both storing an event under the same supplied id or idempotency key; an
+ * event sees the ones before it in its batch exactly as if they had been appended one by one.
  *
  * The deadline is the fence that makes a timed-out append's outcome knowable: the caller answers
  * "not stored" only once Redis's clock is certainly past it, so a command still waiting in the
@@ -182,63 +187,75 @@ end
  */
 export const APPEND_SCRIPT = script(`
 local now = nowMs()
-if now > tonumber(ARGV[4]) then
+if now > tonumber(ARGV[3]) then
   return { 'expired' }
 end
-local supplied = ARGV[3]
-local stateTopic = ARGV[5]
-local fingerprint = ARGV[7]
-local idempotencyKey = ARGV[9]
-if fingerprint ~= '' then
-  for _, old in ipairs(redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now, 'LIMIT', 0, 100)) do
-    redis.call('HDEL', KEYS[9], old)
-    redis.call('ZREM', KEYS[10], old)
+local maxLength = ARGV[1]
+-- The newest stream id, kept here and written back once after the batch.
+local newest = redis.call('GET', KEYS[2]) or '0-0'
+
+local function appendOne(event)
+  local supplied = event[1]
+  local stateTopic = event[2]
+  local stateVersion = event[3]
+  local fingerprint = event[4]
+  local idempotencyKey = event[6]
+  local retainTopic = event[7]
+  if fingerprint ~= '' then
+    for _, old in ipairs(redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', now, 'LIMIT', 0, 100)) do
+      redis.call('HDEL', KEYS[9], old)
+      redis.call('ZREM', KEYS[10], old)
+    end
+    local untilMs = redis.call('ZSCORE', KEYS[10], idempotencyKey)
+    if untilMs and tonumber(untilMs) > now then
+      return { 'recorded', redis.call('HGET', KEYS[9], idempotencyKey) }
+    end
   end
-  local untilMs = redis.call('ZSCORE', KEYS[10], idempotencyKey)
-  if untilMs and tonumber(untilMs) > now then
-    return { 'recorded', redis.call('HGET', KEYS[9], idempotencyKey) }
+  if supplied ~= '' then
+    local used = redis.call('HGET', KEYS[3], supplied)
+    local entry = used and redis.call('XRANGE', KEYS[1], used, used)[1]
+    if entry then
+      if redis.call('ZSCORE', KEYS[8], entry[1]) then return { 'repeat', entry[1], { 'retired', '1' } } end
+      return { 'repeat', entry[1], entry[2] }
+    end
   end
+  if stateTopic ~= '' and stateVersion ~= '' then
+    local kept = redis.call('HGET', KEYS[5], stateTopic)
+    if kept then
+      local keptVersion = fieldOf(cjson.decode(kept), 'version')
+      if keptVersion and tonumber(keptVersion) >= tonumber(stateVersion) then return { 'stale', keptVersion } end
+    end
+  end
+  local fields = { 'prev', newest }
+  for _, value in ipairs(event[9]) do fields[#fields + 1] = value end
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxLength, '*', unpack(fields))
+  newest = id
+  if stateTopic ~= '' then redis.call('HSET', KEYS[5], stateTopic, cjson.encode({ id, fields })) end
+  if fingerprint ~= '' then
+    redis.call('HSET', KEYS[9], idempotencyKey, cjson.encode({ fingerprint, id, fields }))
+    redis.call('ZADD', KEYS[10], now + tonumber(event[5]), idempotencyKey)
+    local excess = redis.call('ZCARD', KEYS[10]) - tonumber(maxLength)
+    if excess > 0 then
+      local popped = redis.call('ZPOPMIN', KEYS[10], excess)
+      for i = 1, #popped, 2 do redis.call('HDEL', KEYS[9], popped[i]) end
+    end
+  end
+  if supplied ~= '' then
+    redis.call('HSET', KEYS[3], supplied, id)
+    redis.call('RPUSH', KEYS[4], id .. ' ' .. supplied)
+  end
+  if retainTopic ~= '' then retireBeyond(retainTopic, id, tonumber(event[8])) end
+  return { 'stored', id }
 end
+
 trimByAge(KEYS[1], tonumber(ARGV[2]))
 forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
-if supplied ~= '' then
-  local used = redis.call('HGET', KEYS[3], supplied)
-  local entry = used and redis.call('XRANGE', KEYS[1], used, used)[1]
-  if entry then
-    if redis.call('ZSCORE', KEYS[8], entry[1]) then return { 'repeat', entry[1], { 'retired', '1' } } end
-    return { 'repeat', entry[1], entry[2] }
-  end
-end
-if stateTopic ~= '' and ARGV[6] ~= '' then
-  local kept = redis.call('HGET', KEYS[5], stateTopic)
-  if kept then
-    local keptVersion = fieldOf(cjson.decode(kept), 'version')
-    if keptVersion and tonumber(keptVersion) >= tonumber(ARGV[6]) then return { 'stale', keptVersion } end
-  end
-end
-local prev = redis.call('GET', KEYS[2]) or '0-0'
-local fields = { 'prev', prev }
-for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
-redis.call('SET', KEYS[2], id)
-if stateTopic ~= '' then redis.call('HSET', KEYS[5], stateTopic, cjson.encode({ id, fields })) end
-if fingerprint ~= '' then
-  redis.call('HSET', KEYS[9], idempotencyKey, cjson.encode({ fingerprint, id, fields }))
-  redis.call('ZADD', KEYS[10], now + tonumber(ARGV[8]), idempotencyKey)
-  local excess = redis.call('ZCARD', KEYS[10]) - tonumber(ARGV[1])
-  if excess > 0 then
-    local popped = redis.call('ZPOPMIN', KEYS[10], excess)
-    for i = 1, #popped, 2 do redis.call('HDEL', KEYS[9], popped[i]) end
-  end
-end
-if supplied ~= '' then
-  redis.call('HSET', KEYS[3], supplied, id)
-  redis.call('RPUSH', KEYS[4], id .. ' ' .. supplied)
-end
-if ARGV[10] ~= '' then retireBeyond(ARGV[10], id, tonumber(ARGV[11])) end
+local replies = {}
+for _, event in ipairs(cjson.decode(ARGV[4])) do replies[#replies + 1] = appendOne(event) end
+redis.call('SET', KEYS[2], newest)
 forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
 forgetTrimmedRetention(KEYS[1])
-return { 'stored', id }
+return { 'done', replies }
 `);
 
 /**

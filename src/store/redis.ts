@@ -7,6 +7,7 @@ import {
   REDIS_PREFIX_RULE,
 } from '../defaults.js';
 import { StoreUnavailableError } from './errors.js';
+import { AppendBatches } from './redis-append-batch.js';
 import { RedisClock } from './redis-clock.js';
 import {
   APPEND_SCRIPT,
@@ -72,6 +73,18 @@ const CLOCK_PROBE_MS = 1000;
 
 type RedisClient = Redis | Cluster;
 type StreamEntry = [id: string, fields: string[]];
+/** One event as APPEND_SCRIPT reads it (see there). */
+type ScriptEvent = [
+  supplied: string,
+  stateTopic: string,
+  stateVersion: string,
+  fingerprint: string,
+  windowMs: string,
+  idempotencyKey: string,
+  retainTopic: string,
+  retainCount: string,
+  fields: string[],
+];
 
 /**
  * Redis Streams store: one stream holds every event of every topic; generated event ids are the
@@ -102,6 +115,7 @@ export class RedisStore implements Store {
   private connectionError: string | undefined;
   /** Redis's clock as seen from here: appends carry a deadline in it (see APPEND_SCRIPT). */
   private readonly clock = new RedisClock();
+  private readonly appends = new AppendBatches<ScriptEvent>((events) => this.appendBatch(events));
   private clockProbe: NodeJS.Timeout | undefined;
   /** A command timed out and none has been answered since: Redis hangs (readiness is false). */
   private stalled = false;
@@ -167,38 +181,25 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Appends with a deadline in Redis's clock, one command timeout from now. When the answer does
-   * not come, this rejects only once Redis's clock is certainly past the deadline, so the script
-   * refuses if Redis runs it later: a StoreUnavailableError means "not stored, and never will be"
-   * (except in the one case the docs name: Redis ran it in time but its reply was lost).
+   * Appends as part of this turn's batch (see appendBatch for what a StoreUnavailableError means).
    */
   async append(input: EventInput): Promise<StoredEvent> {
     if (this.closed) throw new Error('store is closed');
     checkSuppliedId(input.id, isStreamIdShape, '<milliseconds>-<sequence>');
     const fields = encodeFields(input);
-    const deadline = this.clock.deadlineAfter(this.commandTimeoutMs);
     const claim = input.idempotency;
-    const args = [
-      this.historySize,
-      this.maxAgeMs,
-      input.id ?? '',
-      deadline,
-      input.keepsState ? (input.topics[0] as string) : '',
+    const event: ScriptEvent = [
+      wellFormed(input.id ?? ''),
+      input.keepsState ? wellFormed(input.topics[0] as string) : '',
       input.keepsState && input.version !== undefined ? String(input.version) : '',
       claim?.fingerprint ?? '',
-      claim?.windowMs ?? 0,
-      claim?.key ?? '',
-      input.retainCount !== undefined ? (input.topics[0] as string) : '',
-      input.retainCount ?? 0,
-      ...fields,
+      String(claim?.windowMs ?? 0),
+      wellFormed(claim?.key ?? ''),
+      input.retainCount !== undefined ? wellFormed(input.topics[0] as string) : '',
+      String(input.retainCount ?? 0),
+      fields,
     ];
-    let reply: unknown;
-    try {
-      reply = await this.run(APPEND_SCRIPT, args);
-    } catch (error) {
-      if (mayHaveReachedRedis(error)) await this.untilPast(deadline);
-      throw this.unavailable(error);
-    }
+    const reply = await this.appends.add(event, charsOf(fields));
     const [status, streamId, storedFields] = reply as [string, string | undefined, string[] | undefined];
     if (status === 'stored' && streamId) return decodeEntry(streamId, fields);
     if (status === 'recorded' && streamId) {
@@ -217,12 +218,40 @@ export class RedisStore implements Store {
       const retained = decodeEntry(streamId, storedFields);
       return repeatedOrConflict(input, storedFields[0] === 'retired' ? retiredStub(retained) : retained);
     }
+    throw new StoreUnavailableError('Redis gave no id for the appended event');
+  }
+
+  /**
+   * Runs one batch of appends (see AppendBatches) with a deadline in Redis's clock, one command
+   * timeout from now. When the answer does not come, this rejects only once Redis's clock is
+   * certainly past the deadline, so the script refuses if Redis runs it later: a
+   * StoreUnavailableError means "not stored, and never will be" (except in the one case the docs
+   * name: Redis ran it in time but its reply was lost).
+   */
+  private async appendBatch(events: readonly ScriptEvent[]): Promise<readonly unknown[]> {
+    const deadline = this.clock.deadlineAfter(this.commandTimeoutMs);
+    let reply: unknown;
+    try {
+      reply = await this.run(APPEND_SCRIPT, [
+        this.historySize,
+        this.maxAgeMs,
+        deadline,
+        JSON.stringify(events),
+      ]);
+    } catch (error) {
+      if (mayHaveReachedRedis(error)) await this.untilPast(deadline);
+      throw this.unavailable(error);
+    }
+    const [status, replies] = reply as [string, unknown[] | undefined];
     if (status === 'expired') {
       throw new StoreUnavailableError(
         'Redis unavailable: it ran the append after its deadline, storing nothing',
       );
     }
-    throw new StoreUnavailableError('Redis gave no id for the appended event');
+    if (status !== 'done' || replies?.length !== events.length) {
+      throw new StoreUnavailableError('Redis gave no reply for some appended events');
+    }
+    return replies;
   }
 
   async locate(lastEventId: string): Promise<ResumePoint> {
@@ -537,12 +566,26 @@ function comparePart(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * A lone surrogate cannot be written as UTF-8, and Redis's JSON decoder refuses its escape; it
+ * becomes U+FFFD, as writing the string to a socket would have made it.
+ */
+function wellFormed(text: string): string {
+  return text.isWellFormed() ? text : text.toWellFormed();
+}
+
+function charsOf(fields: readonly string[]): number {
+  let chars = 0;
+  for (const field of fields) chars += field.length;
+  return chars;
+}
+
 function encodeFields(input: EventInput): string[] {
-  const fields = ['topics', JSON.stringify(input.topics), 'data', input.data];
-  if (input.type !== undefined) fields.push('type', input.type);
+  const fields = ['topics', JSON.stringify(input.topics), 'data', wellFormed(input.data)];
+  if (input.type !== undefined) fields.push('type', wellFormed(input.type));
   if (input.retry !== undefined) fields.push('retry', String(input.retry));
   if (input.private) fields.push('private', '1');
-  if (input.id !== undefined) fields.push('id', input.id);
+  if (input.id !== undefined) fields.push('id', wellFormed(input.id));
   if (input.ttlMs !== undefined) fields.push('ttl', String(input.ttlMs));
   if (input.keepsState && input.version !== undefined) fields.push('version', String(input.version));
   return fields;

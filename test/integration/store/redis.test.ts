@@ -270,10 +270,94 @@ describe.runIf(redisAvailable('RedisStore behaviour'))('RedisStore', () => {
     const [seconds] = (await admin.call('TIME')) as [string, string];
     const past = Number(seconds) * 1000 - 1000;
     const fields = ['topics', JSON.stringify([topic]), 'data', 'late'];
-    const reply = await admin.eval(APPEND_SCRIPT.source, 4, ...keys, 100, 0, '', past, ...fields);
+    // ARGV: max length, max age, deadline, the events as JSON: one, without options.
+    const events = JSON.stringify([['', '', '', '', '0', '', '', '0', fields]]);
+    const reply = await admin.eval(APPEND_SCRIPT.source, 4, ...keys, 100, 0, past, events);
     expect(reply).toEqual(['expired']);
     expect(await admin.exists(...keys)).toBe(0);
     expect(await readAfter(store, EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [] });
+  });
+
+  /** How many times Redis ran a script (cached or sent whole) since the last CONFIG RESETSTAT. */
+  async function scriptRuns(): Promise<number> {
+    const stats = await admin.info('commandstats');
+    let runs = 0;
+    for (const match of stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) runs += Number(match[1]);
+    return runs;
+  }
+
+  it('runs the appends of one turn as one script: one round trip, ids in call order, all in history', async () => {
+    const store = await connect(`batch-${++namespace}`);
+    await store.append({ topics: [topic], data: 'loads the script' });
+    await admin.call('CONFIG', 'RESETSTAT');
+    const appended = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => store.append({ topics: [topic], data: `event ${i}` })),
+    );
+    expect(await scriptRuns()).toBe(1);
+    expect(appended.map((event) => event.data)).toEqual(Array.from({ length: 40 }, (_, i) => `event ${i}`));
+    const cursors = appended.map((event) => event.cursor);
+    expect([...cursors].sort(store.compareCursors.bind(store))).toEqual(cursors);
+    const history = await readAfter(store, appended[0]?.id ?? '');
+    expect(history).toMatchObject({ ok: true, events: appended.slice(1) });
+  });
+
+  it('splits a large turn into several scripts, still stored in call order', async () => {
+    const store = await connect(`big-batch-${++namespace}`);
+    await store.append({ topics: [topic], data: 'loads the script' });
+    await admin.call('CONFIG', 'RESETSTAT');
+    const appended = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => store.append({ topics: [topic], data: `event ${i}` })),
+    );
+    expect(await scriptRuns()).toBeGreaterThan(1);
+    const cursors = appended.map((event) => event.cursor);
+    expect([...cursors].sort(store.compareCursors.bind(store))).toEqual(cursors);
+    expect(new Set(cursors).size).toBe(300);
+  });
+
+  it('checks each event of a batch against the ones before it, as if appended one by one', async () => {
+    const store = await connect(`batch-rules-${++namespace}`);
+    await store.append({ topics: ['urn:warm-up'], data: 'loads the script' });
+    await admin.call('CONFIG', 'RESETSTAT');
+    const claim = { key: 'k-1', fingerprint: 'f-1', windowMs: 60_000 };
+    const outcomes = await Promise.allSettled([
+      store.append({ topics: [topic], data: 'one', id: 'dup-1' }),
+      store.append({ topics: [topic], data: 'one', id: 'dup-1' }),
+      store.append({ topics: [topic], data: 'two', id: 'dup-1' }),
+      store.append({ topics: [topic], data: 'once', idempotency: claim }),
+      store.append({ topics: [topic], data: 'once', idempotency: claim }),
+      store.append({ topics: ['urn:state'], data: 'v2', keepsState: true, version: 2 }),
+      store.append({ topics: ['urn:state'], data: 'v1', keepsState: true, version: 1 }),
+    ]);
+    expect(await scriptRuns()).toBe(1);
+    const [first, repeat, conflict, claimed, reclaimed, newer, stale] = outcomes;
+    expect(first?.status).toBe('fulfilled');
+    expect(repeat).toEqual(first);
+    expect(conflict).toMatchObject({ status: 'rejected', reason: { code: 'conflict' } });
+    expect(claimed?.status).toBe('fulfilled');
+    expect(reclaimed).toEqual(claimed);
+    expect(newer?.status).toBe('fulfilled');
+    expect(stale).toMatchObject({ status: 'rejected', reason: { code: 'conflict' } });
+    const history = await readAfter(store, EARLIEST);
+    expect(history.ok && history.events.map((event) => event.data)).toEqual([
+      'loads the script',
+      'one',
+      'once',
+      'v2',
+    ]);
+  });
+
+  it('stores a lone surrogate as U+FFFD without failing the other events of its batch', async () => {
+    const store = await connect(`surrogate-${++namespace}`);
+    const [plain, lone, pair] = await Promise.all([
+      store.append({ topics: [topic], data: 'plain' }),
+      store.append({ topics: [topic], data: 'lone \ud800 high', type: 'x\udc00' }),
+      store.append({ topics: [topic], data: 'pair \ud83d\ude00' }),
+    ]);
+    expect(plain?.data).toBe('plain');
+    expect(lone).toMatchObject({ data: 'lone \ufffd high', type: 'x\ufffd' });
+    expect(pair?.data).toBe('pair \u{1f600}');
+    const history = await readAfter(store, EARLIEST);
+    expect(history).toMatchObject({ ok: true, events: [plain, lone, pair] });
   });
 
   it('stores nothing under a prefix for a rejected append', async () => {
