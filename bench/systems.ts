@@ -412,6 +412,8 @@ const nchan: SystemDefinition = {
   },
 };
 
+const BEFORE_CLI = path.join(process.env.SSEHUB_BENCH_BEFORE ?? '/nonexistent', 'server/cli.js');
+
 export const ALL_SYSTEMS: SystemDefinition[] = [
   ssehubCli('ssehub', 'memory'),
   ssehubCli('ssehub-redis', 'redis'),
@@ -422,11 +424,8 @@ export const ALL_SYSTEMS: SystemDefinition[] = [
   // hub without its limit on such connections (--max-non-stream-connections, 1,000 by default).
   ssehubCli('ssehub-nolimit', 'memory', SSEHUB_CLI, 'none', { SSEHUB_MAX_NON_STREAM_CONNECTIONS: '0' }),
   // A/B runs of a change: copy dist/ aside before it (cp -r dist bench/results/before) and name the copy.
-  ssehubCli(
-    'ssehub-before',
-    'memory',
-    path.join(process.env.SSEHUB_BENCH_BEFORE ?? '/nonexistent', 'server/cli.js'),
-  ),
+  ssehubCli('ssehub-before', 'memory', BEFORE_CLI),
+  ssehubCli('ssehub-before-redis-aof', 'redis', BEFORE_CLI, 'aof-everysec'),
   nodeServer('ssehub-core', 'bench/servers/ssehub-core.ts'),
   nodeServer('plain-node', 'bench/servers/plain-http.ts'),
   nodeServer('better-sse', 'bench/servers/better-sse.ts'),
