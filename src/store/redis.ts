@@ -229,6 +229,8 @@ export class RedisStore implements Store {
    * name: Redis ran it in time but its reply was lost).
    */
   private async appendBatch(events: readonly ScriptEvent[]): Promise<readonly unknown[]> {
+    // Closed while the batch waited for its turn: nothing was sent.
+    if (this.closed) throw new Error('store is closed');
     const deadline = this.clock.deadlineAfter(this.commandTimeoutMs);
     let reply: unknown;
     try {

@@ -360,6 +360,18 @@ describe.runIf(redisAvailable('RedisStore behaviour'))('RedisStore', () => {
     expect(history).toMatchObject({ ok: true, events: [plain, lone, pair] });
   });
 
+  it('refuses at once the appends still waiting for their batch when the store closes', async () => {
+    const store = await connect(`closing-${++namespace}`);
+    const started = performance.now();
+    const outcome = store.append({ topics: [topic], data: 'too late' }).catch((error: unknown) => error);
+    await store.close();
+    expect(await outcome).toMatchObject({ message: 'store is closed' });
+    // Not sent: nothing to wait for (a sent append that fails waits out its deadline, 2 s here).
+    expect(performance.now() - started).toBeLessThan(1000);
+    const reader = await connect(`closing-${namespace}`);
+    expect(await readAfter(reader, EARLIEST)).toEqual({ ok: true, after: EARLIEST, events: [] });
+  });
+
   it('stores nothing under a prefix for a rejected append', async () => {
     const prefix = `nothing-${++namespace}`;
     const store = await connect(prefix);
