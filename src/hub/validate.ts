@@ -134,12 +134,18 @@ export function validateEventInput(
     ttlMs,
     version,
     topics: [...topics],
-    data: input.data,
-    type: input.type === '' ? undefined : input.type,
+    // A lone surrogate has no UTF-8 form and reaches subscribers as U+FFFD: stored as such, every
+    // store keeps what it delivers, and publishing the same again compares equal to what was kept.
+    data: wellFormed(input.data),
+    type: input.type === '' || input.type === undefined ? undefined : wellFormed(input.type),
     retry: input.retry,
     private: input.private === true,
     id: input.id,
   };
+}
+
+function wellFormed(text: string): string {
+  return text.isWellFormed() ? text : text.toWellFormed();
 }
 
 /** Printable ASCII, 1-255 characters: an opaque key (a UUID, a hash) that is safe in logs and keys. */

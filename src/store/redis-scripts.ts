@@ -121,12 +121,13 @@ local function retireBeyond(topic, id, count)
   end
 end
 
--- Forgets index entries and retired marks of events the stream no longer holds (bounded per call).
-local function forgetTrimmedRetention(stream)
+-- Forgets index entries and retired marks of events the stream no longer holds, at most 'limit'
+-- entries per call (a call must forget at least as many as it may have added, or the index grows).
+local function forgetTrimmedRetention(stream, limit)
   local first = firstEntry(stream)
   local bound = '+inf'
   if first then bound = '(' .. splitId(first[1]) end
-  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', bound, 'LIMIT', 0, 100)) do
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', bound, 'LIMIT', 0, limit)) do
     redis.call('ZREM', KEYS[6], member)
     redis.call('ZREM', KEYS[7], member)
   end
@@ -250,11 +251,12 @@ end
 
 trimByAge(KEYS[1], tonumber(ARGV[2]))
 forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
+local events = cjson.decode(ARGV[4])
 local replies = {}
-for _, event in ipairs(cjson.decode(ARGV[4])) do replies[#replies + 1] = appendOne(event) end
+for _, event in ipairs(events) do replies[#replies + 1] = appendOne(event) end
 redis.call('SET', KEYS[2], newest)
 forgetTrimmedSuppliedIds(KEYS[1], KEYS[3], KEYS[4])
-forgetTrimmedRetention(KEYS[1])
+forgetTrimmedRetention(KEYS[1], 100 + #events)
 return { 'done', replies }
 `);
 

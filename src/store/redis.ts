@@ -183,13 +183,15 @@ export class RedisStore implements Store {
   /**
    * Appends as part of this turn's batch (see appendBatch for what a StoreUnavailableError means).
    */
-  async append(input: EventInput): Promise<StoredEvent> {
+  async append(given: EventInput): Promise<StoredEvent> {
     if (this.closed) throw new Error('store is closed');
+    // As stored, so that a repeat of it compares equal (see wellFormed).
+    const input = wellFormedInput(given);
     checkSuppliedId(input.id, isStreamIdShape, '<milliseconds>-<sequence>');
     const fields = encodeFields(input);
     const claim = input.idempotency;
     const event: ScriptEvent = [
-      wellFormed(input.id ?? ''),
+      input.id ?? '',
       input.keepsState ? wellFormed(input.topics[0] as string) : '',
       input.keepsState && input.version !== undefined ? String(input.version) : '',
       claim?.fingerprint ?? '',
@@ -576,6 +578,18 @@ function wellFormed(text: string): string {
   return text.isWellFormed() ? text : text.toWellFormed();
 }
 
+/** The input with its stored strings well-formed (itself when they already are). */
+function wellFormedInput(input: EventInput): EventInput {
+  const { data, type, id } = input;
+  if (data.isWellFormed() && (type?.isWellFormed() ?? true) && (id?.isWellFormed() ?? true)) return input;
+  return {
+    ...input,
+    data: wellFormed(data),
+    type: type === undefined ? undefined : wellFormed(type),
+    id: id === undefined ? undefined : wellFormed(id),
+  };
+}
+
 function charsOf(fields: readonly string[]): number {
   let chars = 0;
   for (const field of fields) chars += field.length;
@@ -583,11 +597,11 @@ function charsOf(fields: readonly string[]): number {
 }
 
 function encodeFields(input: EventInput): string[] {
-  const fields = ['topics', JSON.stringify(input.topics), 'data', wellFormed(input.data)];
-  if (input.type !== undefined) fields.push('type', wellFormed(input.type));
+  const fields = ['topics', JSON.stringify(input.topics), 'data', input.data];
+  if (input.type !== undefined) fields.push('type', input.type);
   if (input.retry !== undefined) fields.push('retry', String(input.retry));
   if (input.private) fields.push('private', '1');
-  if (input.id !== undefined) fields.push('id', wellFormed(input.id));
+  if (input.id !== undefined) fields.push('id', input.id);
   if (input.ttlMs !== undefined) fields.push('ttl', String(input.ttlMs));
   if (input.keepsState && input.version !== undefined) fields.push('version', String(input.version));
   return fields;

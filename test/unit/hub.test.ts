@@ -17,11 +17,15 @@ import type {
   Store,
   StoredEvent,
 } from '../../src/store/types.js';
+import { SqliteStore } from '../../src/store/sqlite/index.js';
+import { TempDirs } from '../helpers/data-dir.js';
 import { MemorySink, nextTick } from '../helpers/memory-sink.js';
 
 let hub: Hub;
+const dirs = new TempDirs();
 afterEach(async () => {
   await hub?.close();
+  dirs.removeAll();
 });
 
 const event = (topic: string, data: string): EventInput => ({ topics: [topic], data });
@@ -132,6 +136,24 @@ describe('fan-out', () => {
     await expect(hub.publish({ topics: ['t'], data: 'x', retry: 1.5 })).rejects.toThrow(/"retry"/);
     expect(store.size).toBe(0);
   });
+
+  it.each([
+    ['memory', () => new MemoryStore()],
+    ['sqlite', () => SqliteStore.open({ dataDir: dirs.make('surrogates') })],
+  ])(
+    'keeps a lone surrogate as U+FFFD, as subscribers get it, so a repeat with its id is a repeat (%s)',
+    async (_, createStore) => {
+      hub = new Hub({ store: createStore() });
+      const sink = new MemorySink();
+      await hub.subscribe({ topics: ['t'], sink });
+      const publish = () => hub.publish({ topics: ['t'], data: 'a \ud800 b', type: 'x\udc00', id: 'id-1' });
+      const first = await publish();
+      expect(first).toMatchObject({ data: 'a \ufffd b', type: 'x\ufffd', id: 'id-1' });
+      expect(await publish()).toEqual(first);
+      await nextTick();
+      expect(sink.events).toContainEqual({ type: 'x\ufffd', data: 'a \ufffd b', lastEventId: 'id-1' });
+    },
+  );
 });
 
 describe('heartbeat', () => {

@@ -76,6 +76,24 @@ describe.runIf(redisAvailable('RedisStore behaviour'))('RedisStore', () => {
     expect(await admin.keys(`{${prefix}}:idempotency:*`)).toEqual([]);
   });
 
+  it('keeps the retained-count index within the stream when every batch is full', async () => {
+    const prefix = `bounded-batches-${++namespace}`;
+    const store = await connect(prefix, { historySize: 200 });
+    // Per-user topics, each retaining a few: retiring never shrinks the index here, only trimming.
+    let user = 0;
+    for (let turn = 0; turn < 40; turn++) {
+      await Promise.all(
+        Array.from({ length: 128 }, () =>
+          store.append({ topics: [`${topic}/user/${user++}`], data: 'x', retainCount: 5 }),
+        ),
+      );
+    }
+    const streamLength = await admin.xlen(`{${prefix}}:events`);
+    expect(streamLength).toBeLessThan(40 * 128);
+    expect(await admin.zcard(`{${prefix}}:retain-times`)).toBeLessThanOrEqual(streamLength + 100);
+    expect(await admin.zcard(`{${prefix}}:retain-index`)).toBeLessThanOrEqual(streamLength + 100);
+  });
+
   it('keeps prefixes apart', async () => {
     const one = await connect(`apart-${++namespace}`);
     const two = await connect(`apart-${++namespace}`);
@@ -358,6 +376,10 @@ describe.runIf(redisAvailable('RedisStore behaviour'))('RedisStore', () => {
     expect(pair?.data).toBe('pair \u{1f600}');
     const history = await readAfter(store, EARLIEST);
     expect(history).toMatchObject({ ok: true, events: [plain, lone, pair] });
+    // Publishing the same again with its id is a repeat, not a conflict with what was stored.
+    const first = await store.append({ topics: [topic], data: 'again \ud800', id: 'lone-\udc00' });
+    expect(first).toMatchObject({ data: 'again \ufffd', id: 'lone-\ufffd' });
+    expect(await store.append({ topics: [topic], data: 'again \ud800', id: 'lone-\udc00' })).toEqual(first);
   });
 
   it('refuses at once the appends still waiting for their batch when the store closes', async () => {
