@@ -1,4 +1,4 @@
-import { Cluster, Redis, ReplyError } from 'ioredis';
+import { Cluster, Command, Redis, ReplyError } from 'ioredis';
 import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 import {
   DEFAULT_HISTORY_SIZE,
@@ -236,12 +236,11 @@ export class RedisStore implements Store {
     const deadline = this.clock.deadlineAfter(this.commandTimeoutMs);
     let reply: unknown;
     try {
-      reply = await this.run(APPEND_SCRIPT, [
-        this.historySize,
-        this.maxAgeMs,
-        deadline,
-        JSON.stringify(events),
-      ]);
+      reply = await this.run(
+        APPEND_SCRIPT,
+        [this.historySize, this.maxAgeMs, deadline, JSON.stringify(events)],
+        true,
+      );
     } catch (error) {
       if (mayHaveReachedRedis(error)) await this.untilPast(deadline);
       throw this.unavailable(error);
@@ -462,15 +461,26 @@ export class RedisStore implements Store {
     this.listeners.deliver(event);
   }
 
-  private async run(script: LuaScript, args: (string | number)[]): Promise<unknown> {
+  /**
+   * Runs a script. `now` writes it to the socket at once, past ioredis's auto-pipelining (which
+   * holds a command until the loop's next turn): an append batch is a pipeline of its own, and
+   * Redis should run it while the hub reads the next publishes (see AppendBatches).
+   */
+  private async run(script: LuaScript, args: (string | number)[], now = false): Promise<unknown> {
     // Every key a script may touch is declared (Redis Cluster requires it); all share one slot.
     const keys = this.keys;
+    const send = (name: 'evalsha' | 'eval', body: string): Promise<unknown> =>
+      now
+        ? (this.commands.sendCommand(
+            new Command(name, [body, keys.length, ...keys, ...args], { replyEncoding: 'utf8' }),
+          ) as Promise<unknown>)
+        : this.commands[name](body, keys.length, ...keys, ...args);
     try {
-      return await this.command(() => this.commands.evalsha(script.sha, keys.length, ...keys, ...args));
+      return await this.command(() => send('evalsha', script.sha));
     } catch (error) {
       // NOSCRIPT means nothing ran (a fresh or restarted Redis): sending the source is safe.
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return await this.command(() => this.commands.eval(script.source, keys.length, ...keys, ...args));
+      return await this.command(() => send('eval', script.source));
     }
   }
 

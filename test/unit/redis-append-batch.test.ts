@@ -58,6 +58,18 @@ describe('AppendBatches', () => {
     expect(runner.batches).toEqual([['a', 'b', 'c'], ['d', 'e'], ['f'], ['huge'], ['g']]);
   });
 
+  it('sends a batch as soon as it is full, before the turn ends', async () => {
+    const runner = recordingRunner();
+    const batches = new AppendBatches(runner.run, { events: 2, chars: 100 });
+    const done = [batches.add('a', 1), batches.add('b', 1)];
+    // Sent from inside the second add: Redis runs it while the hub goes on reading publishes.
+    expect(runner.batches).toEqual([['a', 'b']]);
+    done.push(batches.add('c', 1));
+    expect(runner.batches).toEqual([['a', 'b']]);
+    await Promise.all(done);
+    expect(runner.batches).toEqual([['a', 'b'], ['c']]);
+  });
+
   it('fails every event of a failed batch with its error, and only those', async () => {
     const runner = recordingRunner((batch) => batch.includes('b'));
     const batches = new AppendBatches(runner.run, { events: 2, chars: 100 });
