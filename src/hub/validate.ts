@@ -1,4 +1,4 @@
-import { fieldValueProblem, isValidRetry } from '../protocol/encode.js';
+import { fieldValueProblem, isValidRetry, wellFormedText } from '../protocol/encode.js';
 import type { EventInput } from '../store/types.js';
 import { EARLIEST } from '../store/types.js';
 import { SsehubError } from '../errors.js';
@@ -136,16 +136,12 @@ export function validateEventInput(
     topics: [...topics],
     // A lone surrogate has no UTF-8 form and reaches subscribers as U+FFFD: stored as such, every
     // store keeps what it delivers, and publishing the same again compares equal to what was kept.
-    data: wellFormed(input.data),
-    type: input.type === '' || input.type === undefined ? undefined : wellFormed(input.type),
+    data: wellFormedText(input.data),
+    type: input.type === '' || input.type === undefined ? undefined : wellFormedText(input.type),
     retry: input.retry,
     private: input.private === true,
     id: input.id,
   };
-}
-
-function wellFormed(text: string): string {
-  return text.isWellFormed() ? text : text.toWellFormed();
 }
 
 /** Printable ASCII, 1-255 characters: an opaque key (a UUID, a hash) that is safe in logs and keys. */

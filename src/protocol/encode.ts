@@ -25,6 +25,14 @@ export class SseFieldError extends Error {
 const FORBIDDEN_IN_FIELD = /[\r\n\0]/;
 const LINE_BREAK = /\r\n|\r|\n/;
 
+/**
+ * The text as it goes out in UTF-8: a lone surrogate has no UTF-8 form and becomes U+FFFD, as
+ * writing the string to a socket would make it.
+ */
+export function wellFormedText(text: string): string {
+  return text.isWellFormed() ? text : text.toWellFormed();
+}
+
 /** Why a value cannot be an `id` or `event` field, or undefined when it can. */
 export function fieldValueProblem(value: string): string | undefined {
   return FORBIDDEN_IN_FIELD.test(value) ? 'must not contain CR, LF or NUL' : undefined;

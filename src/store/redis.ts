@@ -6,6 +6,7 @@ import {
   REDIS_PREFIX_PATTERN,
   REDIS_PREFIX_RULE,
 } from '../defaults.js';
+import { wellFormedText } from '../protocol/encode.js';
 import { StoreUnavailableError } from './errors.js';
 import { AppendBatches } from './redis-append-batch.js';
 import { RedisClock } from './redis-clock.js';
@@ -185,19 +186,19 @@ export class RedisStore implements Store {
    */
   async append(given: EventInput): Promise<StoredEvent> {
     if (this.closed) throw new Error('store is closed');
-    // As stored, so that a repeat of it compares equal (see wellFormed).
+    // As stored, so that a repeat of it compares equal (see wellFormedInput).
     const input = wellFormedInput(given);
     checkSuppliedId(input.id, isStreamIdShape, '<milliseconds>-<sequence>');
     const fields = encodeFields(input);
     const claim = input.idempotency;
     const event: ScriptEvent = [
       input.id ?? '',
-      input.keepsState ? wellFormed(input.topics[0] as string) : '',
+      input.keepsState ? wellFormedText(input.topics[0] as string) : '',
       input.keepsState && input.version !== undefined ? String(input.version) : '',
       claim?.fingerprint ?? '',
       String(claim?.windowMs ?? 0),
-      wellFormed(claim?.key ?? ''),
-      input.retainCount !== undefined ? wellFormed(input.topics[0] as string) : '',
+      wellFormedText(claim?.key ?? ''),
+      input.retainCount !== undefined ? wellFormedText(input.topics[0] as string) : '',
       String(input.retainCount ?? 0),
       fields,
     ];
@@ -581,22 +582,17 @@ function comparePart(a: string, b: string): number {
 }
 
 /**
- * A lone surrogate cannot be written as UTF-8, and Redis's JSON decoder refuses its escape; it
- * becomes U+FFFD, as writing the string to a socket would have made it.
+ * The input with its stored strings well-formed (itself when they already are): Redis's JSON
+ * decoder refuses a lone surrogate's escape, and one such event would fail its whole batch.
  */
-function wellFormed(text: string): string {
-  return text.isWellFormed() ? text : text.toWellFormed();
-}
-
-/** The input with its stored strings well-formed (itself when they already are). */
 function wellFormedInput(input: EventInput): EventInput {
   const { data, type, id } = input;
   if (data.isWellFormed() && (type?.isWellFormed() ?? true) && (id?.isWellFormed() ?? true)) return input;
   return {
     ...input,
-    data: wellFormed(data),
-    type: type === undefined ? undefined : wellFormed(type),
-    id: id === undefined ? undefined : wellFormed(id),
+    data: wellFormedText(data),
+    type: type === undefined ? undefined : wellFormedText(type),
+    id: id === undefined ? undefined : wellFormedText(id),
   };
 }
 
