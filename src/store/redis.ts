@@ -182,7 +182,7 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Appends as part of this turn's batch (see appendBatch for what a StoreUnavailableError means).
+   * Appends as part of a batch (see AppendBatches; appendBatch for what a StoreUnavailableError means).
    */
   async append(given: EventInput): Promise<StoredEvent> {
     if (this.closed) throw new Error('store is closed');
